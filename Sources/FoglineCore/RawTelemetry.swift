@@ -1,0 +1,82 @@
+/// Raw telemetry readings: a grow-only set keyed by (device, seq), so a reading delivered twice,
+/// or by two nodes after a failover, is stored once. Retention is local: ``prune(keepingPerDevice:)``
+/// drops the oldest readings, whose dots stay in the causal context so no peer sends them back.
+public struct RawTelemetry: DotStore {
+    public struct Key: Hashable, Sendable, Comparable {
+        public var device: String
+        public var seq: UInt64
+
+        public init(device: String, seq: UInt64) {
+            self.device = device
+            self.seq = seq
+        }
+
+        public static func < (lhs: Key, rhs: Key) -> Bool { (lhs.device, lhs.seq) < (rhs.device, rhs.seq) }
+    }
+
+    public struct Metric: Hashable, Sendable {
+        public var name: String
+        public var value: Double
+
+        public init(name: String, value: Double) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public struct Reading: Hashable, Sendable {
+        public var values: [Metric]
+        /// The device's own timestamp (ms): data, not clock input.
+        public var deviceTime: Int64?
+        /// When the writer ingested it; its node wrote the dot.
+        public var stamp: HLCTimestamp
+        public var dotCounter: UInt64
+
+        public init(values: [Metric], deviceTime: Int64?, stamp: HLCTimestamp, dotCounter: UInt64) {
+            self.values = values
+            self.deviceTime = deviceTime
+            self.stamp = stamp
+            self.dotCounter = dotCounter
+        }
+
+        public var dot: Dot { Dot(node: stamp.node, counter: dotCounter) }
+    }
+
+    public private(set) var readings: [Key: Reading] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { readings.isEmpty }
+
+    /// Joins one reading. Two ingestions of the same (device, seq) resolve to the earlier stamp.
+    public mutating func insert(_ reading: Reading, for key: Key) {
+        if let current = readings[key], current.stamp <= reading.stamp { return }
+        readings[key] = reading
+    }
+
+    /// Keeps the newest `limit` readings (by seq) of each device; returns how many were dropped.
+    public mutating func prune(keepingPerDevice limit: Int) -> Int {
+        var seqsByDevice: [String: [UInt64]] = [:]
+        for key in readings.keys { seqsByDevice[key.device, default: []].append(key.seq) }
+        var dropped = 0
+        for (device, seqs) in seqsByDevice where seqs.count > limit {
+            for seq in seqs.sorted().dropLast(limit) {
+                readings[Key(device: device, seq: seq)] = nil
+                dropped += 1
+            }
+        }
+        return dropped
+    }
+
+    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> RawTelemetry? {
+        var result = RawTelemetry()
+        for (key, reading) in readings where !context.contains(reading.dot) {
+            result.readings[key] = reading
+        }
+        return result.isEmpty ? nil : result
+    }
+
+    public mutating func merge(_ other: RawTelemetry, otherContext: CausalContext, ownContext: CausalContext) {
+        for (key, reading) in other.readings { insert(reading, for: key) }
+    }
+}
