@@ -41,16 +41,25 @@ let package = Package(
         .target(name: "FoglineTesting", dependencies: ["FoglineCore"], path: "Tests/FoglineTesting", swiftSettings: strictSettings),
         .testTarget(name: "FoglineCoreTests", dependencies: ["FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
         .testTarget(name: "FoglineWireTests", dependencies: ["FoglineWire", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
+        // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
+        .target(
+            name: "BenchmarkWorkloads", dependencies: ["FoglineCore", "FoglineWire"],
+            path: "Benchmarks/BenchmarkWorkloads", swiftSettings: strictSettings),
         .executableTarget(
             name: "CoreBenchmarks",
             dependencies: [
                 "FoglineCore",
                 "FoglineWire",
+                "BenchmarkWorkloads",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/CoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .target(name: "CHeapStats", path: "Benchmarks/CHeapStats"),
+        .executableTarget(
+            name: "fogline-bench-core", dependencies: ["FoglineCore", "FoglineWire", "BenchmarkWorkloads", "CHeapStats"],
+            path: "Benchmarks/BenchCore", swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
 )

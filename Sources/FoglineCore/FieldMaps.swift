@@ -25,6 +25,13 @@ public struct FieldMaps: DotStore {
             self.dotCounter = dotCounter
         }
 
+        @inlinable
+        init(_ write: Write) {
+            self.init(
+                value: write.value, field: write.symbol, logical: write.stamp.logical, writer: write.stamp.node,
+                dotCounter: write.dotCounter)
+        }
+
         @inlinable var stamp: HLCTimestamp { HLCTimestamp(logical: logical, node: writer) }
         @inlinable var dot: Dot { Dot(node: writer, counter: dotCounter) }
     }
@@ -88,11 +95,37 @@ public struct FieldMaps: DotStore {
     /// Returns whether it won.
     @discardableResult
     public mutating func insert(device: String, field: Field) -> Bool {
-        let entry = Entry(
-            value: field.value, field: fieldNames.intern(field.name), logical: field.stamp.logical,
-            writer: field.stamp.node, dotCounter: field.dot.counter)
         precondition(field.dot.node == field.stamp.node, "a field's dot and timestamp come from the same writer")
-        return upsert(entry, into: device)
+        let write = Write(symbol: symbol(for: field.name), value: field.value, stamp: field.stamp, dotCounter: field.dot.counter)
+        return Self.join(Entry(write), into: &devices[device, default: []])
+    }
+
+    /// One field write for the bulk path: the field's interned symbol (from ``symbol(for:)``), its
+    /// value and its timestamp; the dot's node is the timestamp's node.
+    public struct Write: Sendable {
+        public var symbol: UInt32
+        public var value: FieldValue
+        public var stamp: HLCTimestamp
+        public var dotCounter: UInt64
+
+        public init(symbol: UInt32, value: FieldValue, stamp: HLCTimestamp, dotCounter: UInt64) {
+            self.symbol = symbol
+            self.value = value
+            self.stamp = stamp
+            self.dotCounter = dotCounter
+        }
+    }
+
+    /// The symbol of field `name` in this map, interning it if new.
+    public mutating func symbol(for name: String) -> UInt32 {
+        fieldNames.intern(name)
+    }
+
+    /// Joins several writes to one device with a single lookup of the device: the decoder's path.
+    public mutating func insert(device: String, writes: [Write]) {
+        Self.modify(device, in: &devices, reserving: writes.count) { entries in
+            for write in writes { Self.join(Entry(write), into: &entries) }
+        }
     }
 
     // MARK: DotStore
@@ -113,10 +146,12 @@ public struct FieldMaps: DotStore {
     public mutating func merge(_ other: FieldMaps, otherContext: CausalContext, ownContext: CausalContext) {
         // Translate the other table's symbols once, not per entry.
         let translation = other.fieldNames.names.map { fieldNames.intern($0) }
-        for (device, entries) in other.devices {
-            for var entry in entries {
-                entry.field = translation[Int(entry.field)]
-                upsert(entry, into: device)
+        for (device, incoming) in other.devices {
+            Self.modify(device, in: &devices, reserving: incoming.count) { entries in
+                for var entry in incoming {
+                    entry.field = translation[Int(entry.field)]
+                    Self.join(entry, into: &entries)
+                }
             }
         }
     }
@@ -137,12 +172,23 @@ public struct FieldMaps: DotStore {
         Field(name: fieldNames.name(of: entry.field), value: entry.value, stamp: entry.stamp, dot: entry.dot)
     }
 
-    @discardableResult
-    private mutating func upsert(_ entry: Entry, into device: String) -> Bool {
-        Self.upsert(entry, into: &devices[device, default: []])
+    /// Runs `body` on the entries of `device`, creating them with room for `count` if new.
+    private static func modify(
+        _ device: String, in devices: inout [String: ContiguousArray<Entry>], reserving count: Int,
+        _ body: (inout ContiguousArray<Entry>) -> Void
+    ) {
+        if devices[device] == nil {
+            var fresh = ContiguousArray<Entry>()
+            fresh.reserveCapacity(count)
+            body(&fresh)
+            devices[device] = fresh
+        } else {
+            body(&devices[device]!)
+        }
     }
 
-    private static func upsert(_ entry: Entry, into entries: inout ContiguousArray<Entry>) -> Bool {
+    @discardableResult
+    private static func join(_ entry: Entry, into entries: inout ContiguousArray<Entry>) -> Bool {
         switch position(of: entry.field, in: entries) {
         case .found(let index):
             let current = entries[index]

@@ -5,12 +5,23 @@ public struct PNCounters: DotStore {
     public struct Key: Hashable, Sendable {
         public var name: String
         public var node: NodeID
+
+        public init(name: String, node: NodeID) {
+            self.name = name
+            self.node = node
+        }
     }
 
     public struct Cell: Hashable, Sendable {
         public var increments: UInt64
         public var decrements: UInt64
         public var dotCounter: UInt64
+
+        public init(increments: UInt64, decrements: UInt64, dotCounter: UInt64) {
+            self.increments = increments
+            self.decrements = decrements
+            self.dotCounter = dotCounter
+        }
     }
 
     public private(set) var cells: [Key: Cell] = [:]

@@ -99,6 +99,23 @@ struct ConvergenceTests {
         #expect(replica.raw.readings.count == 200, "seed \(seed)")
     }
 
+    @Test("a delta group (joined deltas) has the same effect as its deltas one by one", arguments: PropertySeeds.seeds(default: 100))
+    func deltaGroups(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var writer = RandomSiteWriter(name: "edge-0")
+        var receiverBase = RandomSiteWriter(name: "edge-1")
+        for _ in 0..<20 { _ = receiverBase.randomOperation(using: &random) }
+        var deltas: [SiteDelta] = []
+        for _ in 0..<random.int(in: 1...30) { deltas.append(writer.randomOperation(using: &random)) }
+        var group = deltas[0]
+        for delta in deltas.dropFirst() { group.formJoin(delta) }
+        var oneByOne = receiverBase.state
+        for delta in deltas { oneByOne.merge(delta) }
+        var grouped = receiverBase.state
+        grouped.merge(group)
+        #expect(grouped == oneByOne, "seed \(seed)")
+    }
+
     @Test("pruned raw readings are not sent back by peers")
     func prunedReadingsStayPruned() {
         var edge = RandomSiteWriter(name: "edge-0")
