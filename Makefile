@@ -2,6 +2,7 @@
 # only the Swift toolchain: they install the Debian packages they need when missing.
 
 SWIFT ?= swift
+SHELL := /bin/bash
 # Debian packages the build and the tests need (libmosquitto for CMosquitto, the broker and
 # its clients for integration tests).
 DEB_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients
@@ -27,7 +28,8 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product CoreBenchmarks
-	$(SWIFT) test --parallel
+	@# Swift Testing prints a line per started/passed case; keep failures, issues and the summary.
+	set -o pipefail; $(SWIFT) test --parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
 
 demo:
 	@echo "make demo arrives with the device-plane issue (fogline-edge + fogline-sim); see README.md." >&2

@@ -44,13 +44,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 }
 
-/// The seeds a property test runs. `FOGLINE_SEEDS=N` runs more (CI may raise it);
+/// The seeds a property test runs: `default` of them, times `FOGLINE_SEED_SCALE` (CI raises it);
 /// `FOGLINE_SEED=S` replays exactly one.
 public enum PropertySeeds {
     public static func seeds(default count: Int) -> [UInt64] {
         if let single = environment("FOGLINE_SEED").flatMap(UInt64.init) { return [single] }
-        let n = environment("FOGLINE_SEEDS").flatMap(Int.init) ?? count
-        return (0..<UInt64(n)).map { $0 &* 0x2545_F491_4F6C_DD1D &+ 1 }
+        let scale = environment("FOGLINE_SEED_SCALE").flatMap(Int.init) ?? 1
+        return (0..<UInt64(max(1, count * scale))).map { $0 &* 0x2545_F491_4F6C_DD1D &+ 1 }
     }
 
     private static func environment(_ name: String) -> String? {
