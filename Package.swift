@@ -14,10 +14,19 @@ let package = Package(
     products: [
         .library(name: "FoglineCore", targets: ["FoglineCore"]),
         .library(name: "FoglineWire", targets: ["FoglineWire"]),
+        .executable(name: "fogline-edge", targets: ["fogline-edge"]),
+        .executable(name: "fogline-sim", targets: ["fogline-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev). Imported only by FoglineMQTT.
@@ -37,10 +46,57 @@ let package = Package(
             exclude: ["fogline.proto"],
             swiftSettings: strictSettings
         ),
+        // The only importer of CMosquitto: an async MQTT client, and a multiplexer that drives many
+        // clients from one thread (the simulator).
+        .target(
+            name: "FoglineMQTT",
+            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings),
+        // SQLite persistence (GRDB, WAL): site state, ingest bookkeeping, HLC bound, outbox.
+        .target(
+            name: "FoglineStore",
+            dependencies: ["FoglineCore", "FoglineWire", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings),
+        // The edge runtime: config, device plane, admin API.
+        .target(
+            name: "FoglineEdge",
+            dependencies: [
+                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineStore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
+        // The device simulator engine: profiles, signal generators, faults.
+        .target(
+            name: "FoglineSim",
+            dependencies: [
+                "FoglineWire", "FoglineMQTT",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fogline-edge",
+            dependencies: ["FoglineEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fogline-sim",
+            dependencies: ["FoglineSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings),
         // Seeded generators shared by the property and simulation tests.
         .target(name: "FoglineTesting", dependencies: ["FoglineCore"], path: "Tests/FoglineTesting", swiftSettings: strictSettings),
         .testTarget(name: "FoglineCoreTests", dependencies: ["FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
         .testTarget(name: "FoglineWireTests", dependencies: ["FoglineWire", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
+        // Starts real Mosquitto brokers on free loopback ports (see Tests/FoglineTesting/MosquittoProcess.swift).
+        .testTarget(name: "FoglineMQTTTests", dependencies: ["FoglineMQTT", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(name: "FoglineStoreTests", dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
         .target(
             name: "BenchmarkWorkloads", dependencies: ["FoglineCore", "FoglineWire"],

@@ -1,0 +1,332 @@
+public import FoglineCore
+public import FoglineWire
+
+/// The pure core of an edge node's device plane (DESIGN.md, "MQTT contract with devices"): it
+/// turns device messages into CRDT writes, deduplicates telemetry by (device, seq), detects gaps
+/// and asks replay-capable devices to fill them, tracks presence and commands, and rejects bad
+/// input with a reason. It performs no I/O: every method takes the time and returns the
+/// ``Action``s its shell performs (persist, publish, count).
+public struct DevicePlane: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var site: String
+        public var node: String
+        /// A device silent for this long is marked offline.
+        public var presenceTimeoutMilliseconds: UInt64 = 90_000
+        /// Store raw readings besides the per-minute rollups.
+        public var keepRawTelemetry = true
+        /// How long a command waits for its `cmd/ack` before the next attempt.
+        public var commandTimeoutMilliseconds: UInt64 = 10_000
+        /// Attempts (the first publish included) before a command is `timed_out`.
+        public var commandAttempts = 3
+        public var payloadLimits = JSONLimits.default
+        public var clock = HybridLogicalClock.Configuration()
+
+        public init(site: String, node: String) {
+            self.site = site
+            self.node = node
+        }
+    }
+
+    /// Wall and monotonic time of an event, read by the shell.
+    public struct Moment: Sendable, Equatable {
+        public var wallMilliseconds: UInt64
+        public var monotonicMilliseconds: UInt64
+
+        public init(wallMilliseconds: UInt64, monotonicMilliseconds: UInt64) {
+            self.wallMilliseconds = wallMilliseconds
+            self.monotonicMilliseconds = monotonicMilliseconds
+        }
+    }
+
+    /// What the shell does, in order.
+    public enum Action: Sendable, Equatable {
+        /// Persist (and later replicate) this delta of the site state.
+        case persist(SiteDelta)
+        /// Persist this device's ingest bookkeeping.
+        case persistIngest(device: String, DeviceIngest)
+        /// Durably persist the clock's upper bound before more timestamps are handed out.
+        case persistClockBound(UInt64)
+        /// Persist a command's record (new, retried or final).
+        case persistCommand(CommandRecord)
+        case publish(topic: String, payload: [UInt8], qos: UInt8, retain: Bool)
+        /// Log and count (`fogline_rejected_messages_total{reason}`); nothing was stored.
+        case rejected(reason: String, topic: String, detail: String)
+    }
+
+    /// Reasons added to the payload rejections of FoglineWire.
+    public enum IngestRejection {
+        /// A telemetry seq older than the dedupe window without a new birth.
+        public static let seqBackwards = "seq_backwards"
+        /// A `cmd/ack` for a command this node does not know.
+        public static let unknownCommand = "unknown_command"
+    }
+
+    public let configuration: Configuration
+    public let node: NodeID
+    public private(set) var state: SiteState
+    public private(set) var clock: HybridLogicalClock
+    public private(set) var devices: [String: DeviceIngest]
+    public private(set) var commands: [String: CommandRecord]
+
+    public init(
+        configuration: Configuration, state: SiteState = SiteState(), devices: [String: DeviceIngest] = [:],
+        commands: [CommandRecord] = [], persistedClockBound: UInt64?, at moment: Moment
+    ) {
+        self.configuration = configuration
+        self.node = NodeID(name: configuration.node)
+        self.state = state
+        self.devices = devices
+        self.commands = Dictionary(commands.map { ($0.id, $0) }, uniquingKeysWith: { _, latest in latest })
+        self.clock = HybridLogicalClock(
+            node: node, configuration: configuration.clock, persistedBound: persistedClockBound,
+            wallMilliseconds: moment.wallMilliseconds)
+    }
+
+    /// The topic filters the node subscribes to (every device of the site; ownership by shard
+    /// narrows this later).
+    public var subscriptions: [String] {
+        FoglineTopic.DeviceChannel.allCases.filter(\.isFromDevice).map {
+            FoglineTopic.deviceFilter(site: configuration.site, device: nil, channel: $0)
+        }
+    }
+
+    // MARK: Device messages
+
+    /// Handles one message from the site broker.
+    public mutating func receive(topic: String, payload: [UInt8], at moment: Moment) -> [Action] {
+        let parsed: FoglineTopic
+        do {
+            parsed = try FoglineTopic.parse(topic, expectedSite: configuration.site)
+        } catch {
+            return [.rejected(reason: error.reason, topic: topic, detail: error.description)]
+        }
+        guard case .device(_, let device, let channel) = parsed, channel.isFromDevice else {
+            return []  // our own downlinks or node status: not ingest
+        }
+        var actions: [Action] = []
+        do {
+            switch channel {
+            case .birth: try birth(device, BirthPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
+            case .death: try death(device, DeathPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
+            case .telemetry:
+                try telemetry(device, topic, TelemetryPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
+            case .reported: try reported(device, ReportedPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
+            case .cmdAck: try acknowledged(device, topic, CommandAckPayload.decode(payload, limits: configuration.payloadLimits), &actions)
+            case .desired, .cmd, .replay: break
+            }
+        } catch {
+            actions.append(.rejected(reason: error.reason, topic: topic, detail: error.description))
+        }
+        return actions
+    }
+
+    private mutating func birth(_ device: String, _ birth: BirthPayload, _ moment: Moment, _ actions: inout [Action]) {
+        let stamp = timestamp(moment, &actions)
+        var ingest = devices[device] ?? DeviceIngest()
+        ingest.window = SequenceWindow(startingAt: 0)
+        ingest.epoch = stamp.logical
+        ingest.supportsReplay = birth.supportsReplay
+        ingest.online = true
+        ingest.lastSeenMonotonic = moment.monotonicMilliseconds
+        devices[device] = ingest
+        var registry: [(String, FieldValue)] = [
+            ("profile", .string(birth.profile)), ("born", .string(stamp.description)),
+            ("last_seen", .number(Double(stamp.milliseconds))),
+        ]
+        if let firmware = birth.firmware { registry.append(("fw", .string(firmware))) }
+        if state.registry.field("first_seen", of: device) == nil {
+            registry.append(("first_seen", .number(Double(stamp.milliseconds))))
+        }
+        actions.append(.persist(state.set(.registry, device: device, fields: registry, stamp: stamp)))
+        actions.append(.persist(state.setPresence(device: device, online: true, stamp: stamp)))
+        actions.append(.persistIngest(device: device, ingest))
+    }
+
+    private mutating func death(_ device: String, _ death: DeathPayload, _ moment: Moment, _ actions: inout [Action]) {
+        markOffline(device, moment, &actions)
+    }
+
+    private mutating func telemetry(
+        _ device: String, _ topic: String, _ reading: TelemetryPayload, _ moment: Moment, _ actions: inout [Action]
+    ) {
+        var ingest = devices[device] ?? DeviceIngest()
+        let verdict = ingest.window.observe(reading.seq)
+        if case .tooOld = verdict {
+            actions.append(.rejected(
+                reason: IngestRejection.seqBackwards, topic: topic,
+                detail: "telemetry seq \(reading.seq) of device \(device) is more than \(SequenceWindow.size) behind "
+                    + "\(ingest.lastSeq.map(String.init) ?? "-") without a new birth: the device must publish a birth when it restarts its counter"))
+            return
+        }
+        ingest.lastSeenMonotonic = moment.monotonicMilliseconds
+        if !ingest.online {
+            ingest.online = true
+            let stamp = timestamp(moment, &actions)
+            actions.append(.persist(state.setPresence(device: device, online: true, stamp: stamp)))
+        }
+        switch verdict {
+        case .duplicate:
+            ingest.duplicates += 1
+        case .accepted, .filledGap:
+            ingest.received += 1
+            if case .filledGap = verdict { ingest.gapsFilled += 1 }
+            if case .accepted(let gap?) = verdict {
+                ingest.gaps += gap.upperBound - gap.lowerBound + 1
+                if ingest.supportsReplay, let request = try? ReplayRequestPayload(from: gap.lowerBound, to: gap.upperBound) {
+                    actions.append(.publish(
+                        topic: FoglineTopic.device(site: configuration.site, device: device, .replay).string,
+                        payload: request.encoded(), qos: 1, retain: false))
+                }
+            }
+            let stamp = timestamp(moment, &actions)
+            let metrics = reading.values.map { RawTelemetry.Metric(name: $0.name, value: $0.value) }
+            actions.append(.persist(state.recordTelemetry(
+                device: device, seq: reading.seq, deviceTime: reading.deviceTime, values: metrics, stamp: stamp,
+                keepRaw: configuration.keepRawTelemetry)))
+        case .tooOld:
+            break
+        }
+        devices[device] = ingest
+        actions.append(.persistIngest(device: device, ingest))
+    }
+
+    private mutating func reported(_ device: String, _ report: ReportedPayload, _ moment: Moment, _ actions: inout [Action]) {
+        touch(device, moment, &actions)
+        let stamp = timestamp(moment, &actions)
+        actions.append(.persist(state.set(.reported, device: device, fields: report.fields, stamp: stamp)))
+    }
+
+    private mutating func acknowledged(_ device: String, _ topic: String, _ ack: CommandAckPayload, _ actions: inout [Action]) {
+        guard var command = commands[ack.id], command.device == device else {
+            actions.append(.rejected(
+                reason: IngestRejection.unknownCommand, topic: topic,
+                detail: "cmd/ack for command \(ack.id), which this node did not send to \(device)"))
+            return
+        }
+        guard !command.status.isFinal else { return }  // a late duplicate ack
+        command.status = switch ack.status {
+        case .ok: .ok
+        case .rejected: .rejected
+        case .failed: .failed
+        }
+        command.detail = ack.detail
+        commands[ack.id] = command
+        actions.append(.persistCommand(command))
+    }
+
+    // MARK: Operator requests (admin API)
+
+    /// Sets `desired` fields of a device and publishes the merged desired state, retained.
+    public mutating func setDesired(device: String, fields: [(String, FieldValue)], at moment: Moment) -> [Action] {
+        var actions: [Action] = []
+        let stamp = timestamp(moment, &actions)
+        actions.append(.persist(state.set(.desired, device: device, fields: fields, stamp: stamp)))
+        actions.append(contentsOf: publishDesired(of: device))
+        return actions
+    }
+
+    /// Sends an actuator command carrying `fence`, the owner's fencing token.
+    public mutating func sendCommand(
+        device: String, name: String, args: JSONValue, fence: UInt64, at moment: Moment
+    ) -> (CommandRecord, [Action]) {
+        var actions: [Action] = []
+        let stamp = timestamp(moment, &actions)
+        let id = "c-\(stamp.milliseconds)-\(stamp.counter)-\(configuration.node)"
+        var command = CommandRecord(
+            id: id, device: device, name: name, args: args, fence: fence, createdMilliseconds: stamp.milliseconds,
+            deadlineMonotonic: moment.monotonicMilliseconds)
+        attempt(&command, moment, &actions)
+        commands[id] = command
+        return (command, actions)
+    }
+
+    /// Joins a delta that came from elsewhere (a peer or the cloud); republishes `desired` for the
+    /// devices whose desired fields it touched.
+    public mutating func merge(remote delta: SiteDelta, at moment: Moment) -> [Action] {
+        state.merge(delta)
+        var actions: [Action] = [.persist(delta)]
+        if let desired = delta.desired {
+            for device in desired.deviceIDs.sorted() { actions.append(contentsOf: publishDesired(of: device)) }
+        }
+        return actions
+    }
+
+    // MARK: Time
+
+    /// Presence timeouts and command retries due at `moment`.
+    public mutating func tick(at moment: Moment) -> [Action] {
+        var actions: [Action] = []
+        for (device, ingest) in devices.sorted(by: { $0.key < $1.key })
+        where ingest.online && moment.monotonicMilliseconds >= ingest.lastSeenMonotonic + configuration.presenceTimeoutMilliseconds {
+            markOffline(device, moment, &actions)
+        }
+        for id in commands.keys.sorted() {
+            guard var command = commands[id], command.status == .pending,
+                moment.monotonicMilliseconds >= command.deadlineMonotonic
+            else { continue }
+            if command.attempts >= configuration.commandAttempts {
+                command.status = .timedOut
+                command.detail = "no cmd/ack after \(command.attempts) attempts, \(configuration.commandTimeoutMilliseconds) ms apart"
+                actions.append(.persistCommand(command))
+            } else {
+                attempt(&command, moment, &actions)
+            }
+            commands[id] = command
+        }
+        return actions
+    }
+
+    // MARK: Private
+
+    private mutating func timestamp(_ moment: Moment, _ actions: inout [Action]) -> HLCTimestamp {
+        let tick = clock.now(wallMilliseconds: moment.wallMilliseconds)
+        if let bound = tick.boundToPersist { actions.append(.persistClockBound(bound)) }
+        return tick.timestamp
+    }
+
+    private mutating func touch(_ device: String, _ moment: Moment, _ actions: inout [Action]) {
+        var ingest = devices[device] ?? DeviceIngest()
+        ingest.lastSeenMonotonic = moment.monotonicMilliseconds
+        if !ingest.online {
+            ingest.online = true
+            let stamp = timestamp(moment, &actions)
+            actions.append(.persist(state.setPresence(device: device, online: true, stamp: stamp)))
+        }
+        devices[device] = ingest
+    }
+
+    private mutating func markOffline(_ device: String, _ moment: Moment, _ actions: inout [Action]) {
+        var ingest = devices[device] ?? DeviceIngest()
+        let stamp = timestamp(moment, &actions)
+        ingest.online = false
+        devices[device] = ingest
+        actions.append(.persist(state.setPresence(device: device, online: false, stamp: stamp)))
+        actions.append(.persist(state.set(.registry, device: device, fields: [("last_seen", .number(Double(stamp.milliseconds)))], stamp: stamp)))
+        actions.append(.persistIngest(device: device, ingest))
+    }
+
+    private func publishDesired(of device: String) -> [Action] {
+        let fields = state.desired.fields(of: device)
+        guard let newest = fields.map(\.stamp).max(),
+            let payload = try? DesiredPayload(fields: fields.map { (name: $0.name, value: $0.value) }, hlc: newest.description)
+        else { return [] }
+        return [.publish(
+            topic: FoglineTopic.device(site: configuration.site, device: device, .desired).string,
+            payload: payload.encoded(), qos: 1, retain: true)]
+    }
+
+    private func attempt(_ command: inout CommandRecord, _ moment: Moment, _ actions: inout [Action]) {
+        command.attempts += 1
+        command.deadlineMonotonic = moment.monotonicMilliseconds + configuration.commandTimeoutMilliseconds
+        actions.append(.persistCommand(command))
+        guard let payload = try? CommandPayload(id: command.id, name: command.name, args: command.args, fence: command.fence) else {
+            command.status = .failed
+            command.detail = "the command cannot be encoded (fence above 2^53 or invalid arguments)"
+            actions.append(.persistCommand(command))
+            return
+        }
+        actions.append(.publish(
+            topic: FoglineTopic.device(site: configuration.site, device: command.device, .cmd).string,
+            payload: payload.encoded(), qos: 1, retain: false))
+    }
+}

@@ -1,0 +1,1 @@
+print("fogline-edge: not built yet")

@@ -1,0 +1,1 @@
+print("fogline-sim: not built yet")

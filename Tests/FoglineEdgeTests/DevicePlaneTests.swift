@@ -1,0 +1,184 @@
+import FoglineCore
+import FoglineEdge
+import FoglineWire
+import Testing
+
+@Suite("Device plane (pure)")
+struct DevicePlaneTests {
+    static let site = "plant-1"
+    var plane = DevicePlane(
+        configuration: .init(site: site, node: "edge-a"), persistedClockBound: nil,
+        at: .init(wallMilliseconds: 1_763_800_000_000, monotonicMilliseconds: 0))
+    var monotonic: UInt64 = 0
+
+    mutating func now() -> DevicePlane.Moment {
+        monotonic += 10
+        return .init(wallMilliseconds: 1_763_800_000_000 + monotonic, monotonicMilliseconds: monotonic)
+    }
+
+    static func topic(_ device: String, _ channel: FoglineTopic.DeviceChannel) -> String {
+        FoglineTopic.device(site: site, device: device, channel).string
+    }
+
+    mutating func send(_ device: String, _ channel: FoglineTopic.DeviceChannel, _ json: String) -> [DevicePlane.Action] {
+        plane.receive(topic: Self.topic(device, channel), payload: Array(json.utf8), at: now())
+    }
+
+    mutating func telemetry(_ device: String, seq: UInt64, temp: Double = 21) -> [DevicePlane.Action] {
+        send(device, .telemetry, #"{"seq":\#(seq),"ts":1,"values":{"temp":\#(temp)}}"#)
+    }
+
+    static func persisted(_ actions: [DevicePlane.Action]) -> [SiteDelta] {
+        actions.compactMap { if case .persist(let delta) = $0 { delta } else { nil } }
+    }
+
+    static func published(_ actions: [DevicePlane.Action]) -> [(topic: String, payload: String, retain: Bool)] {
+        actions.compactMap {
+            if case .publish(let topic, let payload, _, let retain) = $0 { (topic, String(decoding: payload, as: UTF8.self), retain) } else { nil }
+        }
+    }
+
+    static func rejections(_ actions: [DevicePlane.Action]) -> [String] {
+        actions.compactMap { if case .rejected(let reason, _, _) = $0 { reason } else { nil } }
+    }
+
+    @Test("telemetry is deduplicated by seq, gaps are counted and replay is requested, replays fill them")
+    mutating func dedupeGapsReplay() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat","fw":"1.4.2","replay":true}"#)
+        for seq in 0..<10 as Range<UInt64> { #expect(Self.persisted(telemetry("th-1", seq: seq)).count == 1) }
+        // A duplicate stores nothing.
+        #expect(Self.persisted(telemetry("th-1", seq: 5)).isEmpty)
+        // A gap: 10...14 missing, the device is asked to replay them.
+        let gapActions = telemetry("th-1", seq: 15)
+        #expect(Self.published(gapActions).map(\.topic) == [Self.topic("th-1", .replay)])
+        #expect(Self.published(gapActions).first?.payload == #"{"from":10,"to":14}"#)
+        for seq in 10...14 as ClosedRange<UInt64> { #expect(Self.persisted(telemetry("th-1", seq: seq)).count == 1) }
+        let ingest = plane.devices["th-1"]
+        #expect(ingest?.received == 16 && ingest?.duplicates == 1 && ingest?.gaps == 5 && ingest?.gapsFilled == 5)
+        #expect(ingest?.lastSeq == 15)
+        // Every stored reading is counted exactly once in the rollups.
+        let count = plane.state.rollups.windows(device: "th-1", metric: "temp").reduce(0) { $0 + $1.summary.count }
+        #expect(count == 16)
+        #expect(plane.state.raw.readings.count == 16)
+    }
+
+    @Test("a device without replay support is not asked to replay")
+    mutating func noReplayRequest() {
+        _ = send("door-1", .birth, #"{"profile":"door"}"#)
+        _ = telemetry("door-1", seq: 0)
+        #expect(Self.published(telemetry("door-1", seq: 3)).isEmpty)
+        #expect(plane.devices["door-1"]?.gaps == 2)
+    }
+
+    @Test("every reject reason is counted and nothing is stored")
+    mutating func rejections() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
+        _ = telemetry("th-1", seq: 5_000)
+        let before = plane.state
+        let cases: [(String, [UInt8], String)] = [
+            (Self.topic("th-1", .telemetry), Array("not json".utf8), "invalid_json"),
+            (Self.topic("th-1", .telemetry), Array(#"{"seq":"7","values":{}}"#.utf8), "wrong_type"),
+            (Self.topic("th-1", .telemetry), Array(#"{"seq":1,"seq":2,"values":{}}"#.utf8), "duplicate_key"),
+            (Self.topic("th-1", .telemetry), Array(repeating: UInt8(ascii: " "), count: 70_000), "oversized"),
+            ("fogline/v1/plant-1/dev/bad device/telemetry", Array(#"{"seq":1,"values":{}}"#.utf8), "invalid_topic"),
+            (Self.topic("th-1", .telemetry), Array(#"{"seq":3,"values":{"temp":1}}"#.utf8), "seq_backwards"),
+            (Self.topic("th-1", .cmdAck), Array(#"{"id":"c-nope","status":"ok"}"#.utf8), "unknown_command"),
+            (Self.topic("th-1", .reported), Array(#"{"fields":{"a":{"nested":1}}}"#.utf8), "wrong_type"),
+        ]
+        for (topic, payload, reason) in cases {
+            let actions = plane.receive(topic: topic, payload: payload, at: now())
+            #expect(Self.rejections(actions) == [reason], "\(topic): \(actions)")
+            #expect(Self.persisted(actions).isEmpty)
+        }
+        #expect(plane.state == before)
+    }
+
+    @Test("presence: birth online, silence past the timeout offline, death offline, traffic online again")
+    mutating func presence() {
+        _ = send("aq-1", .birth, #"{"profile":"air-quality"}"#)
+        #expect(plane.state.presence["aq-1"]?.value.online == true)
+        let quiet = DevicePlane.Moment(wallMilliseconds: 1_763_800_000_000 + 100_000, monotonicMilliseconds: monotonic + 100_000)
+        monotonic += 100_000
+        _ = plane.tick(at: quiet)
+        #expect(plane.state.presence["aq-1"]?.value.online == false)
+        _ = telemetry("aq-1", seq: 0)
+        #expect(plane.state.presence["aq-1"]?.value.online == true)
+        _ = send("aq-1", .death, #"{"reason":"lost"}"#)
+        #expect(plane.state.presence["aq-1"]?.value.online == false)
+        #expect(plane.state.registry.field("last_seen", of: "aq-1") != nil)
+    }
+
+    @Test("a re-birth starts a new epoch: seq restarts at 0 without rejections")
+    mutating func rebirth() {
+        _ = send("m-1", .birth, #"{"profile":"meter"}"#)
+        for seq in 0..<3_000 as Range<UInt64> { _ = telemetry("m-1", seq: seq) }
+        _ = send("m-1", .birth, #"{"profile":"meter"}"#)
+        let actions = telemetry("m-1", seq: 0)
+        #expect(Self.rejections(actions).isEmpty && Self.persisted(actions).count == 1)
+    }
+
+    @Test("commands carry the fence, finish on ack, retry a bounded number of times, then time out")
+    mutating func commands() {
+        let (command, actions) = plane.sendCommand(device: "valve-1", name: "open_valve", args: ["percent": 50], fence: 42, at: now())
+        let sent = Self.published(actions)
+        #expect(sent.map(\.topic) == [Self.topic("valve-1", .cmd)])
+        let decoded = try? CommandPayload.decode(Array(sent[0].payload.utf8))
+        #expect(decoded?.fence == 42 && decoded?.id == command.id && decoded?.name == "open_valve")
+        _ = send("valve-1", .cmdAck, #"{"id":"\#(command.id)","status":"ok"}"#)
+        #expect(plane.commands[command.id]?.status == .ok)
+
+        let (unanswered, _) = plane.sendCommand(device: "valve-1", name: "close_valve", args: [:], fence: 43, at: now())
+        var publishes = 1
+        for step in 1...5 {
+            let later = DevicePlane.Moment(
+                wallMilliseconds: 1_763_800_000_000 + monotonic + UInt64(step) * 10_000,
+                monotonicMilliseconds: monotonic + UInt64(step) * 10_000)
+            publishes += Self.published(plane.tick(at: later)).count
+        }
+        #expect(publishes == 3)
+        #expect(plane.commands[unanswered.id]?.status == .timedOut)
+        // A late ack does not resurrect it.
+        _ = send("valve-1", .cmdAck, #"{"id":"\#(unanswered.id)","status":"ok"}"#)
+        #expect(plane.commands[unanswered.id]?.status == .timedOut)
+    }
+
+    @Test("desired writes are merged and published retained with the newest HLC")
+    mutating func desired() throws {
+        _ = plane.setDesired(device: "th-1", fields: [("setpoint", .number(21)), ("mode", .string("heat"))], at: now())
+        let actions = plane.setDesired(device: "th-1", fields: [("setpoint", .number(22.5))], at: now())
+        let sent = Self.published(actions)
+        #expect(sent.count == 1 && sent[0].retain && sent[0].topic == Self.topic("th-1", .desired))
+        let payload = try DesiredPayload.decode(Array(sent[0].payload.utf8))
+        #expect(payload.fields.map(\.name) == ["mode", "setpoint"])
+        #expect(payload.fields.last?.value == .number(22.5))
+        #expect(HLCTimestamp(payload.hlc) == plane.state.desired.field("setpoint", of: "th-1")?.stamp)
+    }
+
+    @Test("the clock's upper bound is handed to the shell to persist")
+    mutating func clockBound() {
+        let actions = send("th-1", .birth, #"{"profile":"thermostat"}"#)
+        #expect(actions.contains { if case .persistClockBound = $0 { true } else { false } })
+    }
+
+    @Test("restarted from persisted state, the plane still recognises duplicates and keeps the HLC monotonic")
+    mutating func restart() {
+        var bound: UInt64?
+        for case .persistClockBound(let value) in send("th-1", .birth, #"{"profile":"thermostat"}"#) { bound = value }
+        for seq in 0..<50 as Range<UInt64> {
+            for case .persistClockBound(let value) in telemetry("th-1", seq: seq) { bound = value }
+        }
+        let lastStamp = plane.clock.lastIssued
+        var restarted = DevicePlane(
+            configuration: plane.configuration, state: plane.state, devices: plane.devices, persistedClockBound: bound,
+            at: .init(wallMilliseconds: 0, monotonicMilliseconds: 0))  // the board booted in 1970
+        let duplicate = restarted.receive(
+            topic: Self.topic("th-1", .telemetry), payload: Array(#"{"seq":49,"values":{"temp":1}}"#.utf8),
+            at: .init(wallMilliseconds: 0, monotonicMilliseconds: 5))
+        #expect(Self.persisted(duplicate).isEmpty)
+        let fresh = restarted.receive(
+            topic: Self.topic("th-1", .telemetry), payload: Array(#"{"seq":50,"values":{"temp":1}}"#.utf8),
+            at: .init(wallMilliseconds: 0, monotonicMilliseconds: 6))
+        #expect(Self.persisted(fresh).count == 1)
+        #expect(restarted.clock.lastIssued > lastStamp)
+    }
+}
