@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "FoglineEdge",
             dependencies: [
-                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineStore",
+                "FoglineCore", "FoglineWire",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,0 +1,84 @@
+import FoglineEdge
+import Foundation
+import Testing
+
+@Suite("Edge configuration")
+struct EdgeConfigurationTests {
+    @Test("the example config in edge-config/ loads and is what it documents")
+    func exampleLoads() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../edge-config/edge-a.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let config = try EdgeConfiguration.load(text: text, file: "edge-a.yaml")
+        #expect(config.site == "plant-1" && config.node == "edge-a")
+        #expect(config.broker.host == "127.0.0.1" && config.broker.port == 1883)
+        #expect(config.adminPort == 8080 && config.flushIntervalMilliseconds == 200)
+        #expect(config == {
+            var defaults = EdgeConfiguration()
+            defaults.site = "plant-1"
+            defaults.node = "edge-a"
+            return defaults
+        }(), "the example must show the defaults")
+    }
+
+    @Test("flags alone are enough to run a node, and override the file")
+    func flagsOverride() throws {
+        let config = try EdgeConfiguration.load(
+            text: nil, file: "(none)",
+            overrides: .init(site: "s1", node: "n1", broker: "mqtt://10.0.0.5:1884", dataDirectory: "/tmp/x", admin: "127.0.0.1:9000"))
+        #expect(config.site == "s1" && config.node == "n1" && config.broker.host == "10.0.0.5" && config.broker.port == 1884)
+        #expect(config.dataDirectory == "/tmp/x" && config.adminPort == 9000)
+        let overridden = try EdgeConfiguration.load(text: "site: a\nnode: b\n", file: "f.yaml", overrides: .init(node: "c"))
+        #expect(overridden.node == "c")
+    }
+
+    @Test("every problem is reported with its line, not just the first")
+    func everyProblemWithLine() {
+        let text = """
+        site: "bad site"
+        node: edge-a
+        broker:
+          url: http://x:1
+          send_maxium: 3
+        admin:
+          listen: 127.0.0.1
+        devices:
+          presence_timeout_s: -5
+          keep_raw_telemetry: maybe
+        log:
+          level: loud
+        """
+        do {
+            _ = try EdgeConfiguration.load(text: text, file: "edge.yaml")
+            Issue.record("a config with six problems loaded")
+        } catch {
+            let lines = error.problems.map(\.line)
+            #expect(lines == [1, 4, 5, 7, 9, 10, 12], "\(error)")
+            #expect(error.problems.allSatisfy { $0.description.hasPrefix("edge.yaml:") })
+            #expect(error.description.contains("unknown key `send_maxium` in broker; known keys:"))
+            #expect(error.description.contains("between 1 and 86400, got -5"))
+        }
+    }
+
+    @Test("syntax errors and missing required keys are reported")
+    func syntaxAndRequired() {
+        do {
+            _ = try EdgeConfiguration.load(text: "site: [unclosed\n", file: "x.yaml")
+            Issue.record("accepted broken YAML")
+        } catch {
+            #expect(error.problems.first?.message.hasPrefix("not valid YAML") == true)
+        }
+        do {
+            _ = try EdgeConfiguration.load(text: "log:\n  level: info\n", file: "y.yaml")
+            Issue.record("accepted a config without site and node")
+        } catch {
+            #expect(error.problems.map(\.message).contains { $0.contains("`site` is required") })
+            #expect(error.problems.map(\.message).contains { $0.contains("`node` is required") })
+        }
+        do {
+            _ = try EdgeConfiguration.load(text: nil, file: "-", overrides: .init(site: "ok", node: "n", broker: "mqtt://h:99999"))
+            Issue.record("accepted port 99999")
+        } catch {
+            #expect(error.description.hasPrefix("command line: --broker:"))
+        }
+    }
+}
