@@ -20,6 +20,12 @@ public struct AdminResponse: Sendable, Equatable {
     public var contentType: String
     public var body: [UInt8]
 
+    public init(status: Int, contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
     public static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {
         AdminResponse(status: status, contentType: "application/json", body: value.serialized() + [UInt8(ascii: "\n")])
     }
