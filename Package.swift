@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "FoglineEdge",
             dependencies: [
-                "FoglineCore", "FoglineWire",
+                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineStore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -82,7 +82,11 @@ let package = Package(
             swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-edge",
-            dependencies: ["FoglineEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "FoglineEdge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-sim",

@@ -1,1 +1,108 @@
-print("fogline-edge: not built yet")
+// fogline-edge: argument parsing and start-up only; the daemon is FoglineEdge.EdgeNode.
+
+import ArgumentParser
+import Dispatch
+import FoglineEdge
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+
+@main
+struct FoglineEdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fogline-edge",
+        abstract: "The Fogline edge node daemon and its tools.",
+        subcommands: [Run.self, CheckConfig.self, Status.self])
+}
+
+/// Flags shared by the commands that read a configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (see edge-config/).")
+    var config: String?
+    @Option(name: .long, help: "Site id; overrides `site`.")
+    var site: String?
+    @Option(name: .long, help: "This node's name; overrides `node`.")
+    var node: String?
+    @Option(name: .long, help: "Site broker, mqtt://HOST:PORT; overrides `broker.url`.")
+    var broker: String?
+    @Option(name: .long, help: "Data directory; overrides `data_dir`.")
+    var data: String?
+    @Option(name: .long, help: "Admin API address HOST:PORT; overrides `admin.listen`.")
+    var admin: String?
+
+    func load() throws -> EdgeConfiguration {
+        var text: String?
+        if let config {
+            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
+                throw ValidationError("Cannot read the configuration file \(config): \(error.localizedDescription)")
+            }
+        }
+        return try EdgeConfiguration.load(
+            text: text, file: config ?? "(flags)",
+            overrides: .init(site: site, node: node, broker: broker, dataDirectory: data, admin: admin))
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the edge node until SIGTERM or SIGINT.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let configuration: EdgeConfiguration
+        do { configuration = try options.load() } catch let errors as ConfigErrors {
+            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "fogline.edge")
+        let node = try EdgeNode(configuration: configuration, logger: logger)
+        let running = Task { try await node.run() }
+        let signals = [SIGTERM, SIGINT].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+            source.setEventHandler { running.cancel() }
+            source.resume()
+            return source
+        }
+        try await running.value
+        signals.forEach { $0.cancel() }
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check a configuration file; print every problem as FILE:LINE: message.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        do {
+            let configuration = try options.load()
+            print("\(options.config ?? "(flags)"): ok (site \(configuration.site), node \(configuration.node))")
+        } catch let errors as ConfigErrors {
+            print(errors.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a running node's status (GET /v1/status).")
+    @Option(name: .long, help: "Admin API of the node.")
+    var admin = "127.0.0.1:8080"
+
+    func run() async throws {
+        guard let url = URL(string: "http://\(admin)/v1/status") else { throw ValidationError("--admin must be HOST:PORT") }
+        do {
+            let (data, _) = try await URLSession.shared.data(from: url)
+            print(String(decoding: data, as: UTF8.self), terminator: "")
+        } catch {
+            throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.localizedDescription). Is fogline-edge running?")
+        }
+    }
+}

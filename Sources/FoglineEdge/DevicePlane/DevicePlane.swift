@@ -67,6 +67,18 @@ public struct DevicePlane: Sendable {
     public private(set) var clock: HybridLogicalClock
     public private(set) var devices: [String: DeviceIngest]
     public private(set) var commands: [String: CommandRecord]
+    /// Ingest counters over all devices since start, for metrics.
+    public private(set) var totals = IngestTotals()
+
+    public struct IngestTotals: Sendable, Equatable {
+        public var messages: UInt64 = 0
+        public var readingsStored: UInt64 = 0
+        public var duplicates: UInt64 = 0
+        public var gapSeqs: UInt64 = 0
+        public var gapsFilled: UInt64 = 0
+        public var replayRequests: UInt64 = 0
+        public var rejected: UInt64 = 0
+    }
 
     public init(
         configuration: Configuration, state: SiteState = SiteState(), devices: [String: DeviceIngest] = [:],
@@ -94,6 +106,13 @@ public struct DevicePlane: Sendable {
 
     /// Handles one message from the site broker.
     public mutating func receive(topic: String, payload: [UInt8], at moment: Moment) -> [Action] {
+        totals.messages += 1
+        let actions = ingest(topic: topic, payload: payload, at: moment)
+        for case .rejected in actions { totals.rejected += 1 }
+        return actions
+    }
+
+    private mutating func ingest(topic: String, payload: [UInt8], at moment: Moment) -> [Action] {
         let parsed: FoglineTopic
         do {
             parsed = try FoglineTopic.parse(topic, expectedSite: configuration.site)
@@ -167,12 +186,19 @@ public struct DevicePlane: Sendable {
         switch verdict {
         case .duplicate:
             ingest.duplicates += 1
+            totals.duplicates += 1
         case .accepted, .filledGap:
             ingest.received += 1
-            if case .filledGap = verdict { ingest.gapsFilled += 1 }
+            totals.readingsStored += 1
+            if case .filledGap = verdict {
+                ingest.gapsFilled += 1
+                totals.gapsFilled += 1
+            }
             if case .accepted(let gap?) = verdict {
                 ingest.gaps += gap.upperBound - gap.lowerBound + 1
+                totals.gapSeqs += gap.upperBound - gap.lowerBound + 1
                 if ingest.supportsReplay, let request = try? ReplayRequestPayload(from: gap.lowerBound, to: gap.upperBound) {
+                    totals.replayRequests += 1
                     actions.append(.publish(
                         topic: FoglineTopic.device(site: configuration.site, device: device, .replay).string,
                         payload: request.encoded(), qos: 1, retain: false))

@@ -1,0 +1,308 @@
+import Foundation
+import FoglineCore
+import FoglineMQTT
+import FoglineStore
+import FoglineWire
+public import Logging
+
+/// The `fogline-edge run` daemon: the shell around ``DevicePlane``. It reads messages from the site
+/// broker, feeds them to the plane, and performs the actions the plane returns — batched SQLite
+/// writes, MQTT publishes, metrics — and serves the admin API. It keeps no logic of its own beyond
+/// ordering I/O.
+public actor EdgeNode {
+    public let configuration: EdgeConfiguration
+    private let logger: Logger
+    private var plane: DevicePlane
+    private let store: EdgeStore
+    private let writer: BatchingWriter
+    private let mqtt: MQTTClient
+    private let metrics: EdgeMetrics
+    private let started = ContinuousClock.now
+    /// Fencing token for commands until device ownership leases exist: the node's HLC
+    /// milliseconds at start, which only grow across restarts (the HLC never goes backwards).
+    private let fence: UInt64
+    private var admin: AdminHTTPServer?
+
+    /// Opens (or creates) the node's database under `data_dir` and restores its state.
+    public init(configuration: EdgeConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let store = try EdgeStore(path: configuration.dataDirectory + "/edge.sqlite")
+        self.store = store
+        let metrics = EdgeMetrics()
+        self.metrics = metrics
+        var planeConfiguration = DevicePlane.Configuration(site: configuration.site, node: configuration.node)
+        planeConfiguration.presenceTimeoutMilliseconds = UInt64(configuration.presenceTimeoutSeconds) * 1_000
+        planeConfiguration.keepRawTelemetry = configuration.keepRawTelemetry
+        planeConfiguration.commandTimeoutMilliseconds = UInt64(configuration.commandTimeoutMilliseconds)
+        planeConfiguration.commandAttempts = configuration.commandAttempts
+        planeConfiguration.payloadLimits = JSONLimits(maxBytes: configuration.maxPayloadBytes)
+        planeConfiguration.clock = .init(
+            maxOffsetMilliseconds: UInt64(configuration.maxClockOffsetMilliseconds),
+            persistWindowMilliseconds: UInt64(configuration.clockPersistWindowMilliseconds))
+        let devices = Dictionary(try store.loadIngest().map { ($0.device, DeviceIngest(row: $0)) }, uniquingKeysWith: { $1 })
+        let moment = Self.moment(since: started)
+        plane = DevicePlane(
+            configuration: planeConfiguration, state: try store.loadSiteState(), devices: devices,
+            commands: try store.commands().compactMap(Self.command(from:)), persistedClockBound: try store.loadHLCBound(),
+            at: moment)
+        fence = plane.clock.lastIssued.milliseconds
+        writer = BatchingWriter(
+            store: store,
+            configuration: .init(interval: .milliseconds(configuration.flushIntervalMilliseconds)),
+            onCommit: { _ in metrics.storeTransactions.increment() },
+            onError: { [logger] error in
+                metrics.storeErrors.increment()
+                logger.error("SQLite write failed; will retry", metadata: ["error": "\(error)"])
+            })
+        var mqttConfiguration = MQTTClientConfiguration(
+            host: configuration.broker.host, port: configuration.broker.port,
+            clientID: configuration.broker.clientID ?? "fogline-edge-\(configuration.node)")
+        mqttConfiguration.username = configuration.broker.username
+        if let file = configuration.broker.passwordFile {
+            mqttConfiguration.password = try Self.readSecret(file)
+        }
+        if configuration.broker.caFile != nil || configuration.broker.certFile != nil {
+            mqttConfiguration.tls = MQTTTLSConfiguration(
+                caFile: configuration.broker.caFile, certFile: configuration.broker.certFile, keyFile: configuration.broker.keyFile)
+        }
+        mqttConfiguration.sendMaximum = configuration.broker.sendMaximum
+        mqttConfiguration.will = Self.statusMessage(configuration, state: "offline", extra: [])
+        mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger)
+    }
+
+    /// Runs until the task is cancelled (SIGTERM/SIGINT in the executable), then shuts down
+    /// gracefully: flushes the store and publishes `offline` status.
+    public func run() async throws {
+        let admin = try await AdminHTTPServer(host: configuration.adminHost, port: configuration.adminPort)
+        self.admin = admin
+        logger.info("fogline-edge started", metadata: [
+            "site": "\(configuration.site)", "node": "\(configuration.node)",
+            "broker": "\(configuration.broker.host):\(configuration.broker.port)",
+            "admin": "http://\(configuration.adminHost):\(admin.port)", "data": "\(configuration.dataDirectory)",
+            "devices": "\(plane.deviceIDs.count)",
+        ])
+        mqtt.start()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await admin.run { request in await self.handle(request) } }
+            group.addTask { await self.consumeEvents() }
+            group.addTask { await self.consumeMessages() }
+            group.addTask { await self.tickEverySecond() }
+            // Any task ending (cancellation) ends the node.
+            _ = await group.next()
+            group.cancelAll()
+        }
+        // Shut down outside the cancelled task, so the last flush and publishes still run.
+        await Task.detached { await self.shutdown() }.value
+    }
+
+    /// The bound admin port (useful with port 0).
+    public var adminPort: Int? { admin?.port }
+
+    // MARK: Loops
+
+    private func consumeEvents() async {
+        for await event in mqtt.events {
+            guard !Task.isCancelled else { return }
+            if case .connected = event {
+                logger.info("connected to the site broker; subscribing")
+                for filter in plane.subscriptions {
+                    do { try await mqtt.subscribe(filter, qos: .atLeastOnce) } catch {
+                        logger.error("subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
+                    }
+                }
+                await publish(Self.statusMessage(configuration, state: "online", extra: [("clock", .string(clockTrust))]))
+            } else {
+                logger.warning("site broker: \(event)")
+            }
+        }
+    }
+
+    private func consumeMessages() async {
+        for await message in mqtt.messages {
+            guard !Task.isCancelled else { return }
+            let before = plane.totals
+            let actions = plane.receive(topic: message.topic, payload: message.payload, at: Self.moment(since: started))
+            metrics.record(from: before, to: plane.totals)
+            await perform(actions)
+        }
+    }
+
+    private func tickEverySecond() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))  // a periodic timer, not a wait for a condition
+            await perform(plane.tick(at: Self.moment(since: started)))
+            let online = plane.state.presence.registers.values.filter(\.value.online).count
+            metrics.devicesOnline.record(online)
+            metrics.clockTrusted.record(clockTrust == "trusted" ? 1 : 0)
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [DevicePlane.Action]) async {
+        guard !actions.isEmpty else { return }
+        var batch = StoreBatch()
+        var publishes: [MQTTMessage] = []
+        for action in actions {
+            switch action {
+            case .persist(let delta):
+                batch.deltas.append(delta)
+                batch.context = plane.state.context
+                if delta.alarms != nil { batch.alarms = plane.state.alarms }
+            case .persistIngest(let device, let ingest):
+                batch.ingest.append(ingest.row(device: device))
+            case .persistClockBound(let bound):
+                batch.hlcBound = bound
+            case .persistCommand(let command):
+                batch.commands.append(Self.record(from: command))
+            case .publish(let topic, let payload, let qos, let retain):
+                publishes.append(MQTTMessage(topic: topic, payload: payload, qos: MQTTQoS(rawValue: Int32(qos)) ?? .atLeastOnce, retain: retain))
+            case .rejected(let reason, let topic, let detail):
+                metrics.countRejection(reason)
+                logger.notice("rejected a device message", metadata: ["reason": "\(reason)", "topic": "\(topic)", "detail": "\(detail)"])
+            }
+        }
+        if !batch.isEmpty {
+            do { try await writer.submit(batch) } catch {
+                logger.error("could not queue a store write", metadata: ["error": "\(error)"])
+            }
+        }
+        for message in publishes { await publish(message) }
+    }
+
+    private func publish(_ message: MQTTMessage) async {
+        do { try await mqtt.publish(message) } catch {
+            logger.warning("publish failed", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Admin API
+
+    private func handle(_ request: AdminRequest) async -> AdminResponse {
+        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        switch (request.method, path) {
+        case ("GET", "/healthz"):
+            return .json(mqtt.isConnected ? 200 : 503, .object([
+                (key: "status", value: .string(mqtt.isConnected ? "ok" : "broker_unreachable")),
+            ]))
+        case ("GET", "/metrics"):
+            return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: metrics.render())
+        case ("GET", "/v1/status"):
+            return .json(200, statusJSON())
+        default:
+            guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: Self.moment(since: started)) else {
+                return .error(404, "no route \(request.method) \(path); see the README's admin API section")
+            }
+            await perform(actions)
+            return response
+        }
+    }
+
+    private func statusJSON() -> JSONValue {
+        let online = plane.state.presence.registers.values.filter(\.value.online).count
+        return .object([
+            (key: "site", value: .string(configuration.site)),
+            (key: "node", value: .string(configuration.node)),
+            (key: "broker", value: .object([
+                (key: "url", value: .string("mqtt://\(configuration.broker.host):\(configuration.broker.port)")),
+                (key: "connected", value: .bool(mqtt.isConnected)),
+            ])),
+            (key: "clock", value: .string(clockTrust)),
+            (key: "hlc", value: .string(plane.clock.lastIssued.description)),
+            (key: "devices", value: .object([
+                (key: "known", value: .number(Double(plane.deviceIDs.count))),
+                (key: "online", value: .number(Double(online))),
+            ])),
+            (key: "telemetry", value: .object([
+                (key: "messages", value: .number(Double(plane.totals.messages))),
+                (key: "stored", value: .number(Double(plane.totals.readingsStored))),
+                (key: "duplicates", value: .number(Double(plane.totals.duplicates))),
+                (key: "rejected", value: .number(Double(plane.totals.rejected))),
+            ])),
+            (key: "uptimeSeconds", value: .number(Double((ContinuousClock.now - started).components.seconds))),
+        ])
+    }
+
+    private var clockTrust: String {
+        switch plane.clock.trust(wallMilliseconds: Self.wallMilliseconds()) {
+        case .trusted: "trusted"
+        case .untrusted: "untrusted"
+        }
+    }
+
+    // MARK: Shutdown
+
+    private func shutdown() async {
+        logger.info("shutting down: flushing the store and publishing offline status")
+        do { _ = try await writer.flush() } catch {
+            logger.error("final flush failed", metadata: ["error": "\(error)"])
+        }
+        await publish(Self.statusMessage(configuration, state: "offline", extra: []))
+        await mqtt.disconnect()
+        await admin?.close()
+        try? store.close()
+    }
+
+    // MARK: Helpers
+
+    static func statusMessage(_ configuration: EdgeConfiguration, state: String, extra: [(String, JSONValue)]) -> MQTTMessage {
+        let payload = (try? NodeStatusPayload(state: state, extra: extra.map { (key: $0.0, value: $0.1) }))?.encoded() ?? []
+        return MQTTMessage(
+            topic: FoglineTopic.nodeStatus(site: configuration.site, node: configuration.node).string,
+            payload: payload, qos: .atLeastOnce, retain: true)
+    }
+
+    static func wallMilliseconds() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1_000))
+    }
+
+    static func moment(since start: ContinuousClock.Instant) -> DevicePlane.Moment {
+        let elapsed = ContinuousClock.now - start
+        let monotonic = UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+        return DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: monotonic)
+    }
+
+    /// Reads a secret from a file (first line), never from the command line.
+    static func readSecret(_ path: String) throws -> String {
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return String(text.split(whereSeparator: \.isNewline).first ?? "")
+        } catch {
+            throw EdgeNodeError.unreadableSecret(path: path, reason: "\(error)")
+        }
+    }
+
+    static func record(from command: CommandRecord) -> FoglineStore.CommandRecord {
+        FoglineStore.CommandRecord(
+            id: command.id, device: command.device, name: command.name, argumentsJSON: command.args.serializedString(),
+            fence: command.fence, status: CommandStatus(rawValue: command.status.rawValue), attempts: UInt32(command.attempts),
+            createdMilliseconds: command.createdMilliseconds, deadlineMilliseconds: command.deadlineMonotonic,
+            detail: command.detail)
+    }
+
+    /// A stored command; pending ones restart their timeout from now (monotonic time restarts
+    /// with the process).
+    static func command(from record: FoglineStore.CommandRecord) -> CommandRecord? {
+        guard let status = CommandRecord.Status(rawValue: record.status.rawValue),
+            let args = try? StrictJSON.parse(Array(record.argumentsJSON.utf8))
+        else { return nil }
+        return CommandRecord(
+            id: record.id, device: record.device, name: record.name, args: args, fence: record.fence, status: status,
+            attempts: Int(record.attempts), detail: record.detail, createdMilliseconds: record.createdMilliseconds,
+            deadlineMonotonic: 0)
+    }
+}
+
+/// Start-up failures, each saying what to do.
+public enum EdgeNodeError: Error, CustomStringConvertible {
+    case unreadableSecret(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableSecret(let path, let reason):
+            "Cannot read the broker password file \(path) (\(reason)). Check broker.password_file and its permissions."
+        }
+    }
+}
