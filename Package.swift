@@ -99,7 +99,9 @@ let package = Package(
         // Starts real Mosquitto brokers on free loopback ports (see Tests/FoglineTesting/MosquittoProcess.swift).
         .testTarget(name: "FoglineMQTTTests", dependencies: ["FoglineMQTT", "FoglineTesting"], swiftSettings: strictSettings),
         .testTarget(name: "FoglineStoreTests", dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
-        .testTarget(name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
         .target(

@@ -24,7 +24,7 @@ public final class MosquittoProcess: @unchecked Sendable {
     public let port: Int
     public let directory: URL
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
     private let extraConfiguration: String
 
     /// `mqtt://127.0.0.1:PORT`
@@ -60,12 +60,7 @@ public final class MosquittoProcess: @unchecked Sendable {
         max_queued_messages 100000
         \(extraConfiguration)
         """.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary!)
-        process.arguments = ["-c", config.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(path: Self.binary!, arguments: ["-c", config.path])
         lock.withLock { self.process = process }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
@@ -80,24 +75,20 @@ public final class MosquittoProcess: @unchecked Sendable {
 
     /// Stops the broker (SIGTERM) and waits for it to exit.
     public func stop() {
-        let running = lock.withLock { () -> Process? in
+        let running = lock.withLock { () -> ChildProcess? in
             defer { process = nil }
             return process
         }
-        guard let running, running.isRunning else { return }
-        running.terminate()
-        running.waitUntilExit()
+        running?.stop(signal: SIGTERM)
     }
 
     /// Kills the broker with SIGKILL (a crash), without waiting for a clean shutdown.
     public func kill() {
-        let running = lock.withLock { () -> Process? in
+        let running = lock.withLock { () -> ChildProcess? in
             defer { process = nil }
             return process
         }
-        guard let running, running.isRunning else { return }
-        Glibc.kill(running.processIdentifier, SIGKILL)
-        running.waitUntilExit()
+        running?.stop(signal: SIGKILL)
     }
 
     public static var binary: String? {
