@@ -90,7 +90,11 @@ let package = Package(
             swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-sim",
-            dependencies: ["FoglineSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "FoglineSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings),
         // Seeded generators shared by the property and simulation tests.
         .target(name: "FoglineTesting", dependencies: ["FoglineCore"], path: "Tests/FoglineTesting", swiftSettings: strictSettings),

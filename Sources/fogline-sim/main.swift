@@ -1,1 +1,77 @@
-print("fogline-sim: not built yet")
+// fogline-sim: argument parsing and start-up only; the engine is FoglineSim.Simulation and the
+// MQTT transport FoglineSim.SimMQTTDriver.
+
+import ArgumentParser
+import Dispatch
+import FoglineSim
+import Foundation
+import Logging
+
+@main
+struct FoglineSimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fogline-sim",
+        abstract: "Simulate a plant of MQTT devices against a Fogline site broker.",
+        discussion: """
+            Example: fogline-sim --broker mqtt://127.0.0.1:1883 --site plant-1 \\
+                       --profile devices/thermostat.yaml --profile devices/valve.yaml --count 25 --duration 60
+            Faults (repeatable): disconnect=P, skew=SECONDS, duplicate=P, malformed=P, burst=MULTIPLIER:SECONDS, gap=P
+            """)
+
+    @Option(help: "Site broker, mqtt://HOST:PORT.") var broker = "mqtt://127.0.0.1:1883"
+    @Option(help: "Site id.") var site = "plant-1"
+    @Option(name: .customLong("profile"), help: "Device profile YAML (repeatable), e.g. devices/thermostat.yaml.")
+    var profiles: [String] = []
+    @Option(help: "Devices per profile.") var count = 10
+    @Option(help: "Telemetry rate per device in Hz (overrides the profiles).") var rate: Double?
+    @Option(help: "Random seed: the same seed gives the same run.") var seed: UInt64 = 1
+    @Option(help: "Stop after this many seconds (default: until Ctrl-C).") var duration: Double?
+    @Option(name: .customLong("fault"), help: "Fault to inject (repeatable).") var faults: [String] = []
+    @Option(help: "Write a JSON report (per device: messages published, last seq, …) to this file.") var report: String?
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "fogline.sim")
+        guard !profiles.isEmpty else { throw ValidationError("Give at least one --profile, e.g. --profile devices/thermostat.yaml.") }
+        guard count > 0 else { throw ValidationError("--count must be at least 1.") }
+        let loaded = try profiles.map { path in
+            do { return (profile: try Profile.load(path: path), count: count) } catch { throw ValidationError("\(error)") }
+        }
+        let plan: FaultPlan
+        do { plan = try FaultPlan.parse(faults) } catch { throw ValidationError("\(error)") }
+        guard let (host, port) = Self.endpoint(broker) else {
+            throw ValidationError("--broker must be mqtt://HOST:PORT, got \(broker).")
+        }
+        let simulation: Simulation
+        do {
+            simulation = try Simulation(
+                profiles: loaded, site: site, seed: seed, rateOverride: rate, faults: plan,
+                durationMillis: duration.map { Int64($0 * 1_000) })
+        } catch { throw ValidationError("\(error)") }
+        let driver = try SimMQTTDriver(simulation: simulation, host: host, port: port, logger: logger)
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { driver.requestStop() }
+            source.resume()
+            return source
+        }
+        logger.info("simulating \(simulation.devices.count) devices against \(broker), site \(site), seed \(seed)")
+        let result = try driver.run()
+        signals.forEach { $0.cancel() }
+        print(result.summaryTable())
+        if let report {
+            do { try result.json().write(toFile: report, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("Cannot write the report to \(report): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    static func endpoint(_ url: String) -> (String, Int)? {
+        var rest = Substring(url)
+        if rest.hasPrefix("mqtt://") { rest = rest.dropFirst(7) }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port)
+        else { return rest.isEmpty ? nil : (String(rest), 1883) }
+        return (String(rest[..<colon]), port)
+    }
+}

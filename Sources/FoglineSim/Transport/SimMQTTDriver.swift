@@ -1,0 +1,134 @@
+import FoglineMQTT
+import Foundation
+public import Logging
+
+/// Drives a ``Simulation`` over real MQTT: one ``MQTTMultiplexer`` thread runs every device's
+/// client and the engine, so thousands of devices need no thread each. It follows the
+/// ``SimAction`` contract: the engine decides every reconnect, so a client's own reconnect is
+/// paused after any loss and resumed only when the engine asks.
+///
+/// All mutable state is touched on the multiplexer's thread only, which is why the class is
+/// `@unchecked Sendable`.
+public final class SimMQTTDriver: @unchecked Sendable {
+    private var simulation: Simulation
+    private let multiplexer: MQTTMultiplexer
+    private let host: String
+    private let port: Int
+    private let logger: Logger
+    private var clients: [MQTTMultiplexer.ClientHandle?]
+    private var droppedOnPurpose: Set<Int> = []
+    private var scheduledDeadline: Int64?
+    private let startWall: Int64
+    private let startMonotonic = ContinuousClock.now
+    private let finished = DispatchSemaphore(value: 0)
+    private var stopping = false
+
+    /// How long a client's own reconnect is held off; the engine reconnects long before.
+    private static let holdOff: Duration = .seconds(24 * 3600)
+
+    public init(simulation: Simulation, host: String, port: Int, logger: Logger) throws {
+        self.simulation = simulation
+        self.host = host
+        self.port = port
+        self.logger = logger
+        multiplexer = try MQTTMultiplexer(logger: logger)
+        clients = Array(repeating: nil, count: simulation.devices.count)
+        startWall = Int64(Date().timeIntervalSince1970 * 1_000)
+    }
+
+    /// Runs until the simulation's duration is over (or ``requestStop()``), then returns its report.
+    public func run() throws -> SimReport {
+        try multiplexer.start()
+        multiplexer.execute { [self] in perform(simulation.start(now: now())) }
+        finished.wait()
+        multiplexer.stop()
+        return simulation.report()
+    }
+
+    /// Ends the run early (Ctrl-C): devices publish `death` and disconnect cleanly.
+    public func requestStop() {
+        multiplexer.execute { [self] in
+            guard !stopping else { return }
+            stopping = true
+            perform(simulation.stop(now: now()))
+            // Give the last publishes a moment on the wire before the loop stops.
+            multiplexer.schedule(after: .milliseconds(500)) { [self] in finished.signal() }
+        }
+    }
+
+    // MARK: Loop thread
+
+    private func now() -> Int64 {
+        let elapsed = ContinuousClock.now - startMonotonic
+        return startWall + elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    private func perform(_ actions: [SimAction]) {
+        for action in actions {
+            switch action {
+            case .connect(let device, let clientID, let will):
+                var configuration = MQTTClientConfiguration(host: host, port: port, clientID: clientID)
+                configuration.cleanSession = true
+                configuration.will = MQTTMessage(
+                    topic: will.topic, payload: will.payload, qos: MQTTQoS(rawValue: Int32(will.qos.rawValue)) ?? .atLeastOnce,
+                    retain: will.retain)
+                do {
+                    clients[device] = try multiplexer.addClient(configuration) { [self] client, event in
+                        handle(event, device: device, client: client)
+                    }
+                } catch {
+                    logger.error("cannot create the client of device \(device)", metadata: ["error": "\(error)"])
+                }
+            case .reconnect(let device):
+                droppedOnPurpose.remove(device)
+                clients[device]?.reconnect()
+            case .subscribe(let device, let filter, let qos):
+                _ = clients[device]?.subscribe(filter, qos: MQTTQoS(rawValue: Int32(qos.rawValue)) ?? .atLeastOnce)
+            case .publish(let device, let message):
+                _ = clients[device]?.publish(MQTTMessage(
+                    topic: message.topic, payload: message.payload,
+                    qos: MQTTQoS(rawValue: Int32(message.qos.rawValue)) ?? .atLeastOnce, retain: message.retain))
+            case .dropConnection(let device):
+                droppedOnPurpose.insert(device)
+                clients[device]?.dropConnection(reconnectAfter: Self.holdOff)
+            case .disconnect(let device):
+                clients[device]?.disconnect()
+            }
+        }
+        scheduleNextTick()
+    }
+
+    private func handle(_ event: MQTTMultiplexerEvent, device: Int, client: MQTTMultiplexer.ClientHandle) {
+        switch event {
+        case .connected:
+            perform(simulation.connectionChanged(device: device, connected: true, now: now()))
+        case .disconnected, .connectFailed:
+            if droppedOnPurpose.contains(device) || stopping { return }
+            // Pause the client's own retries: the engine schedules the reconnect.
+            client.disconnect()
+            perform(simulation.connectionChanged(device: device, connected: false, now: now()))
+        case .message(let message):
+            perform(simulation.handle(device: device, topic: message.topic, payload: message.payload, now: now()))
+        case .published, .subscribed:
+            break
+        }
+    }
+
+    private func scheduleNextTick() {
+        if simulation.isFinished {
+            if !stopping {
+                stopping = true
+                multiplexer.schedule(after: .milliseconds(500)) { [self] in finished.signal() }
+            }
+            return
+        }
+        guard let deadline = simulation.nextDeadline else { return }
+        if let scheduled = scheduledDeadline, scheduled <= deadline { return }
+        scheduledDeadline = deadline
+        let delay = max(0, deadline - now())
+        multiplexer.schedule(after: .milliseconds(delay)) { [self] in
+            if scheduledDeadline == deadline { scheduledDeadline = nil }
+            perform(simulation.tick(now: now()))
+        }
+    }
+}
