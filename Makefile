@@ -31,9 +31,10 @@ test: deps
 	@# Swift Testing prints a line per started/passed case; keep failures, issues and the summary.
 	set -o pipefail; $(SWIFT) test --parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
 
-demo:
-	@echo "make demo arrives with the device-plane issue (fogline-edge + fogline-sim); see README.md." >&2
-	@exit 1
+# A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
+demo: deps
+	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq curl; }
+	scripts/demo
 
 # package-benchmark micro benchmarks, then the end-to-end CRDT comparison with pycrdt and loro.
 bench: bench-micro bench-core

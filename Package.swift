@@ -55,7 +55,11 @@ let package = Package(
         // SQLite persistence (GRDB, WAL): site state, ingest bookkeeping, HLC bound, outbox.
         .target(
             name: "FoglineStore",
-            dependencies: ["FoglineCore", "FoglineWire", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "FoglineCore", "FoglineWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings),
         // The edge runtime: config, device plane, admin API.
         .target(
@@ -102,7 +106,10 @@ let package = Package(
         .testTarget(name: "FoglineWireTests", dependencies: ["FoglineWire", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
         // Starts real Mosquitto brokers on free loopback ports (see Tests/FoglineTesting/MosquittoProcess.swift).
         .testTarget(name: "FoglineMQTTTests", dependencies: ["FoglineMQTT", "FoglineTesting"], swiftSettings: strictSettings),
-        .testTarget(name: "FoglineStoreTests", dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "FoglineStoreTests",
+            dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
             swiftSettings: strictSettings),

@@ -85,7 +85,7 @@ extension LoopbackRun {
     }
 }
 
-/// Seeds for the seeded tests (`FOGLINE_SEEDS=N` runs more, `FOGLINE_SEED=S` replays one).
+/// Seeds for the seeded tests (`FOGLINE_SEED_SCALE=N` runs N times as many, `FOGLINE_SEED=S` replays one).
 enum SimSeeds {
     static let seeds: [UInt64] = PropertySeeds.seeds(default: 3)
 }

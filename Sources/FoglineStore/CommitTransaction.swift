@@ -1,0 +1,363 @@
+import Foundation
+import FoglineCore
+import GRDB
+
+/// The body of ``EdgeStore/commit(_:)``: writes one ``StoreBatch`` inside an open transaction.
+///
+/// Statements are cached on the connection (`cachedStatement`), so the hot path (thousands of
+/// telemetry rows a second) compiles each SQL string once per connection and only binds and
+/// steps afterwards; raw readings and rollups, the bulk of it, bind through `DirectStatement`.
+/// Before touching SQLite, the deltas of the batch are joined per part in memory with the parts'
+/// own `merge`: a thousand readings of a hundred devices update a few hundred rollup cells, so
+/// that is all that is written.
+struct CommitTransaction {
+    let db: Database
+    /// The database file, for error messages.
+    let path: String
+
+    func write(_ batch: StoreBatch) throws -> CommitReport {
+        let changesBefore = db.totalChangesCount
+        var report = CommitReport()
+        if !batch.deltas.isEmpty {
+            report.blobBytes += try upsertParts(of: batch.deltas)
+        }
+        if !batch.deltas.isEmpty || batch.context != nil || batch.alarms != nil {
+            try foldContextAndAlarms(batch)
+        }
+        try upsertIngest(batch.ingest)
+        if let bound = batch.hlcBound { try raiseHLCBound(to: bound) }
+        try deleteOutbox(ids: batch.acknowledgedOutboxIDs)
+        for message in batch.outboxAppends {
+            report.outboxIDs.append(try append(message))
+            report.blobBytes += message.payload.count
+        }
+        try upsertCommands(batch.commands)
+        report.rowsChanged = db.totalChangesCount - changesBefore
+        return report
+    }
+
+    // MARK: Site state parts
+
+    /// The deltas' parts joined in memory, one value per part (absent when no delta carries it).
+    private struct JoinedParts {
+        var registry: FieldMaps?
+        var reported: FieldMaps?
+        var desired: FieldMaps?
+        var presence: LWWRegisterMap<String, Presence>?
+        var counters: PNCounters?
+        var rollups: TelemetryRollups?
+        var raw: RawTelemetry?
+
+        init(_ deltas: [SiteDelta]) {
+            for delta in deltas {
+                Self.join(delta.registry, into: &registry)
+                Self.join(delta.reported, into: &reported)
+                Self.join(delta.desired, into: &desired)
+                Self.join(delta.presence, into: &presence)
+                Self.join(delta.counters, into: &counters)
+                Self.join(delta.rollups, into: &rollups)
+                Self.join(delta.raw, into: &raw)
+            }
+        }
+
+        /// These parts ignore the contexts in `merge` (their join is per entry), so empty ones do.
+        private static func join<Part: DotStore>(_ part: Part?, into joined: inout Part?) {
+            guard let part else { return }
+            if joined == nil {
+                joined = part
+            } else {
+                joined!.merge(part, otherContext: CausalContext(), ownContext: CausalContext())
+            }
+        }
+    }
+
+    /// Upserts every part of `deltas`; returns the bytes of raw value blobs written.
+    private func upsertParts(of deltas: [SiteDelta]) throws -> Int {
+        let parts = JoinedParts(deltas)
+        if let part = parts.registry { try upsertFields(part, as: .registry) }
+        if let part = parts.reported { try upsertFields(part, as: .reported) }
+        if let part = parts.desired { try upsertFields(part, as: .desired) }
+        if let part = parts.presence { try upsertPresence(part) }
+        if let part = parts.counters { try upsertCounters(part) }
+        if let part = parts.rollups { try upsertRollups(part) }
+        if let part = parts.raw { return try upsertRaw(part) }
+        return 0
+    }
+
+    private func upsertFields(_ part: FieldMaps, as group: FieldPart) throws {
+        // LWW: the write with the higher (logical, writer) stamp wins, exactly FieldMaps' join.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO field_entry (part, device, field, value_kind, value_number, value_text, value_bool,
+                                         logical, writer, dot_counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (part, device, field) DO UPDATE SET
+                    value_kind = excluded.value_kind, value_number = excluded.value_number,
+                    value_text = excluded.value_text, value_bool = excluded.value_bool,
+                    logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
+                WHERE (excluded.logical, excluded.writer) > (field_entry.logical, field_entry.writer)
+                """)
+        try part.forEachField { device, field in
+            let value = StoredFieldValue(field.value)
+            try statement.execute(arguments: [
+                group.rawValue, device, field.name, value.kind, value.number, value.text, value.bool,
+                StoredInteger.sortable(field.stamp.logical), StoredInteger.sortable(field.stamp.node.rawValue),
+                StoredInteger.bits(field.dot.counter),
+            ])
+        }
+    }
+
+    private func upsertPresence(_ part: LWWRegisterMap<String, Presence>) throws {
+        // LWW register: the higher HLC stamp wins.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO presence (device, online, since_ms, logical, writer, dot_counter)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device) DO UPDATE SET
+                    online = excluded.online, since_ms = excluded.since_ms, logical = excluded.logical,
+                    writer = excluded.writer, dot_counter = excluded.dot_counter
+                WHERE (excluded.logical, excluded.writer) > (presence.logical, presence.writer)
+                """)
+        for (device, register) in part.registers {
+            try statement.execute(arguments: [
+                device, register.value.online, StoredInteger.bits(register.value.sinceMilliseconds),
+                StoredInteger.sortable(register.stamp.logical), StoredInteger.sortable(register.stamp.node.rawValue),
+                StoredInteger.bits(register.dotCounter),
+            ])
+        }
+    }
+
+    private func upsertCounters(_ part: PNCounters) throws {
+        // A node's cell only grows; its higher dot is the newer cell.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO counter_cell (name, node, increments, decrements, dot_counter)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (name, node) DO UPDATE SET
+                    increments = excluded.increments, decrements = excluded.decrements,
+                    dot_counter = excluded.dot_counter
+                WHERE excluded.dot_counter > counter_cell.dot_counter
+                """)
+        for (key, cell) in part.cells {
+            try statement.execute(arguments: [
+                key.name, StoredInteger.sortable(key.node.rawValue), StoredInteger.bits(cell.increments),
+                StoredInteger.bits(cell.decrements), StoredInteger.bits(cell.dotCounter),
+            ])
+        }
+    }
+
+    private func upsertRollups(_ part: TelemetryRollups) throws {
+        // Only the writer updates its own cell; its higher dot is the newer summary.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO rollup (device, metric, window_start_ms, writer, count, sum, min, max, last,
+                                    last_logical, dot_counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device, metric, window_start_ms, writer) DO UPDATE SET
+                    count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
+                    last = excluded.last, last_logical = excluded.last_logical, dot_counter = excluded.dot_counter
+                WHERE excluded.dot_counter > rollup.dot_counter
+                """)
+        let direct = DirectStatement(statement)
+        for (key, summary) in part.cells {
+            try direct.execute { row in
+                row.text(key.device)
+                row.text(key.metric)
+                row.int(StoredInteger.bits(key.windowStart))
+                row.int(StoredInteger.sortable(key.writer.rawValue))
+                row.int(StoredInteger.bits(summary.count))
+                row.real(summary.sum)
+                row.real(summary.min)
+                row.real(summary.max)
+                row.real(summary.last)
+                row.int(StoredInteger.sortable(summary.lastLogical))
+                row.int(StoredInteger.bits(summary.dotCounter))
+            }
+        }
+    }
+
+    private func upsertRaw(_ part: RawTelemetry) throws -> Int {
+        // Grow-only by (device, seq); two ingestions of one reading resolve to the earlier stamp,
+        // as RawTelemetry.insert does.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO raw_telemetry (device, seq, metrics, device_time_ms, logical, writer, dot_counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device, seq) DO UPDATE SET
+                    metrics = excluded.metrics, device_time_ms = excluded.device_time_ms,
+                    logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
+                WHERE (excluded.logical, excluded.writer) < (raw_telemetry.logical, raw_telemetry.writer)
+                """)
+        var bytes = 0
+        let direct = DirectStatement(statement)
+        for (key, reading) in part.readings {
+            let metrics = MetricsBlob.encode(reading.values)
+            bytes += metrics.count
+            try direct.execute { row in
+                row.text(key.device)
+                row.int(StoredInteger.bits(key.seq))
+                metrics.withUnsafeBytes { row.blob($0) }
+                row.int(reading.deviceTime)
+                row.int(StoredInteger.sortable(reading.stamp.logical))
+                row.int(StoredInteger.sortable(reading.stamp.node.rawValue))
+                row.int(StoredInteger.bits(reading.dotCounter))
+            }
+        }
+        return bytes
+    }
+
+    // MARK: Causal context and alarms
+
+    /// Folds the deltas' contexts and alarm kernels, then the snapshot, into the stored ones, as
+    /// `SiteState.merge` would, and rewrites the (small) tables when they changed.
+    private func foldContextAndAlarms(_ batch: StoreBatch) throws {
+        let storedContext = try StateReader(db: db, path: path).context()
+        let touchesAlarms = batch.alarms != nil || batch.deltas.contains { $0.alarms != nil }
+        let storedAlarms = touchesAlarms ? try StateReader(db: db, path: path).alarms() : DotKernel<Alarm>()
+        var context = storedContext
+        var alarms = storedAlarms
+        func fold(_ deltaContext: CausalContext, _ kernel: DotKernel<Alarm>?) {
+            if let kernel { alarms.merge(kernel, otherContext: deltaContext, ownContext: context) }
+            context.formUnion(deltaContext)
+        }
+        for delta in batch.deltas { fold(delta.context, delta.alarms) }
+        if let snapshot = batch.context { fold(snapshot, batch.alarms) }
+        if context != storedContext { try replaceContext(with: context) }
+        if touchesAlarms && alarms != storedAlarms { try replaceAlarms(with: alarms) }
+    }
+
+    private func replaceContext(with context: CausalContext) throws {
+        try db.cachedStatement(sql: "DELETE FROM context_vector").execute()
+        try db.cachedStatement(sql: "DELETE FROM context_cloud").execute()
+        let vector = try db.cachedStatement(sql: "INSERT INTO context_vector (node, counter) VALUES (?, ?)")
+        for (node, counter) in context.versionVector {
+            try vector.execute(arguments: [StoredInteger.sortable(node.rawValue), StoredInteger.bits(counter)])
+        }
+        let cloud = try db.cachedStatement(sql: "INSERT INTO context_cloud (node, counter) VALUES (?, ?)")
+        for dot in context.cloud {
+            try cloud.execute(arguments: [StoredInteger.sortable(dot.node.rawValue), StoredInteger.bits(dot.counter)])
+        }
+    }
+
+    private func replaceAlarms(with kernel: DotKernel<Alarm>) throws {
+        try db.cachedStatement(sql: "DELETE FROM alarm").execute()
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO alarm (dot_node, dot_counter, device, code) VALUES (?, ?, ?, ?)")
+        for (dot, alarm) in kernel.entries {
+            try statement.execute(arguments: [
+                StoredInteger.sortable(dot.node.rawValue), StoredInteger.bits(dot.counter), alarm.device, alarm.code,
+            ])
+        }
+    }
+
+    // MARK: Edge bookkeeping
+
+    private func upsertIngest(_ rows: [IngestRow]) throws {
+        guard !rows.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO ingest_state (device, epoch, last_seq, received, duplicates, gaps, missing_ranges)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device) DO UPDATE SET
+                    epoch = excluded.epoch, last_seq = excluded.last_seq, received = excluded.received,
+                    duplicates = excluded.duplicates, gaps = excluded.gaps, missing_ranges = excluded.missing_ranges
+                """)
+        for row in rows {
+            try statement.execute(arguments: [
+                row.device, StoredInteger.bits(row.epoch), row.lastSeq.map(StoredInteger.bits),
+                StoredInteger.bits(row.received), StoredInteger.bits(row.duplicates), StoredInteger.bits(row.gaps),
+                Data(row.missingRanges),
+            ])
+        }
+    }
+
+    private func raiseHLCBound(to bound: UInt64) throws {
+        // Never lowered: a clock restarted from a lower bound could reissue timestamps.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO hlc_bound (id, bound_ms) VALUES (1, ?)
+                ON CONFLICT (id) DO UPDATE SET bound_ms = excluded.bound_ms
+                WHERE excluded.bound_ms > hlc_bound.bound_ms
+                """)
+        try statement.execute(arguments: [StoredInteger.bits(bound)])
+    }
+
+    private func deleteOutbox(ids: [Int64]) throws {
+        guard !ids.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: "DELETE FROM outbox WHERE id = ?")
+        for id in ids { try statement.execute(arguments: [id]) }
+    }
+
+    private func append(_ message: OutboxMessage) throws -> Int64 {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO outbox (topic, payload, qos, retain, created_ms, dedupe_key)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (dedupe_key) DO NOTHING
+                """)
+        try statement.execute(arguments: [
+            message.topic, Data(message.payload), Int64(message.qos.rawValue), message.retain,
+            StoredInteger.bits(message.createdMilliseconds), message.deduplicationKey,
+        ])
+        if db.changesCount > 0 { return db.lastInsertedRowID }
+        // The key was already there: this message was appended by an earlier commit.
+        let existing = try db.cachedStatement(sql: "SELECT id FROM outbox WHERE dedupe_key = ?")
+        guard let id = try Int64.fetchOne(existing, arguments: [message.deduplicationKey]) else {
+            throw StoreError(
+                kind: .failed, path: path, operation: "append to the outbox",
+                underlying: "the message was neither inserted nor found by its deduplication key")
+        }
+        return id
+    }
+
+    private func upsertCommands(_ commands: [CommandRecord]) throws {
+        guard !commands.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO command (id, device, name, args_json, fence, status, attempts, created_ms, deadline_ms, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    device = excluded.device, name = excluded.name, args_json = excluded.args_json,
+                    fence = excluded.fence, status = excluded.status, attempts = excluded.attempts,
+                    created_ms = excluded.created_ms, deadline_ms = excluded.deadline_ms, detail = excluded.detail
+                """)
+        for command in commands {
+            try statement.execute(arguments: [
+                command.id, command.device, command.name, command.argumentsJSON, StoredInteger.bits(command.fence),
+                command.status.rawValue, Int64(command.attempts), StoredInteger.bits(command.createdMilliseconds),
+                StoredInteger.bits(command.deadlineMilliseconds), command.detail,
+            ])
+        }
+    }
+}
+
+/// Which of the three FieldMaps parts a `field_entry` row belongs to.
+enum FieldPart: String, CaseIterable {
+    case registry, reported, desired
+}
+
+/// A FieldValue as the `field_entry` value columns hold it.
+struct StoredFieldValue {
+    var kind: String
+    var number: Double?
+    var text: String?
+    var bool: Bool?
+
+    init(_ value: FieldValue) {
+        switch value {
+        case .null: kind = "null"
+        case .bool(let flag): kind = "bool"; bool = flag
+        case .number(let number): kind = "number"; self.number = storedReal(number)
+        case .string(let text): kind = "text"; self.text = text
+        }
+    }
+}
+
+/// A Double for a nullable `REAL` column: NaN, which SQLite would turn into `NULL` anyway, is
+/// written as `NULL` explicitly and read back as NaN (see `readReal(_:)`).
+@inline(__always)
+func storedReal(_ value: Double) -> Double? { value.isNaN ? nil : value }
+
+/// The inverse of `storedReal(_:)`.
+@inline(__always)
+func readReal(_ value: Double?) -> Double { value ?? .nan }

@@ -1,0 +1,183 @@
+import Foundation
+import FoglineCore
+import GRDB
+
+/// Reads stored rows back into FoglineCore values. Every decoding failure (a damaged file, a row
+/// edited by hand) becomes a ``StoreError`` of kind ``StoreError/Kind/corrupt`` that names the
+/// table, never a crash.
+struct StateReader {
+    let db: Database
+    /// The database file, for error messages.
+    let path: String
+
+    /// The whole site state, rebuilt exactly: a fresh `SiteState` joined with one delta that
+    /// carries every stored part. A join into an empty state is the identity, so this needs no
+    /// access to SiteState's private storage.
+    func siteState() throws -> SiteState {
+        let delta = SiteDelta(
+            context: try context(),
+            registry: try fieldMaps(.registry), presence: try presence(),
+            reported: try fieldMaps(.reported), desired: try fieldMaps(.desired),
+            counters: try counters(), alarms: try alarms(), rollups: try rollups(), raw: try rawTelemetry())
+        var state = SiteState()
+        state.merge(delta)
+        return state
+    }
+
+    func context() throws -> CausalContext {
+        var vector: [(NodeID, UInt64)] = []
+        try forEachRow("context_vector", sql: "SELECT node, counter FROM context_vector") { row in
+            vector.append((try node(row, 0), try bits(row, 1)))
+        }
+        var context = CausalContext(versionVector: vector)
+        try forEachRow("context_cloud", sql: "SELECT node, counter FROM context_cloud") { row in
+            context.insert(Dot(node: try node(row, 0), counter: try bits(row, 1)))
+        }
+        return context
+    }
+
+    func alarms() throws -> DotKernel<Alarm> {
+        var entries: [Dot: Alarm] = [:]
+        try forEachRow("alarm", sql: "SELECT dot_node, dot_counter, device, code FROM alarm") { row in
+            let dot = Dot(node: try node(row, 0), counter: try bits(row, 1))
+            entries[dot] = Alarm(device: try row.decode(String.self, atIndex: 2), code: try row.decode(String.self, atIndex: 3))
+        }
+        return DotKernel(entries: entries)
+    }
+
+    func fieldMaps(_ part: FieldPart) throws -> FieldMaps {
+        var maps = FieldMaps()
+        try forEachRow(
+            "field_entry",
+            sql: """
+                SELECT device, field, value_kind, value_number, value_text, value_bool, logical, writer, dot_counter
+                FROM field_entry WHERE part = ?
+                """,
+            arguments: [part.rawValue]
+        ) { row in
+            let writer = try node(row, 7)
+            let value: FieldValue
+            switch try row.decode(String.self, atIndex: 2) {
+            case "null": value = .null
+            case "bool": value = .bool(try row.decode(Bool.self, atIndex: 5))
+            case "number": value = .number(readReal(try row.decode(Double?.self, atIndex: 3)))
+            case "text": value = .string(try row.decode(String.self, atIndex: 4))
+            case let other: throw Unreadable("unknown value_kind \(other)")
+            }
+            let field = FieldMaps.Field(
+                name: try row.decode(String.self, atIndex: 1), value: value,
+                stamp: HLCTimestamp(logical: try sortable(row, 6), node: writer),
+                dot: Dot(node: writer, counter: try bits(row, 8)))
+            maps.insert(device: try row.decode(String.self, atIndex: 0), field: field)
+        }
+        return maps
+    }
+
+    func presence() throws -> LWWRegisterMap<String, Presence> {
+        var map = LWWRegisterMap<String, Presence>()
+        try forEachRow("presence", sql: "SELECT device, online, since_ms, logical, writer, dot_counter FROM presence") { row in
+            let register = LWWRegister(
+                value: Presence(online: try row.decode(Bool.self, atIndex: 1), sinceMilliseconds: try bits(row, 2)),
+                stamp: HLCTimestamp(logical: try sortable(row, 3), node: try node(row, 4)),
+                dotCounter: try bits(row, 5))
+            map.insert(register, for: try row.decode(String.self, atIndex: 0))
+        }
+        return map
+    }
+
+    func counters() throws -> PNCounters {
+        var counters = PNCounters()
+        try forEachRow("counter_cell", sql: "SELECT name, node, increments, decrements, dot_counter FROM counter_cell") { row in
+            counters.insert(
+                PNCounters.Cell(increments: try bits(row, 2), decrements: try bits(row, 3), dotCounter: try bits(row, 4)),
+                for: PNCounters.Key(name: try row.decode(String.self, atIndex: 0), node: try node(row, 1)))
+        }
+        return counters
+    }
+
+    func rollups() throws -> TelemetryRollups {
+        var rollups = TelemetryRollups()
+        try forEachRow(
+            "rollup",
+            sql: """
+                SELECT device, metric, window_start_ms, writer, count, sum, min, max, last, last_logical, dot_counter
+                FROM rollup
+                """
+        ) { row in
+            let key = TelemetryRollups.Key(
+                device: try row.decode(String.self, atIndex: 0), metric: try row.decode(String.self, atIndex: 1),
+                windowStart: try bits(row, 2), writer: try node(row, 3))
+            let summary = TelemetryRollups.Summary(
+                count: try bits(row, 4), sum: try real(row, 5), min: try real(row, 6), max: try real(row, 7),
+                last: try real(row, 8), lastLogical: try sortable(row, 9), dotCounter: try bits(row, 10))
+            rollups.insert(summary, for: key)
+        }
+        return rollups
+    }
+
+    func rawTelemetry() throws -> RawTelemetry {
+        var raw = RawTelemetry()
+        try forEachReading(sql: Self.readingColumns + " FROM raw_telemetry", arguments: []) { key, reading in
+            raw.insert(reading, for: key)
+        }
+        return raw
+    }
+
+    static let readingColumns = "SELECT device, seq, metrics, device_time_ms, logical, writer, dot_counter"
+
+    /// Calls `body` with every row of a query that selects ``readingColumns``.
+    func forEachReading(
+        sql: String, arguments: StatementArguments,
+        _ body: (RawTelemetry.Key, RawTelemetry.Reading) throws -> Void
+    ) throws {
+        try forEachRow("raw_telemetry", sql: sql, arguments: arguments) { row in
+            let metrics = try row.withUnsafeData(atIndex: 2) { data in data.flatMap(MetricsBlob.decode) }
+            guard let metrics else { throw Unreadable("the metrics blob does not decode") }
+            let key = RawTelemetry.Key(device: try row.decode(String.self, atIndex: 0), seq: try bits(row, 1))
+            let reading = RawTelemetry.Reading(
+                values: metrics, deviceTime: try row.decode(Int64?.self, atIndex: 3),
+                stamp: HLCTimestamp(logical: try sortable(row, 4), node: try node(row, 5)),
+                dotCounter: try bits(row, 6))
+            try body(key, reading)
+        }
+    }
+
+    // MARK: Row helpers
+
+    /// A row that decodes but does not make sense.
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Runs `sql` (a cached statement) and calls `body` per row; decoding errors name `table`.
+    func forEachRow(
+        _ table: String, sql: String, arguments: StatementArguments = [], _ body: (Row) throws -> Void
+    ) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        do {
+            while let row = try rows.next() { try body(row) }
+        } catch let error as RowDecodingError {
+            throw StoreError.unreadableRow(path: path, table: table, detail: "\(error)")
+        } catch let error as Unreadable {
+            throw StoreError.unreadableRow(path: path, table: table, detail: error.description)
+        }
+    }
+
+    private func node(_ row: Row, _ index: Int) throws -> NodeID {
+        NodeID(rawValue: try sortable(row, index))
+    }
+
+    private func sortable(_ row: Row, _ index: Int) throws -> UInt64 {
+        StoredInteger.fromSortable(try row.decode(Int64.self, atIndex: index))
+    }
+
+    private func bits(_ row: Row, _ index: Int) throws -> UInt64 {
+        StoredInteger.fromBits(try row.decode(Int64.self, atIndex: index))
+    }
+
+    private func real(_ row: Row, _ index: Int) throws -> Double {
+        readReal(try row.decode(Double?.self, atIndex: index))
+    }
+}
