@@ -8,33 +8,17 @@ import Testing
 /// `mosquitto_pub` as devices would.
 @Suite("fogline-edge process", .serialized)
 final class EdgeProcessTests {
-    let broker: MosquittoProcess
-    let directory: URL
-    let adminPort: Int
-    var edge: ProgramProcess?
+    let site: EdgeUnderTest
 
     init() throws {
-        broker = try MosquittoProcess()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-edge-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        adminPort = try MosquittoProcess.freeLoopbackPort()
+        site = try EdgeUnderTest()
     }
 
-    deinit {
-        edge?.stop(signal: SIGKILL)
-        try? FileManager.default.removeItem(at: directory)
-    }
+    var broker: MosquittoProcess { site.broker }
+    var directory: URL { site.directory }
+    var adminPort: Int { site.adminPort }
 
-    func startEdge() throws {
-        edge = try ProgramProcess(
-            "fogline-edge",
-            arguments: ["run", "--site", "plant-1", "--node", "edge-a", "--broker", broker.url,
-                        "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"],
-            logDirectory: directory)
-        try waitUntil("the edge's /healthz to report ok") {
-            try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
-        }
-    }
+    func startEdge() throws { try site.startEdge() }
 
     func publish(_ device: String, _ channel: String, _ json: String) throws {
         let result = try ProgramProcess.run("/usr/bin/mosquitto_pub", [
@@ -75,8 +59,8 @@ final class EdgeProcessTests {
         // the database is intact and the window still knows seq 5.
         let committed = try metric("fogline_store_transactions_total") ?? 0
         try waitUntil("a store transaction after the readings") { try metric("fogline_store_transactions_total") ?? 0 > committed }
-        edge?.stop(signal: SIGKILL)
-        let store = try EdgeStore(path: directory.appendingPathComponent("data/edge.sqlite").path)
+        site.stopEdge(signal: SIGKILL)
+        let store = try EdgeStore(path: site.databasePath)
         #expect(try store.integrityCheck() == "ok")
         try store.close()
         try startEdge()
@@ -101,7 +85,7 @@ final class EdgeProcessTests {
         try waitUntil("part of the burst to be ingested", seconds: 30) {
             (try device("m-1")?["telemetry"]?["received"]?.numberValue ?? 0) >= 40
         }
-        edge?.stop(signal: SIGKILL)
+        site.stopEdge(signal: SIGKILL)
         sender.wait()
         try startEdge()
         // The device answers the replay requests by resending everything (simplest honest device).
@@ -111,8 +95,8 @@ final class EdgeProcessTests {
         }
         let committed = try metric("fogline_store_transactions_total") ?? 0
         try waitUntil("a store transaction after the last reading") { try metric("fogline_store_transactions_total") ?? 0 > committed }
-        edge?.stop(signal: SIGTERM)
-        let store = try EdgeStore(path: directory.appendingPathComponent("data/edge.sqlite").path)
+        site.stopEdge(signal: SIGTERM)
+        let store = try EdgeStore(path: site.databasePath)
         #expect(try store.integrityCheck() == "ok")
         let state = try store.loadSiteState()
         #expect(state.raw.readings.keys.filter { $0.device == "m-1" }.count == 300)
@@ -131,10 +115,10 @@ final class EdgeProcessTests {
             "-p", "\(broker.port)", "-t", "fogline/v1/plant-1/dev/th-9/desired", "-C", "1", "-W", "10",
         ])
         #expect(retained.output.contains(#""setpoint":22.5"#), "\(retained.output)")
-        #expect(edge?.stop(signal: SIGTERM) == 0)
+        #expect(site.stopEdge(signal: SIGTERM) == 0)
         let status = try ProgramProcess.run("/usr/bin/mosquitto_sub", [
             "-p", "\(broker.port)", "-t", "fogline/v1/plant-1/node/edge-a/status", "-C", "1", "-W", "10",
         ])
-        #expect(status.output.contains(#""state":"offline""#), "\(status.output)\n\(edge?.log ?? "")")
+        #expect(status.output.contains(#""state":"offline""#), "\(status.output)\n\(site.edge?.log ?? "")")
     }
 }

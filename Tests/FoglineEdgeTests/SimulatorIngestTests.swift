@@ -8,30 +8,16 @@ import Testing
 /// command with a lower fence than it has seen.
 @Suite("fogline-sim → fogline-edge")
 final class SimulatorIngestTests {
-    let broker: MosquittoProcess
-    let directory: URL
-    let adminPort: Int
-    var edge: ProgramProcess?
+    let site: EdgeUnderTest
 
     init() throws {
-        broker = try MosquittoProcess()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-sim-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        adminPort = try MosquittoProcess.freeLoopbackPort()
-        edge = try ProgramProcess(
-            "fogline-edge",
-            arguments: ["run", "--site", "plant-1", "--node", "edge-a", "--broker", broker.url,
-                        "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"],
-            logDirectory: directory)
-        try waitUntil("the edge to connect") {
-            try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
-        }
+        site = try EdgeUnderTest()
+        try site.startEdge()
     }
 
-    deinit {
-        edge?.stop(signal: SIGKILL)
-        try? FileManager.default.removeItem(at: directory)
-    }
+    var broker: MosquittoProcess { site.broker }
+    var directory: URL { site.directory }
+    var adminPort: Int { site.adminPort }
 
     static var devicesDirectory: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../devices").standardized.path

@@ -149,42 +149,33 @@ extension Fogline_V1_GossipDelta {
     }
 }
 
-extension Fogline_V1_GossipAck {
+/// The frames that carry a ``ReplicaSummary`` (a causal context and a kernel digest).
+public protocol ReplicaSummaryFrame {
+    init()
+    var context: Fogline_V1_CausalContext { get set }
+    var kernelDigest: UInt64 { get set }
+}
+
+extension ReplicaSummaryFrame {
+    public init(summary: ReplicaSummary) {
+        self.init()
+        context = Fogline_V1_CausalContext(summary.context)
+        kernelDigest = summary.kernelDigest
+    }
+
+    public func toReplicaSummary(limits: DecodeLimits = DecodeLimits()) throws(WireError) -> ReplicaSummary {
+        ReplicaSummary(context: try context.toCausalContext(limits: limits), kernelDigest: kernelDigest)
+    }
+}
+
+extension Fogline_V1_ContextExchange: ReplicaSummaryFrame {}
+extension Fogline_V1_SyncHello: ReplicaSummaryFrame {}
+extension Fogline_V1_GossipAck: ReplicaSummaryFrame {
     /// Acknowledges gossip delta `deltaSeq`; `summary` is the acknowledging node's state after
     /// the merge.
     public init(deltaSeq: UInt64, summary: ReplicaSummary) {
-        self.init()
+        self.init(summary: summary)
         self.deltaSeq = deltaSeq
-        context = Fogline_V1_CausalContext(summary.context)
-        kernelDigest = summary.kernelDigest
-    }
-
-    public func toReplicaSummary(limits: DecodeLimits = DecodeLimits()) throws(WireError) -> ReplicaSummary {
-        ReplicaSummary(context: try context.toCausalContext(limits: limits), kernelDigest: kernelDigest)
-    }
-}
-
-extension Fogline_V1_ContextExchange {
-    public init(summary: ReplicaSummary) {
-        self.init()
-        context = Fogline_V1_CausalContext(summary.context)
-        kernelDigest = summary.kernelDigest
-    }
-
-    public func toReplicaSummary(limits: DecodeLimits = DecodeLimits()) throws(WireError) -> ReplicaSummary {
-        ReplicaSummary(context: try context.toCausalContext(limits: limits), kernelDigest: kernelDigest)
-    }
-}
-
-extension Fogline_V1_SyncHello {
-    public init(summary: ReplicaSummary) {
-        self.init()
-        context = Fogline_V1_CausalContext(summary.context)
-        kernelDigest = summary.kernelDigest
-    }
-
-    public func toReplicaSummary(limits: DecodeLimits = DecodeLimits()) throws(WireError) -> ReplicaSummary {
-        ReplicaSummary(context: try context.toCausalContext(limits: limits), kernelDigest: kernelDigest)
     }
 }
 
