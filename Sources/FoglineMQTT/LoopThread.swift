@@ -46,3 +46,13 @@ enum LoopThread {
         pthread_detach(thread)
     }
 }
+
+/// The identity of a thread, comparable from any thread.
+struct ThreadIdentity: @unchecked Sendable {
+    // pthread_t is an integer on Linux and a pointer on Darwin; it is only ever compared.
+    private let thread: pthread_t
+
+    static var current: ThreadIdentity { ThreadIdentity(thread: pthread_self()) }
+
+    var isCurrent: Bool { pthread_equal(thread, pthread_self()) != 0 }
+}

@@ -1,37 +1,8 @@
-/// MQTT protocol version spoken to the broker.
-public enum MQTTProtocolVersion: Sendable, Hashable {
-    /// MQTT 3.1.1, the default: every broker speaks it.
-    case v311
-    /// MQTT 5: reason codes on acks, needed for shared subscriptions on some brokers.
-    case v5
-}
-
-/// TLS settings for a connection. Paths are read by libmosquitto when the client is created.
-public struct MQTTTLSConfiguration: Sendable, Hashable {
-    /// PEM file of the CA(s) that signed the broker's certificate; nil uses the system store
-    /// (`/etc/ssl/certs`).
-    public var caFile: String?
-    /// PEM client certificate for mutual TLS; needs `keyFile` as well.
-    public var certFile: String?
-    /// PEM private key of `certFile` (unencrypted).
-    public var keyFile: String?
-    /// Accept any certificate and host name. **For tests only**: it makes TLS worthless
-    /// against an active attacker.
-    public var insecureSkipVerify: Bool
-
-    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, insecureSkipVerify: Bool = false) {
-        self.caFile = caFile
-        self.certFile = certFile
-        self.keyFile = keyFile
-        self.insecureSkipVerify = insecureSkipVerify
-    }
-}
-
 /// Everything an ``MQTTClient`` (or a client of an ``MQTTMultiplexer``) needs to connect.
 ///
 /// Secrets are plain values here: read them from a file or the environment at start-up,
 /// never put them in a config file that is committed. `description` never prints the password.
-public struct MQTTClientConfiguration: Sendable, Hashable, CustomStringConvertible {
+public struct MQTTClientConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     public var host: String
     public var port: Int
     /// The MQTT client identifier. Must be unique per broker: a second client with the same
@@ -125,6 +96,17 @@ public struct MQTTClientConfiguration: Sendable, Hashable, CustomStringConvertib
         return "MQTTClientConfiguration(\(parts.joined(separator: ", ")))"
     }
 
+    /// What `dump()` and debuggers show: every setting, the password redacted.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "host": host, "port": port, "clientID": clientID, "protocolVersion": protocolVersion,
+            "keepAlive": keepAlive, "cleanSession": cleanSession, "username": username as Any,
+            "password": password == nil ? "nil" : "<redacted>", "tls": tls as Any, "will": will as Any,
+            "sendMaximum": sendMaximum, "reconnectBackoff": reconnectBackoff, "connectTimeout": connectTimeout,
+            "publishTimeout": publishTimeout, "subscribeTimeout": subscribeTimeout, "incomingBufferLimit": incomingBufferLimit,
+        ])
+    }
+
     /// `prefix-` followed by 12 random lowercase hex digits.
     public static func randomClientID(prefix: String = "fogline") -> String {
         var random = SystemRandomNumberGenerator()
@@ -166,50 +148,4 @@ public struct MQTTClientConfiguration: Sendable, Hashable, CustomStringConvertib
     }
 
     var keepAliveSeconds: Int32 { Int32(MQTTReconnectBackoff.seconds(keepAlive).rounded()) }
-}
-
-/// The parts of a broker URL.
-struct BrokerAddress: Hashable {
-    var host: String
-    var port: Int
-    var usesTLS: Bool
-
-    init(parsing text: String) throws(MQTTClientError) {
-        func invalid(_ why: String) -> MQTTClientError {
-            .invalidConfiguration("the broker URL \"\(text)\" \(why). Use mqtt://HOST:PORT or mqtts://HOST:PORT.")
-        }
-        guard let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") else { throw invalid("has no scheme") }
-        let scheme = text[..<colon].lowercased()
-        switch scheme {
-        case "mqtt", "tcp": usesTLS = false
-        case "mqtts", "ssl", "tls": usesTLS = true
-        default: throw invalid("has the unknown scheme \"\(scheme)\"")
-        }
-        var rest = text[text.index(colon, offsetBy: 3)...]
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
-        if rest.contains("@") { throw invalid("contains credentials; pass them as username and password instead") }
-        if rest.contains("/") || rest.contains("?") { throw invalid("has a path or query") }
-        var portText: Substring?
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { throw invalid("has an unterminated IPv6 address") }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw invalid("has text after the IPv6 address") }
-                portText = after.dropFirst()
-            }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            portText = rest[rest.index(after: colon)...]
-        } else {
-            host = String(rest)
-        }
-        if host.isEmpty { throw invalid("has no host") }
-        if let portText {
-            guard let value = Int(portText), (1...65_535).contains(value) else { throw invalid("has an invalid port") }
-            port = value
-        } else {
-            port = usesTLS ? 8883 : 1883
-        }
-    }
 }

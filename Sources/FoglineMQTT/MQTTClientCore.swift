@@ -81,12 +81,15 @@ final class MQTTClientCore: @unchecked Sendable {
             updateStatistics { $0.connectFailures += 1 }
             eventContinuation.yield(.connectFailed(reason: reason))
         case .message(let message):
-            // Count before handing it over, so a reader that sees the message also sees it counted.
-            updateStatistics { $0.messagesReceived += 1 }
-            switch messageContinuation.yield(message) {
-            case .enqueued: break
-            case .dropped, .terminated: updateStatistics { $0.messagesDropped += 1 }
-            @unknown default: updateStatistics { $0.messagesDropped += 1 }
+            // Yield and count under one lock: whoever sees the message (or reads the counters)
+            // sees both counters already updated.
+            snapshot.withLock { state in
+                state.statistics.messagesReceived += 1
+                switch messageContinuation.yield(message) {
+                case .enqueued: break
+                case .dropped, .terminated: state.statistics.messagesDropped += 1
+                @unknown default: state.statistics.messagesDropped += 1
+                }
             }
         case .published(let mid, let reasonCode):
             guard let pending = pendingPublishes.removeValue(forKey: mid) else { return }

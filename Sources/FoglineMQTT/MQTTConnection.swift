@@ -153,9 +153,10 @@ final class MQTTConnection: @unchecked Sendable {
 
     // MARK: Commands (loop thread)
 
-    /// Starts connecting (and keeps reconnecting) until ``disconnect(_:)``.
+    /// Starts connecting (and keeps reconnecting) until ``disconnect(_:)``. During a clean
+    /// close, connects again once the DISCONNECT is out.
     func connect() {
-        guard phase != .destroyed else { return }
+        guard phase != .destroyed, !loop.isShuttingDown else { return }
         wantsConnection = true
         if phase == .idle { enqueueAttempt() }
     }
@@ -194,7 +195,8 @@ final class MQTTConnection: @unchecked Sendable {
     /// The broker publishes the will; the client reconnects by itself, not before
     /// `reconnectAfter` when given.
     func dropConnection(reconnectAfter: Duration?) {
-        guard phase.hasSocket, phase != .closing(deadline: .now) else { return }
+        guard phase.hasSocket else { return }
+        if case .closing = phase { return }  // Already leaving cleanly.
         reconnectNotBefore = reconnectAfter.map { .now + $0 }
         // shutdown(), not close(): libmosquitto still owns the descriptor and closes it itself
         // when its next read sees the end of the stream.
@@ -395,6 +397,8 @@ final class MQTTConnection: @unchecked Sendable {
         let completions = closeCompletions
         closeCompletions.removeAll()
         for completion in completions { completion() }
+        // connect() was called again while the DISCONNECT was going out.
+        if wantsConnection && phase == .idle { enqueueAttempt() }
     }
 
     private func setPhase(_ newPhase: Phase) {
@@ -496,7 +500,8 @@ final class MQTTConnection: @unchecked Sendable {
                 code: code, systemError: systemError, libraryDetail: lastLibraryError, broker: broker))
         case .connected:
             shutdownSocket()
-            connectionLost(MosquittoLibrary.connectionLoss(code: code, systemError: systemError, reasonCode: nil, broker: broker))
+            connectionLost(MosquittoLibrary.connectionLoss(
+                code: code, systemError: systemError, protocolVersion: configuration.protocolVersion, reasonString: nil, broker: broker))
         case .closing:
             finishClose()
         default:
@@ -506,7 +511,7 @@ final class MQTTConnection: @unchecked Sendable {
 
     // MARK: Library callbacks (loop thread, inside loop_read/loop_write/loop_misc)
 
-    fileprivate func libraryDidConnect(code: Int32, flags: Int32, properties: OpaquePointer?) {
+    func libraryDidConnect(code: Int32, flags: Int32, properties: OpaquePointer?) {
         guard phase.isConnecting else { return }
         guard code == 0 else {
             // libmosquitto closes the connection right after this and reports it through
@@ -534,13 +539,15 @@ final class MQTTConnection: @unchecked Sendable {
         onSignal(.connected(sessionPresent: sessionPresent))
     }
 
-    fileprivate func libraryDidDisconnect(code: Int32, properties: OpaquePointer?) {
+    func libraryDidDisconnect(code: Int32, properties: OpaquePointer?) {
         let systemError = errno
         switch phase {
         case .closing:
             finishClose()
         case .connected:
-            connectionLost(MosquittoLibrary.connectionLoss(code: code, systemError: systemError, reasonCode: nil, broker: broker))
+            connectionLost(MosquittoLibrary.connectionLoss(
+                code: code, systemError: systemError, protocolVersion: configuration.protocolVersion,
+                reasonString: MosquittoLibrary.reasonString(in: properties), broker: broker))
         case .connecting:
             attemptFailed(connackFailure ?? MosquittoLibrary.connectFailure(
                 code: code, systemError: systemError, libraryDetail: lastLibraryError, broker: broker))
@@ -549,17 +556,17 @@ final class MQTTConnection: @unchecked Sendable {
         }
     }
 
-    fileprivate func libraryDidPublish(mid: Int32, reasonCode: Int32) {
+    func libraryDidPublish(mid: Int32, reasonCode: Int32) {
         loop.count { $0.publishesCompleted += 1 }
         onSignal(.published(mid: mid, reasonCode: reasonCode))
     }
 
-    fileprivate func libraryDidReceive(_ message: MQTTMessage) {
+    func libraryDidReceive(_ message: MQTTMessage) {
         loop.count { $0.messagesReceived += 1 }
         onSignal(.message(message))
     }
 
-    fileprivate func libraryDidSubscribe(mid: Int32, grantedCodes: [Int32]) {
+    func libraryDidSubscribe(mid: Int32, grantedCodes: [Int32]) {
         guard let filter = pendingSubacks.removeValue(forKey: mid) else { return }
         let code = grantedCodes.first ?? 0x80
         if let granted = MQTTQoS(rawValue: code) {
@@ -572,12 +579,12 @@ final class MQTTConnection: @unchecked Sendable {
         }
     }
 
-    fileprivate func libraryDidUnsubscribe(mid: Int32) {
+    func libraryDidUnsubscribe(mid: Int32) {
         guard let filter = pendingUnsubacks.removeValue(forKey: mid) else { return }
         onSignal(.unsubscribed(filter: filter))
     }
 
-    fileprivate func libraryDidLog(level: Int32, text: String) {
+    func libraryDidLog(level: Int32, text: String) {
         if level == MOSQ_LOG_ERR {
             // OpenSSL's reason for a failed handshake arrives only here, e.g.
             // "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed".
@@ -589,63 +596,4 @@ final class MQTTConnection: @unchecked Sendable {
             loop.logger.debug("libmosquitto: \(text)", metadata: metadata)
         }
     }
-
-    /// "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" → "certificate verify failed".
-    static func openSSLReason(in text: String) -> String {
-        let characters = Array(text)
-        var index = characters.count - 1
-        while index > 0 {
-            if characters[index] == ":" && characters[index - 1] == ":" {
-                let reason = String(characters[(index + 1)...])
-                return reason.isEmpty ? text : reason
-            }
-            index -= 1
-        }
-        return text
-    }
-
-    private func installCallbacks(_ handle: OpaquePointer, forwardLibraryLog: Bool) {
-        // The closures capture nothing (they are C function pointers); the connection comes
-        // back through the context pointer set with mosquitto_user_data_set.
-        mosquitto_connect_v5_callback_set(handle) { _, context, code, flags, properties in
-            connection(from: context)?.libraryDidConnect(code: code, flags: flags, properties: properties)
-        }
-        mosquitto_disconnect_v5_callback_set(handle) { _, context, code, properties in
-            connection(from: context)?.libraryDidDisconnect(code: code, properties: properties)
-        }
-        mosquitto_publish_v5_callback_set(handle) { _, context, mid, reasonCode, _ in
-            connection(from: context)?.libraryDidPublish(mid: mid, reasonCode: reasonCode)
-        }
-        mosquitto_message_v5_callback_set(handle) { _, context, message, _ in
-            guard let connection = connection(from: context), let message else { return }
-            // Copy topic and payload now: libmosquitto frees them when the callback returns.
-            let raw = message.pointee
-            let topic = raw.topic.map { String(cString: $0) } ?? ""
-            var payload: [UInt8] = []
-            if let bytes = raw.payload, raw.payloadlen > 0 {
-                payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
-            }
-            let qos = MQTTQoS(rawValue: raw.qos) ?? .atMostOnce
-            connection.libraryDidReceive(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: raw.retain))
-        }
-        mosquitto_subscribe_v5_callback_set(handle) { _, context, mid, count, granted, _ in
-            var codes: [Int32] = []
-            if let granted, count > 0 { codes = Array(UnsafeBufferPointer(start: granted, count: Int(count))) }
-            connection(from: context)?.libraryDidSubscribe(mid: mid, grantedCodes: codes)
-        }
-        mosquitto_unsubscribe_v5_callback_set(handle) { _, context, mid, _ in
-            connection(from: context)?.libraryDidUnsubscribe(mid: mid)
-        }
-        if forwardLibraryLog {
-            mosquitto_log_callback_set(handle) { _, context, level, text in
-                guard let text else { return }
-                connection(from: context)?.libraryDidLog(level: level, text: String(cString: text))
-            }
-        }
-    }
-}
-
-private func connection(from context: UnsafeMutableRawPointer?) -> MQTTConnection? {
-    guard let context else { return nil }
-    return Unmanaged<MQTTConnection>.fromOpaque(context).takeUnretainedValue()
 }

@@ -1,39 +1,6 @@
 public import Logging
 import Synchronization
 
-/// What happened to one client of an ``MQTTMultiplexer``; delivered on the multiplexer's thread.
-public enum MQTTMultiplexerEvent: Sendable, Hashable {
-    /// CONNACK accepted; remembered subscriptions are being restored.
-    case connected(sessionPresent: Bool)
-    /// An established connection ended. The client reconnects with backoff unless `reason` is
-    /// ``MQTTClientError/clientStopped`` (after ``MQTTMultiplexer/ClientHandle/disconnect()``).
-    case disconnected(reason: MQTTClientError)
-    /// A connection attempt failed; the next follows after the backoff.
-    case connectFailed(reason: MQTTClientError)
-    case message(MQTTMessage)
-    /// The publish with this mid completed: QoS 0 written to the socket, QoS 1/2 acknowledged.
-    case published(mid: Int32)
-    /// The broker answered a subscription; `grantedQoS` is nil when it refused it.
-    case subscribed(filter: String, grantedQoS: MQTTQoS?)
-}
-
-/// Counters of an ``MQTTMultiplexer``, readable from any thread.
-public struct MQTTMultiplexerStatistics: Sendable, Hashable {
-    public var clients = 0
-    public var connectedClients = 0
-    /// Clients with a connection attempt under way (bounded by `maximumConnectsInFlight`).
-    public var connectingClients = 0
-    public var connectAttempts = 0
-    public var connectFailures = 0
-    /// Successful connections, reconnections included.
-    public var connects = 0
-    public var disconnects = 0
-    public var messagesReceived = 0
-    public var messagesPublished = 0
-    /// Publishes written (QoS 0) or acknowledged (QoS 1/2).
-    public var publishesCompleted = 0
-}
-
 /// Drives many MQTT clients — thousands, for the device simulator — from one thread.
 ///
 /// There is no thread per client: one `poll()` loop serves every socket
@@ -219,82 +186,5 @@ public final class MQTTMultiplexer: Sendable {
             }
             state = .running(ownThread: ownThread)
         }
-    }
-
-    /// One client of a multiplexer. Its methods (other than ``clientID``) must be called on the
-    /// multiplexer's thread — from a handler, or from work passed to `schedule`/`execute` —
-    /// and trap elsewhere, as a data race would be worse.
-    public struct ClientHandle: Sendable, Hashable {
-        let connection: MQTTConnection
-
-        public var clientID: String { connection.configuration.clientID }
-
-        public var isConnected: Bool {
-            connection.loop.preconditionInLoopThread()
-            return connection.isConnected
-        }
-
-        /// Publishes `message` and returns its mid (matched by a later
-        /// ``MQTTMultiplexerEvent/published(mid:)``), or nil when it was not sent: not connected
-        /// (QoS 1/2 are never queued while disconnected, so nothing is duplicated later),
-        /// invalid topic, or oversized payload.
-        @discardableResult
-        public func publish(_ message: MQTTMessage) -> Int32? {
-            connection.loop.preconditionInLoopThread()
-            guard (try? MQTTTopic.validateTopicName(message.topic)) != nil else { return nil }
-            switch connection.publish(message) {
-            case .accepted(let mid): return mid
-            case .refused: return nil
-            }
-        }
-
-        /// Subscribes now if connected, and after every (re)connect. Returns false when the
-        /// filter is invalid.
-        @discardableResult
-        public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce) -> Bool {
-            connection.loop.preconditionInLoopThread()
-            guard (try? MQTTTopic.validateTopicFilter(filter)) != nil else { return false }
-            if case .refused = connection.subscribe(filter, qos: qos) { return false }
-            return true
-        }
-
-        /// Unsubscribes and forgets the filter.
-        public func unsubscribe(_ filter: String) {
-            connection.loop.preconditionInLoopThread()
-            _ = connection.unsubscribe(filter)
-        }
-
-        /// Fault injection: closes the socket without DISCONNECT, like a crash or a cut cable,
-        /// so the broker publishes the client's will. The client reconnects with its backoff,
-        /// and not before `reconnectAfter` when given (an outage of that length).
-        public func dropConnection(reconnectAfter: Duration? = nil) {
-            connection.loop.preconditionInLoopThread()
-            connection.dropConnection(reconnectAfter: reconnectAfter)
-        }
-
-        /// Sends DISCONNECT (no will) and stays disconnected until ``reconnect()``.
-        public func disconnect() {
-            connection.loop.preconditionInLoopThread()
-            connection.disconnect {}
-        }
-
-        /// Connects again after ``disconnect()``.
-        public func reconnect() {
-            connection.loop.preconditionInLoopThread()
-            connection.connect()
-        }
-
-        /// Disconnects cleanly and frees the client; the handle must not be used afterwards.
-        public func remove() {
-            connection.loop.preconditionInLoopThread()
-            let connection = self.connection
-            connection.disconnect { [loop = connection.loop] in
-                loop.runOnNextTurn { connection.destroy() }
-            }
-        }
-
-        public static func == (lhs: ClientHandle, rhs: ClientHandle) -> Bool { lhs.connection === rhs.connection }
-
-        public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(connection)) }
     }
 }

@@ -66,17 +66,19 @@ enum MosquittoLibrary {
         }
     }
 
-    /// Why an established connection ended.
-    static func connectionLoss(code: Int32, systemError: Int32, reasonCode: Int32?, broker: String) -> MQTTClientError {
+    /// Why an established connection ended. With MQTT 5, a broker that sends DISCONNECT says
+    /// why (session taken over, shutting down, ...): libmosquitto then passes that reason code
+    /// (0x80 and up) instead of one of its own error codes, plus an optional reason string.
+    static func connectionLoss(
+        code: Int32, systemError: Int32, protocolVersion: MQTTProtocolVersion, reasonString: String?, broker: String
+    ) -> MQTTClientError {
         let detail: String
         switch code {
+        case 0x80... where protocolVersion == .v5:
+            let reason = mosquitto_reason_string(code).map { String(cString: $0).lowercased() } ?? "reason code \(code)"
+            detail = "the broker disconnected this client: \(reason)" + (reasonString.map { " (\($0))" } ?? "")
         case MOSQ_ERR_SUCCESS.rawValue:
-            // MQTT 5 brokers say why they disconnect us (session taken over, shutting down, ...).
-            if let reasonCode, reasonCode != 0, let text = mosquitto_reason_string(reasonCode) {
-                detail = "the broker disconnected this client: \(String(cString: text))"
-            } else {
-                detail = "the broker disconnected this client"
-            }
+            detail = "the broker disconnected this client"
         case MOSQ_ERR_CONN_LOST.rawValue:
             detail = "the broker closed the connection (broker restart, or another client connected with the same client id)"
         case MOSQ_ERR_KEEPALIVE.rawValue:

@@ -4,10 +4,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// A tiny MQTT 3.1.1 "broker" for tests that need to control acknowledgements: it accepts one
-/// client at a time, answers CONNECT, SUBSCRIBE and PINGREQ, records PUBLISH packets, and sends
-/// PUBACK only when told to (or at once with `autoAcknowledge`). A real broker cannot be told
-/// to hold an ack back.
+/// A tiny MQTT 3.1.1/5 "broker" for tests that need to control the broker's side: it accepts
+/// one client at a time, answers CONNECT, SUBSCRIBE and PINGREQ, records PUBLISH packets, sends
+/// PUBACK only when told to (or at once with `autoAcknowledge`), and can send an MQTT 5
+/// DISCONNECT with a reason. A real broker cannot be told to do either.
 final class FakeBroker: @unchecked Sendable {
     struct Publish: Sendable, Equatable {
         var topic: String
@@ -21,6 +21,7 @@ final class FakeBroker: @unchecked Sendable {
         var connections = 0
         var autoAcknowledge: Bool
         var stopped = false
+        var protocolLevel: UInt8 = 4
     }
 
     let port: Int
@@ -68,6 +69,15 @@ final class FakeBroker: @unchecked Sendable {
         send(connection, [0x40, 0x02, UInt8(packetID >> 8), UInt8(packetID & 0xFF)])
     }
 
+    /// Sends an MQTT 5 DISCONNECT with `reasonCode` and a reason string property.
+    func sendDisconnect(reasonCode: UInt8, reasonString: String) {
+        let connection = state.withLock { $0.connection }
+        let text = Array(reasonString.utf8)
+        let properties: [UInt8] = [0x1F, UInt8(text.count >> 8), UInt8(text.count & 0xFF)] + text
+        let body: [UInt8] = [reasonCode, UInt8(properties.count)] + properties
+        send(connection, [0xE0, UInt8(body.count)] + body)
+    }
+
     /// Cuts the current connection without a word (like a broker crash).
     func dropCurrentConnection() {
         let connection = state.withLock { $0.connection }
@@ -104,8 +114,10 @@ final class FakeBroker: @unchecked Sendable {
     private func handle(_ connection: Int32) {
         while let (header, body) = readPacket(connection) {
             switch header >> 4 {
-            case 1:  // CONNECT
-                send(connection, [0x20, 0x02, 0x00, 0x00])
+            case 1:  // CONNECT: the protocol level follows the 6-byte protocol name.
+                let level = body.count > 6 ? body[6] : 4
+                state.withLock { $0.protocolLevel = level }
+                send(connection, level == 5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00])
             case 3:  // PUBLISH
                 let qos = (header >> 1) & 0x03
                 guard body.count >= 2 else { return }
@@ -123,7 +135,8 @@ final class FakeBroker: @unchecked Sendable {
                 if qos == 1 && acknowledgeNow { acknowledge(packetID) }
             case 8:  // SUBSCRIBE: grant QoS 1 to its single filter.
                 guard body.count >= 2 else { return }
-                send(connection, [0x90, 0x03, body[0], body[1], 0x01])
+                let isVersion5 = state.withLock { $0.protocolLevel == 5 }
+                send(connection, isVersion5 ? [0x90, 0x04, body[0], body[1], 0x00, 0x01] : [0x90, 0x03, body[0], body[1], 0x01])
             case 12:  // PINGREQ
                 send(connection, [0xD0, 0x00])
             case 14:  // DISCONNECT
@@ -152,7 +165,10 @@ final class FakeBroker: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let received = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress! + offset, count - offset, 0) }
+            let received = buffer.withUnsafeMutableBytes { bytes -> Int in
+                guard let base = bytes.baseAddress else { return -1 }
+                return recv(connection, base + offset, count - offset, 0)
+            }
             if received <= 0 { return nil }
             offset += received
         }

@@ -20,14 +20,14 @@ struct MQTTMultiplexerTests {
 
         // 1,000 sockets in this process: keep Foundation's Process.run() away meanwhile (see
         // spawnSafely). Released when the multiplexer has closed them.
-        await DescriptorHeavyGate.shared.lock(exclusive: true)
+        await SpawnLock.shared.lock()
         do {
             try await runFleet(broker: broker, prefix: prefix, received: received, clientCount: clientCount, messagesPerClient: messagesPerClient)
         } catch {
-            await DescriptorHeavyGate.shared.unlock(exclusive: true)
+            await SpawnLock.shared.unlock()
             throw error
         }
-        await DescriptorHeavyGate.shared.unlock(exclusive: true)
+        await SpawnLock.shared.unlock()
         await subscriber.disconnect()
     }
 

@@ -56,6 +56,10 @@ struct MQTTValueTests {
         configuration.password = "hunter2"
         #expect(!"\(configuration)".contains("hunter2"))
         #expect("\(configuration)".contains("<redacted>"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        #expect(!dumped.contains("hunter2"))
+        #expect(!String(reflecting: configuration).contains("hunter2"))
     }
 
     @Test("random client ids are distinct")

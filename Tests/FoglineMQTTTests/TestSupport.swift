@@ -109,19 +109,23 @@ final class TemporaryDirectory: Sendable {
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
-/// Runs a command-line tool and throws with its output when it fails.
+/// Runs a command-line tool and throws with its output when it fails. The output goes to a
+/// file, not a pipe: reading a pipe to its end would hang if another child inherited it.
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String]) async throws -> String {
+    let directory = try TemporaryDirectory("fogline-tool-output")
+    let outputPath = directory.path("output")
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+    defer { try? output.close() }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    let output = Pipe()
     process.standardOutput = output
     process.standardError = output
     try await spawnSafely { try process.run() }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    try await eventually("\(executable) to finish", timeout: .seconds(60)) { !process.isRunning }
+    let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     guard process.terminationStatus == 0 else {
         throw ToolFailed(command: ([executable] + arguments).joined(separator: " "), output: text)
     }
@@ -156,60 +160,52 @@ func restart(_ broker: MosquittoProcess) async throws {
 }
 
 /// Runs `spawn`, which starts a child process with Foundation's `Process`, working around
-/// two Foundation (swift-corelibs) problems on Linux:
+/// three swift-corelibs-foundation problems on Linux:
 ///
 /// - The child inherits the spawning thread's signal mask. Swift concurrency threads are
 ///   libdispatch workers that block SIGTERM, so a broker started from a test ignores
 ///   `MosquittoProcess.stop()` (SIGTERM, then wait — also run by its deinit), which then waits
 ///   forever. The mask is cleared for the few milliseconds of the spawn.
-/// - `Process.run()` lists /proc/self/fd and copies each entry's full 256-byte name, which can
-///   read past the end of the directory buffer and crash (SIGSEGV in memmove) when the process
-///   has about a thousand descriptors open. Spawns therefore wait while the 1,000-client
-///   multiplexer test holds its sockets (``DescriptorHeavyGate``).
+/// - `Process.run()` closes the parent's descriptors in the child by listing /proc/self/fd
+///   first; descriptors other threads open in between are inherited (a long-lived broker that
+///   inherits another tool's output pipe keeps it open forever). Spawns therefore take turns.
+/// - That listing copies each entry's full 256-byte name and can read past the directory
+///   buffer and crash (SIGSEGV in memmove) when about a thousand descriptors are open, so no
+///   spawn runs while the 1,000-client multiplexer test holds its sockets.
 func spawnSafely<T>(_ spawn: () throws -> T) async throws -> T {
-    await DescriptorHeavyGate.shared.lock(exclusive: false)
+    await SpawnLock.shared.lock()
     do {
         let result = try withDefaultSignalMask(spawn)
-        await DescriptorHeavyGate.shared.unlock(exclusive: false)
+        await SpawnLock.shared.unlock()
         return result
     } catch {
-        await DescriptorHeavyGate.shared.unlock(exclusive: false)
+        await SpawnLock.shared.unlock()
         throw error
     }
 }
 
-/// A readers-writer lock between process spawns (shared) and tests that open so many
-/// descriptors that Foundation's `Process.run()` may crash (exclusive). First come, first served.
-actor DescriptorHeavyGate {
-    static let shared = DescriptorHeavyGate()
+/// An async mutex, first come first served: held for each process spawn and by tests that
+/// open so many descriptors that a spawn could crash.
+actor SpawnLock {
+    static let shared = SpawnLock()
 
-    private var spawners = 0
-    private var heavyTestRunning = false
-    private var queue: [(exclusive: Bool, continuation: CheckedContinuation<Void, Never>)] = []
+    private var isLocked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func lock(exclusive: Bool) async {
-        if queue.isEmpty && canGrant(exclusive: exclusive) {
-            grant(exclusive: exclusive)
+    func lock() async {
+        if !isLocked {
+            isLocked = true
             return
         }
-        await withCheckedContinuation { queue.append((exclusive, $0)) }
+        await withCheckedContinuation { waiters.append($0) }
     }
 
-    func unlock(exclusive: Bool) {
-        if exclusive { heavyTestRunning = false } else { spawners -= 1 }
-        while let next = queue.first, canGrant(exclusive: next.exclusive) {
-            queue.removeFirst()
-            grant(exclusive: next.exclusive)
-            next.continuation.resume()
+    func unlock() {
+        if waiters.isEmpty {
+            isLocked = false
+        } else {
+            waiters.removeFirst().resume()  // Ownership passes straight to the next waiter.
         }
-    }
-
-    private func canGrant(exclusive: Bool) -> Bool {
-        exclusive ? !heavyTestRunning && spawners == 0 : !heavyTestRunning
-    }
-
-    private func grant(exclusive: Bool) {
-        if exclusive { heavyTestRunning = true } else { spawners += 1 }
     }
 }
 

@@ -1,7 +1,7 @@
 public import Foundation
 
 #if canImport(Glibc)
-public import Glibc
+import Glibc
 #endif
 
 /// One of the package's programs (`fogline-edge`, `fogline-sim`, …) run for real by a test: found
