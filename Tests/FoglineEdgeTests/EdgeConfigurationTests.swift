@@ -24,9 +24,9 @@ struct EdgeConfigurationTests {
     func flagsOverride() throws {
         let config = try EdgeConfiguration.load(
             text: nil, file: "(none)",
-            overrides: .init(site: "s1", node: "n1", broker: "mqtt://10.0.0.5:1884", dataDirectory: "/tmp/x", admin: "127.0.0.1:9000"))
-        #expect(config.site == "s1" && config.node == "n1" && config.broker.host == "10.0.0.5" && config.broker.port == 1884)
-        #expect(config.dataDirectory == "/tmp/x" && config.adminPort == 9000)
+            overrides: .init(site: "s1", node: "n1", broker: "mqtt://broker.plant.example:1884", dataDirectory: "/srv/fogline", admin: "127.0.0.1:9000"))
+        #expect(config.site == "s1" && config.node == "n1" && config.broker.host == "broker.plant.example" && config.broker.port == 1884)
+        #expect(config.dataDirectory == "/srv/fogline" && config.adminPort == 9000)
         let overridden = try EdgeConfiguration.load(text: "site: a\nnode: b\n", file: "f.yaml", overrides: .init(node: "c"))
         #expect(overridden.node == "c")
     }
