@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps demo bench bench-micro bench-core proto clean
+.PHONY: all build test deps demo bench bench-micro bench-core bench-store proto clean
 
 all: build
 
@@ -37,13 +37,17 @@ demo: deps
 	scripts/demo
 
 # package-benchmark micro benchmarks, then the end-to-end CRDT comparison with pycrdt and loro.
-bench: bench-micro bench-core
+bench: bench-micro bench-core bench-store
 
 bench-micro: deps
 	$(SWIFT) package --allow-writing-to-package-directory benchmark --target CoreBenchmarks
 
 bench-core: deps
 	scripts/bench-core
+
+# SQLite commit throughput of FoglineStore (release build).
+bench-store: deps
+	$(SWIFT) run -c release fogline-bench-store
 
 # Regenerates Sources/FoglineWire/Generated from the .proto schema.
 proto:

@@ -131,6 +131,9 @@ let package = Package(
         ),
         .target(name: "CHeapStats", path: "Benchmarks/CHeapStats"),
         .executableTarget(
+            name: "fogline-bench-store", dependencies: ["FoglineCore", "FoglineStore"], path: "Benchmarks/BenchStore",
+            swiftSettings: strictSettings),
+        .executableTarget(
             name: "fogline-bench-core", dependencies: ["FoglineCore", "FoglineWire", "BenchmarkWorkloads", "CHeapStats"],
             path: "Benchmarks/BenchCore", swiftSettings: strictSettings),
     ],

@@ -1,10 +1,10 @@
-/// The parts of a broker URL.
-struct BrokerAddress: Hashable {
-    var host: String
-    var port: Int
-    var usesTLS: Bool
+/// The parts of a broker URL (`mqtt://HOST:PORT`, `mqtts://HOST:PORT`, IPv6 in brackets).
+public struct BrokerAddress: Hashable, Sendable {
+    public var host: String
+    public var port: Int
+    public var usesTLS: Bool
 
-    init(parsing text: String) throws(MQTTClientError) {
+    public init(parsing text: String) throws(MQTTClientError) {
         func invalid(_ why: String) -> MQTTClientError {
             .invalidConfiguration("the broker URL \"\(text)\" \(why). Use mqtt://HOST:PORT or mqtts://HOST:PORT.")
         }

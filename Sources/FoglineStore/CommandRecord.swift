@@ -45,18 +45,16 @@ public struct CommandStatus: RawRepresentable, Sendable, Hashable, ExpressibleBy
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }
 
-    /// Accepted, not yet published.
+    /// Published (perhaps more than once), waiting for the device's acknowledgement.
     public static let pending: CommandStatus = "pending"
-    /// Published, waiting for the device's acknowledgement.
-    public static let sent: CommandStatus = "sent"
     /// Acknowledged `ok` by the device.
     public static let ok: CommandStatus = "ok"
     /// Acknowledged `rejected` (e.g. a stale fencing token).
     public static let rejected: CommandStatus = "rejected"
     /// Acknowledged `failed`.
     public static let failed: CommandStatus = "failed"
-    /// No acknowledgement before the deadline.
-    public static let expired: CommandStatus = "expired"
+    /// No acknowledgement after every attempt.
+    public static let timedOut: CommandStatus = "timed_out"
 
     public var description: String { rawValue }
 }

@@ -39,16 +39,16 @@ struct FoglineSimCommand: ParsableCommand {
         }
         let plan: FaultPlan
         do { plan = try FaultPlan.parse(faults) } catch { throw ValidationError("\(error)") }
-        guard let (host, port) = Self.endpoint(broker) else {
-            throw ValidationError("--broker must be mqtt://HOST:PORT, got \(broker).")
-        }
         let simulation: Simulation
         do {
             simulation = try Simulation(
                 profiles: loaded, site: site, seed: seed, rateOverride: rate, faults: plan,
                 durationMillis: duration.map { Int64($0 * 1_000) })
         } catch { throw ValidationError("\(error)") }
-        let driver = try SimMQTTDriver(simulation: simulation, host: host, port: port, logger: logger)
+        let driver: SimMQTTDriver
+        do { driver = try SimMQTTDriver(simulation: simulation, brokerURL: broker, logger: logger) } catch {
+            throw ValidationError("--broker: \(error)")
+        }
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -65,13 +65,5 @@ struct FoglineSimCommand: ParsableCommand {
                 throw ValidationError("Cannot write the report to \(report): \(error.localizedDescription)")
             }
         }
-    }
-
-    static func endpoint(_ url: String) -> (String, Int)? {
-        var rest = Substring(url)
-        if rest.hasPrefix("mqtt://") { rest = rest.dropFirst(7) }
-        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port)
-        else { return rest.isEmpty ? nil : (String(rest), 1883) }
-        return (String(rest[..<colon]), port)
     }
 }

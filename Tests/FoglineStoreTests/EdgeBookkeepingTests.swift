@@ -94,17 +94,17 @@ struct EdgeBookkeepingTests {
         try store.commit(StoreBatch(commands: [open, close]))
         #expect(try store.commands(status: .pending) == [open, close])
 
-        var sent = open
-        sent.status = .sent
-        sent.attempts = 1
-        var done = sent
+        var earlier = open
+        earlier.status = .timedOut
+        earlier.attempts = 1
+        var done = earlier
         done.status = .rejected
         done.detail = "stale fencing token"
-        try store.commit(StoreBatch(commands: [sent, done]))  // the last record of an id wins
-        try store.commit(StoreBatch(commands: [sent, done]))  // idempotent
+        try store.commit(StoreBatch(commands: [earlier, done]))  // the last record of an id wins
+        try store.commit(StoreBatch(commands: [earlier, done]))  // idempotent
         #expect(try store.commands(status: .pending) == [close])
         #expect(try store.commands(status: .rejected) == [done])
-        #expect(try store.commands(status: .sent).isEmpty)
+        #expect(try store.commands(status: .timedOut).isEmpty)
         #expect(try store.commands() == [done, close])
         #expect(try store.commands(status: "custom-state").isEmpty)
     }

@@ -1,3 +1,4 @@
+import FoglineMQTT
 import FoglineWire
 import Yams
 
@@ -165,14 +166,14 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `mqtt://HOST:PORT` (or `mqtts://`, or a bare `HOST:PORT`).
+    /// `mqtt://HOST:PORT`, parsed by FoglineMQTT's ``BrokerAddress``.
     static func parseMQTTURL(_ text: String) -> (endpoint: (String, Int)?, problem: String?) {
-        var rest = Substring(text)
-        for scheme in ["mqtt://", "mqtts://", "tcp://"] where rest.hasPrefix(scheme) {
-            rest = rest.dropFirst(scheme.count)
+        do {
+            let address = try BrokerAddress(parsing: text)
+            return ((address.host, address.port), nil)
+        } catch {
+            return (nil, error.description)
         }
-        if rest.contains("://") { return (nil, "`\(text)` is not an mqtt:// URL; write mqtt://HOST:PORT") }
-        return parseHostPort(String(rest), defaultPort: 1883)
     }
 
     /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets.

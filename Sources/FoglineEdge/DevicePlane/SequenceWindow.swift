@@ -7,9 +7,8 @@
 public struct SequenceWindow: Sendable, Equatable {
     /// How many recent seqs are remembered for deduplication and replay.
     public static let size: UInt64 = 1_024
-    static let wordCount = Int(size / 64)
     /// Number of words in ``persistedBits``.
-    public static let persistedWordCount = wordCount
+    public static let wordCount = Int(size / 64)
 
     public enum Verdict: Sendable, Equatable {
         /// A new seq beyond the highest so far; `gap` holds the seqs it skipped, if any.

@@ -27,7 +27,11 @@ public actor EdgeNode {
     public init(configuration: EdgeConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw EdgeNodeError.dataDirectory(path: configuration.dataDirectory, reason: error.localizedDescription)
+        }
         let store = try EdgeStore(path: configuration.dataDirectory + "/edge.sqlite")
         self.store = store
         let metrics = EdgeMetrics()
@@ -75,7 +79,12 @@ public actor EdgeNode {
     /// Runs until the task is cancelled (SIGTERM/SIGINT in the executable), then shuts down
     /// gracefully: flushes the store and publishes `offline` status.
     public func run() async throws {
-        let admin = try await AdminHTTPServer(host: configuration.adminHost, port: configuration.adminPort)
+        let admin: AdminHTTPServer
+        do {
+            admin = try await AdminHTTPServer(host: configuration.adminHost, port: configuration.adminPort)
+        } catch {
+            throw EdgeNodeError.adminAddress("\(configuration.adminHost):\(configuration.adminPort)", reason: "\(error)")
+        }
         self.admin = admin
         logger.info("fogline-edge started", metadata: [
             "site": "\(configuration.site)", "node": "\(configuration.node)",
@@ -298,9 +307,15 @@ public actor EdgeNode {
 /// Start-up failures, each saying what to do.
 public enum EdgeNodeError: Error, CustomStringConvertible {
     case unreadableSecret(path: String, reason: String)
+    case dataDirectory(path: String, reason: String)
+    case adminAddress(String, reason: String)
 
     public var description: String {
         switch self {
+        case .dataDirectory(let path, let reason):
+            "Cannot create the data directory \(path) (\(reason)). Check --data or data_dir, and that this user may write there."
+        case .adminAddress(let address, let reason):
+            "Cannot serve the admin API on \(address) (\(reason)). Pick a free address with --admin or admin.listen."
         case .unreadableSecret(let path, let reason):
             "Cannot read the broker password file \(path) (\(reason)). Check broker.password_file and its permissions."
         }

@@ -24,7 +24,7 @@ extension DeviceIngest {
         duplicates = row.duplicates
         gaps = row.gaps
         let blob = row.missingRanges
-        let words = SequenceWindow.persistedWordCount
+        let words = SequenceWindow.wordCount
         guard blob.first == 1, blob.count == 1 + 8 * (3 + words) else {
             window = SequenceWindow(first: nil, highest: row.lastSeq, persistedBits: [])
             return

@@ -26,10 +26,13 @@ public final class SimMQTTDriver: @unchecked Sendable {
     /// How long a client's own reconnect is held off; the engine reconnects long before.
     private static let holdOff: Duration = .seconds(24 * 3600)
 
-    public init(simulation: Simulation, host: String, port: Int, logger: Logger) throws {
+    /// Drives `simulation` against the broker at `brokerURL` (`mqtt://HOST:PORT`); throws a
+    /// sentence that says how to write the URL when it is malformed.
+    public init(simulation: Simulation, brokerURL: String, logger: Logger) throws {
+        let address = try BrokerAddress(parsing: brokerURL)
         self.simulation = simulation
-        self.host = host
-        self.port = port
+        self.host = address.host
+        self.port = address.port
         self.logger = logger
         multiplexer = try MQTTMultiplexer(logger: logger)
         clients = Array(repeating: nil, count: simulation.devices.count)
