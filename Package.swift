@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev). Imported only by FoglineMQTT.
@@ -35,8 +36,11 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
-        // Pure logic: no I/O, no threads, no clocks. Time is passed in.
-        .target(name: "FoglineCore", swiftSettings: strictSettings),
+        // Pure logic: no I/O, no threads, no clocks. Time is passed in. (Crypto only for hashing:
+        // the audit chain's SHA-256.)
+        .target(
+            name: "FoglineCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings),
         .target(
             name: "FoglineWire",
             dependencies: [
@@ -73,6 +77,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings),
         // The device simulator engine: profiles, signal generators, faults.
@@ -112,6 +117,11 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            swiftSettings: strictSettings),
+        // The deterministic whole-site simulation of the quorum protocols, with faults, and the
+        // linearizability checker it uses.
+        .testTarget(
+            name: "FoglineSiteSimulationTests", dependencies: ["FoglineCore", "FoglineTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.

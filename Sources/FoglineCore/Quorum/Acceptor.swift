@@ -1,0 +1,92 @@
+/// The acceptor half of CASPaxos for every key of the site's quorum store.
+///
+/// A value type: each call takes the local monotonic time and returns, in order, the record to
+/// persist durably (fsync) and the reply to send. The shell must persist before it sends — a
+/// promise or acceptance that a crash can forget breaks Paxos.
+///
+/// Leases need one thing besides plain CASPaxos: each acceptor times the lease grant it accepted
+/// with its own monotonic clock (PaxosLease). A proposer counts a lease as live while any acceptor
+/// of its quorum still times it, so no clocks are compared across nodes.
+public struct Acceptor: Sendable {
+    /// What survives a crash for one key.
+    public struct Record: Hashable, Sendable {
+        public var promised: Ballot
+        public var accepted: AcceptedValue?
+
+        public init(promised: Ballot, accepted: AcceptedValue?) {
+            self.promised = promised
+            self.accepted = accepted
+        }
+    }
+
+    /// The acceptor's answer: persist `persist` (if any) as the record of `reply.key` durably,
+    /// then send `reply`.
+    public struct Step: Hashable, Sendable {
+        public var persist: Record?
+        public var reply: QuorumMessage
+    }
+
+    private struct KeyState: Sendable {
+        var record: Record
+        /// Monotonic ms until which the accepted lease grant is live here.
+        var leaseLiveUntil: UInt64
+    }
+
+    private var keys: [String: KeyState] = [:]
+
+    /// Restores the acceptor after a restart. The timing of accepted lease grants is not
+    /// persisted (monotonic time restarts with the process), so each counts as freshly accepted:
+    /// it may then look live longer than it is, never shorter.
+    public init(restoring records: [String: Record] = [:], at now: UInt64) {
+        for (key, record) in records {
+            let ttl = record.accepted?.value.lease.flatMap { $0.holder == nil ? nil : $0.ttlMilliseconds } ?? 0
+            keys[key] = KeyState(record: record, leaseLiveUntil: now + ttl)
+        }
+    }
+
+    /// Handles a `prepare` or an `accept`; returns nil for any other message.
+    public mutating func receive(_ message: QuorumMessage, at now: UInt64) -> Step? {
+        switch message {
+        case .prepare(let key, let ballot): prepare(key: key, ballot: ballot, at: now)
+        case .accept(let key, let ballot, let value, let hold): accept(key: key, ballot: ballot, value: value, hold: hold, at: now)
+        case .promise, .accepted, .reject: nil
+        }
+    }
+
+    /// The persisted record of `key` (for tests and the status API).
+    public func record(of key: String) -> Record? { keys[key]?.record }
+
+    /// Keys this acceptor holds a record for.
+    public var keyCount: Int { keys.count }
+
+    private mutating func prepare(key: String, ballot: Ballot, at now: UInt64) -> Step {
+        var state = keys[key] ?? KeyState(record: Record(promised: .zero, accepted: nil), leaseLiveUntil: 0)
+        guard ballot > state.record.promised else {
+            return Step(persist: nil, reply: .reject(key: key, ballot: ballot, highestSeen: state.record.promised))
+        }
+        state.record.promised = ballot
+        keys[key] = state
+        let remaining = state.leaseLiveUntil > now ? state.leaseLiveUntil - now : 0
+        return Step(
+            persist: state.record,
+            reply: .promise(key: key, ballot: ballot, accepted: state.record.accepted, leaseRemainingMilliseconds: remaining))
+    }
+
+    private mutating func accept(key: String, ballot: Ballot, value: RegisterValue, hold: UInt64, at now: UInt64) -> Step {
+        var state = keys[key] ?? KeyState(record: Record(promised: .zero, accepted: nil), leaseLiveUntil: 0)
+        guard ballot >= state.record.promised else {
+            return Step(persist: nil, reply: .reject(key: key, ballot: ballot, highestSeen: state.record.promised))
+        }
+        // A write-back of the grant this acceptor already times keeps its timer: restarting it
+        // would let every failed acquire attempt prolong a dead holder's lease.
+        let sameGrant = state.record.accepted?.value.lease == value.lease
+        if value.lease?.holder == nil {
+            state.leaseLiveUntil = 0
+        } else if !sameGrant {
+            state.leaseLiveUntil = now + hold
+        }
+        state.record = Record(promised: ballot, accepted: AcceptedValue(ballot: ballot, value: value))
+        keys[key] = state
+        return Step(persist: state.record, reply: .accepted(key: key, ballot: ballot))
+    }
+}

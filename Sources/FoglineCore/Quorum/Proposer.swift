@@ -1,0 +1,325 @@
+/// The proposer half of CASPaxos: runs client operations on the site's quorum store.
+///
+/// No leader, no log: each operation is one round — prepare to every acceptor, take the value of
+/// the highest ballot among a majority of promises, apply the operation to it, and have a
+/// majority accept the result (the unchanged value for reads, so that reads are linearizable
+/// too). A value type; every call takes the local monotonic time in milliseconds and returns the
+/// messages to send and the operations that completed. The shell calls ``tick(at:)`` at
+/// ``nextDeadline`` at the latest.
+///
+/// Operations on one key run one at a time per proposer (later ones wait in a bounded queue);
+/// operations on different keys run concurrently. A round that is rejected or times out is
+/// retried with a higher ballot after a randomized backoff, until the operation's deadline: then
+/// it ends `unavailable` (nothing changed) or `indeterminate` (a change was proposed and may have
+/// been chosen), never with a guess.
+public struct Proposer: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Every acceptor of the site, this node included (a majority of them decides).
+        public var members: [String]
+        /// How long one round waits for a majority before it is retried.
+        public var roundTimeoutMilliseconds: UInt64 = 400
+        /// How long an operation may take before it ends unavailable or indeterminate.
+        public var operationTimeoutMilliseconds: UInt64 = 2_000
+        /// Operations waiting per key behind the one in flight; beyond it, new ones are refused.
+        public var maxQueuedPerKey = 64
+        /// Bound on the rate difference between any two nodes' monotonic clocks (0.01: 1 %).
+        /// Lease holders count their grants shorter by twice this, so that their lease ends
+        /// before any acceptor stops timing it.
+        public var maxClockDrift = 0.01
+
+        public init(members: [String]) {
+            self.members = members
+        }
+
+        /// Acceptors needed to decide.
+        public var quorum: Int { members.count / 2 + 1 }
+    }
+
+    public enum Output: Hashable, Sendable {
+        case send(QuorumMessage, to: String)
+        case completed(OperationID, key: String, RegisterOperation, RegisterOutcome)
+    }
+
+    public let configuration: Configuration
+    public let node: String
+    private let nodeID: NodeID
+    private var nextSequence: UInt64 = 1
+    private var highestCounterSeen: UInt64 = 0
+    private var random: UInt64
+    private var inFlight: [String: Attempt] = [:]
+    private var queued: [String: [Pending]] = [:]
+
+    /// `ballotFloor`: a ballot counter at least as high as any this node used before a restart
+    /// (persist ``highestBallotCounter`` now and then, or pass the highest promised counter of the
+    /// local acceptor); ballots below it would only be rejected.
+    public init(node: String, configuration: Configuration, ballotFloor: UInt64 = 0) {
+        self.node = node
+        self.nodeID = NodeID(name: node)
+        self.configuration = configuration
+        self.highestCounterSeen = ballotFloor
+        self.random = nodeID.rawValue | 1
+    }
+
+    /// The highest ballot counter this proposer has used or seen.
+    public var highestBallotCounter: UInt64 { highestCounterSeen }
+
+    /// Operations submitted and not completed yet.
+    public var pendingCount: Int { inFlight.count + queued.values.reduce(0) { $0 + $1.count } }
+
+    /// The earliest time ``tick(at:)`` has something to do, if any.
+    public var nextDeadline: UInt64? {
+        inFlight.values.map { attempt in
+            switch attempt.phase {
+            case .backingOff(let until): min(until, attempt.pending.deadline)
+            case .preparing, .accepting: min(attempt.roundStarted + configuration.roundTimeoutMilliseconds, attempt.pending.deadline)
+            }
+        }.min()
+    }
+
+    // MARK: Inputs
+
+    /// Starts `operation` on `key`. Its outcome arrives later as a `.completed` output (at once
+    /// if it is refused).
+    public mutating func submit(_ operation: RegisterOperation, key: String, at now: UInt64) -> (OperationID, [Output]) {
+        let id = OperationID(node: nodeID, sequence: nextSequence)
+        nextSequence += 1
+        let pending = Pending(id: id, key: key, operation: operation, submitted: now,
+                              deadline: now + configuration.operationTimeoutMilliseconds)
+        if inFlight[key] == nil {
+            return (id, start(pending, at: now))
+        }
+        guard queued[key, default: []].count < configuration.maxQueuedPerKey else {
+            return (id, [.completed(id, key: key, operation, .unavailable(
+                "more than \(configuration.maxQueuedPerKey) operations are waiting for key \(key) on this node"))])
+        }
+        queued[key, default: []].append(pending)
+        return (id, [])
+    }
+
+    /// Handles a reply from an acceptor; other messages are ignored.
+    public mutating func receive(_ message: QuorumMessage, from acceptor: String, at now: UInt64) -> [Output] {
+        switch message {
+        case .promise(let key, let ballot, let accepted, let remaining):
+            guard var attempt = inFlight[key], attempt.ballot == ballot, case .preparing(var promises) = attempt.phase,
+                configuration.members.contains(acceptor)
+            else { return [] }
+            promises[acceptor] = Promise(accepted: accepted, leaseRemaining: remaining)
+            attempt.phase = .preparing(promises)
+            inFlight[key] = attempt
+            return promises.count >= configuration.quorum ? propose(key: key, promises: promises, at: now) : []
+        case .accepted(let key, let ballot):
+            guard var attempt = inFlight[key], attempt.ballot == ballot, case .accepting(let outcome, var acks) = attempt.phase,
+                configuration.members.contains(acceptor)
+            else { return [] }
+            acks.insert(acceptor)
+            attempt.phase = .accepting(outcome, acks)
+            inFlight[key] = attempt
+            return acks.count >= configuration.quorum ? finish(key: key, outcome: complete(outcome, attempt.pending, at: now), at: now) : []
+        case .reject(let key, let ballot, let highestSeen):
+            highestCounterSeen = max(highestCounterSeen, highestSeen.counter)
+            guard var attempt = inFlight[key], attempt.ballot == ballot else { return [] }
+            switch attempt.phase {
+            case .preparing, .accepting:
+                attempt.phase = .backingOff(until: now + backoff(round: attempt.round))
+                inFlight[key] = attempt
+            case .backingOff:
+                break
+            }
+            return []
+        case .prepare, .accept:
+            return []
+        }
+    }
+
+    /// Retries rounds that timed out or backed off, and ends operations past their deadline.
+    public mutating func tick(at now: UInt64) -> [Output] {
+        var outputs: [Output] = []
+        for key in inFlight.keys.sorted() {
+            guard let attempt = inFlight[key] else { continue }
+            if now >= attempt.pending.deadline {
+                let outcome: RegisterOutcome = attempt.changeProposed
+                    ? .indeterminate("no quorum confirmed the change within \(configuration.operationTimeoutMilliseconds) ms; it may or may not have been applied")
+                    : .unavailable("no quorum of \(configuration.quorum) of \(configuration.members.count) nodes answered within \(configuration.operationTimeoutMilliseconds) ms")
+                outputs += finish(key: key, outcome: outcome, at: now)
+                continue
+            }
+            switch attempt.phase {
+            case .backingOff(let until) where now >= until:
+                outputs += round(key: key, at: now)
+            case .preparing, .accepting:
+                if now >= attempt.roundStarted + configuration.roundTimeoutMilliseconds {
+                    outputs += round(key: key, at: now)
+                }
+            case .backingOff:
+                break
+            }
+        }
+        return outputs
+    }
+
+    // MARK: Rounds
+
+    private struct Pending: Sendable {
+        var id: OperationID
+        var key: String
+        var operation: RegisterOperation
+        var submitted: UInt64
+        var deadline: UInt64
+    }
+
+    private struct Promise: Sendable {
+        var accepted: AcceptedValue?
+        var leaseRemaining: UInt64
+    }
+
+    private enum Phase: Sendable {
+        case preparing([String: Promise])
+        case accepting(RegisterOutcome, Set<String>)
+        case backingOff(until: UInt64)
+    }
+
+    private struct Attempt: Sendable {
+        var pending: Pending
+        var ballot: Ballot
+        var round: Int
+        var roundStarted: UInt64
+        var phase: Phase
+        /// Set once a round proposed a changed value: from then on the operation may have taken
+        /// effect even if it fails.
+        var changeProposed = false
+        /// The version the proposed change was based on and the outcome it would report.
+        var proposedChange: (baseVersion: UInt64, outcome: RegisterOutcome)?
+    }
+
+    private mutating func start(_ pending: Pending, at now: UInt64) -> [Output] {
+        inFlight[pending.key] = Attempt(pending: pending, ballot: .zero, round: 0, roundStarted: now, phase: .backingOff(until: now))
+        return round(key: pending.key, at: now)
+    }
+
+    private mutating func round(key: String, at now: UInt64) -> [Output] {
+        guard var attempt = inFlight[key] else { return [] }
+        highestCounterSeen += 1
+        attempt.ballot = Ballot(counter: highestCounterSeen, node: nodeID)
+        attempt.round += 1
+        attempt.roundStarted = now
+        attempt.phase = .preparing([:])
+        inFlight[key] = attempt
+        return configuration.members.map { .send(.prepare(key: key, ballot: attempt.ballot), to: $0) }
+    }
+
+    private mutating func propose(key: String, promises: [String: Promise], at now: UInt64) -> [Output] {
+        guard var attempt = inFlight[key] else { return [] }
+        let newest = promises.values.compactMap(\.accepted).max { $0.ballot < $1.ballot }
+        let current = newest?.value ?? .initial
+        // The lease is live while any acceptor that holds this very grant still times it (the
+        // majority that accepted it intersects this one).
+        var leaseRemaining: UInt64 = 0
+        if let lease = current.lease, lease.holder != nil {
+            leaseRemaining = promises.values.filter { $0.accepted?.value.lease == lease }.map(\.leaseRemaining).max() ?? 0
+        }
+
+        var proposed = current
+        var hold = leaseRemaining
+        let outcome: RegisterOutcome
+        if let earlier = attempt.proposedChange, current.writer == attempt.pending.id {
+            outcome = earlier.outcome  // an earlier round's change was chosen: report it
+        } else if let earlier = attempt.proposedChange, current.version != earlier.baseVersion {
+            // Someone else's change came after the base of ours: ours may have been chosen and
+            // overwritten since. Saying either way would be a guess.
+            return finish(key: key, outcome: .indeterminate(
+                "the register changed while a retry of this operation was pending; the operation may or may not have been applied"), at: now)
+        } else {
+            let applied = Self.apply(attempt.pending.operation, to: current, leaseRemaining: leaseRemaining)
+            outcome = applied.outcome
+            if let content = applied.newContent {
+                proposed = RegisterValue(version: current.version + 1, content: content, writer: attempt.pending.id)
+                hold = proposed.lease?.ttlMilliseconds ?? 0
+                attempt.changeProposed = true
+                attempt.proposedChange = (current.version, outcome)
+            }
+        }
+        attempt.phase = .accepting(outcome, [])
+        inFlight[key] = attempt
+        return configuration.members.map {
+            .send(.accept(key: key, ballot: attempt.ballot, value: proposed, leaseHoldMilliseconds: hold), to: $0)
+        }
+    }
+
+    /// Applies `operation` to the current value: the new content to propose (nil: no change) and
+    /// the outcome to report once it is accepted.
+    static func apply(
+        _ operation: RegisterOperation, to current: RegisterValue, leaseRemaining: UInt64
+    ) -> (newContent: RegisterValue.Content?, outcome: RegisterOutcome) {
+        switch operation {
+        case .read:
+            return (nil, .value(current))
+        case .compareAndSet(let expected, let value):
+            if case .lease = current.content { return (nil, .invalid("the key holds a lease, not a value")) }
+            guard current.version == expected else { return (nil, .conflict(current)) }
+            var written = current
+            written.version += 1
+            written.content = .data(value)
+            return (.data(value), .written(written))
+        case .acquireLease(let holder, let ttl):
+            let record: LeaseRecord
+            switch current.content {
+            case .data: return (nil, .invalid("the key holds a value, not a lease"))
+            case .absent: record = LeaseRecord(holder: nil, token: 0, ttlMilliseconds: ttl)
+            case .lease(let existing): record = existing
+            }
+            if let owner = record.holder, leaseRemaining > 0, owner != holder {
+                return (nil, .held(record, remainingMilliseconds: leaseRemaining))
+            }
+            let granted = record.holder == holder && leaseRemaining > 0
+                ? LeaseRecord(holder: holder, token: record.token, ttlMilliseconds: ttl, renewal: record.renewal + 1)
+                : LeaseRecord(holder: holder, token: record.token + 1, ttlMilliseconds: ttl)
+            return (.lease(granted), .granted(granted, validForMilliseconds: ttl))
+        case .renewLease(let holder, let token, let ttl):
+            guard let record = current.lease else { return (nil, current.content == .absent ? .notHolder(nil) : .invalid("the key holds a value, not a lease")) }
+            guard record.holder == holder, record.token == token else { return (nil, .notHolder(record)) }
+            let renewed = LeaseRecord(holder: holder, token: token, ttlMilliseconds: ttl, renewal: record.renewal + 1)
+            return (.lease(renewed), .granted(renewed, validForMilliseconds: ttl))
+        case .releaseLease(let holder, let token):
+            guard let record = current.lease else { return (nil, current.content == .absent ? .notHolder(nil) : .invalid("the key holds a value, not a lease")) }
+            guard record.holder == holder, record.token == token else { return (nil, .notHolder(record)) }
+            let released = LeaseRecord(holder: nil, token: token, ttlMilliseconds: record.ttlMilliseconds, renewal: record.renewal + 1)
+            return (.lease(released), .released(released))
+        }
+    }
+
+    /// The outcome as reported at completion: a grant's validity shrinks by the time the
+    /// operation took and by the drift margin.
+    private func complete(_ outcome: RegisterOutcome, _ pending: Pending, at now: UInt64) -> RegisterOutcome {
+        guard case .granted(let record, let ttl) = outcome else { return outcome }
+        let margin = Double(ttl) * (1 - 2 * configuration.maxClockDrift)
+        let elapsed = Double(now - pending.submitted)
+        return .granted(record, validForMilliseconds: UInt64(max(0, margin - elapsed)))
+    }
+
+    private mutating func finish(key: String, outcome: RegisterOutcome, at now: UInt64) -> [Output] {
+        guard let attempt = inFlight.removeValue(forKey: key) else { return [] }
+        return [.completed(attempt.pending.id, key: key, attempt.pending.operation, outcome)] + startNextQueued(key: key, at: now)
+    }
+
+    private mutating func startNextQueued(key: String, at now: UInt64) -> [Output] {
+        var outputs: [Output] = []
+        while var waiting = queued.removeValue(forKey: key), !waiting.isEmpty {
+            let next = waiting.removeFirst()
+            if !waiting.isEmpty { queued[key] = waiting }
+            guard now < next.deadline else {
+                outputs.append(.completed(next.id, key: key, next.operation, .unavailable(
+                    "waited past its deadline behind other operations on key \(key)")))
+                continue
+            }
+            return outputs + start(next, at: now)
+        }
+        return outputs
+    }
+
+    /// Randomized exponential backoff, so that duelling proposers stop colliding.
+    private mutating func backoff(round: Int) -> UInt64 {
+        random = random &* 6364136223846793005 &+ 1442695040888963407
+        let ceiling = UInt64(min(320, 10 << min(round, 5)))
+        return ceiling / 2 + (random >> 33) % (ceiling / 2 + 1)
+    }
+}

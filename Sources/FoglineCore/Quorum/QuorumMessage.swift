@@ -1,0 +1,35 @@
+/// The CASPaxos messages between proposers and acceptors (FoglineWire encodes them as the
+/// `Paxos*` bodies of a PeerFrame).
+public enum QuorumMessage: Hashable, Sendable {
+    /// Phase 1a: promise not to accept lower ballots for `key`, and tell me what you accepted.
+    case prepare(key: String, ballot: Ballot)
+    /// Phase 1b. `leaseRemaining`: how long, by the acceptor's own monotonic clock, the lease it
+    /// accepted stays live (0 when expired or not a lease).
+    case promise(key: String, ballot: Ballot, accepted: AcceptedValue?, leaseRemainingMilliseconds: UInt64)
+    /// Phase 2a. `leaseHold`: how long an acceptor that does not hold this exact lease grant yet
+    /// must consider it live (the full TTL for a new grant, what is left for a write-back).
+    case accept(key: String, ballot: Ballot, value: RegisterValue, leaseHoldMilliseconds: UInt64)
+    /// Phase 2b.
+    case accepted(key: String, ballot: Ballot)
+    /// The acceptor has promised or accepted `highestSeen`, which is above `ballot`.
+    case reject(key: String, ballot: Ballot, highestSeen: Ballot)
+
+    public var key: String {
+        switch self {
+        case .prepare(let key, _), .promise(let key, _, _, _), .accept(let key, _, _, _), .accepted(let key, _),
+            .reject(let key, _, _):
+            key
+        }
+    }
+}
+
+/// A value an acceptor accepted, with the ballot it was accepted at.
+public struct AcceptedValue: Hashable, Sendable {
+    public var ballot: Ballot
+    public var value: RegisterValue
+
+    public init(ballot: Ballot, value: RegisterValue) {
+        self.ballot = ballot
+        self.value = value
+    }
+}
