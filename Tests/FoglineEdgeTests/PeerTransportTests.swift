@@ -1,5 +1,6 @@
 import Crypto
 @testable import FoglineEdge
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -97,6 +98,7 @@ struct PeerTransportTests {
         let b = try makeTransport("b", port: 0, peers: ["a": ports[0], "c": ports[1]]) {
             $0.handshakeTimeout = .seconds(1)
             $0.maxFrameBytes = 4_096
+            $0.maxPendingHandshakes = 2
         }
         let inbox = PeerStreamDrain(b.incoming)
         try await b.start()
@@ -207,12 +209,25 @@ struct PeerTransportTests {
         }
         await expectRejected(.handshakeTimeout)
 
+        // More unauthenticated connections at once than allowed: the third is closed without a challenge.
+        try await raw(bPort) { first in
+            _ = try await first.readFrame()
+            try await raw(bPort) { second in
+                _ = try await second.readFrame()
+                try await raw(bPort) { third in
+                    let challenge = try await third.readFrame()
+                    #expect(challenge == nil)
+                }
+            }
+        }
+        await expectRejected(.tooManyHandshakes)
+
         // Only the two authentic frames of the hostile sessions were delivered, and honest traffic still flows.
         #expect(a.send(Array("after".utf8), to: "b"))
         #expect(await peerEventually { inbox.count == 4 })
         #expect(inbox.items.map { "\($0.from):\(String(decoding: $0.body, as: UTF8.self))" } == ["a:before", "c:ok-1", "c:ok-3", "a:after"])
         let stats = b.statistics
-        #expect(stats.received == ["a": 2, "c": 2] && stats.rejectedTotal == 13)
+        #expect(stats.received == ["a": 2, "c": 2] && stats.rejectedTotal == 16)
         await a.shutdown()
         await b.shutdown()
     }
@@ -308,7 +323,9 @@ struct PeerTransportTests {
         configuration.initialBackoff = .milliseconds(20)
         configuration.maxBackoff = .milliseconds(200)
         adjust(&configuration)
-        return try PeerTransport(configuration: configuration)
+        var logger = Logger(label: "fogline.peer.\(node)")
+        logger.logLevel = .error  // rejections are what these tests provoke; they are counted and checked
+        return try PeerTransport(configuration: configuration, logger: logger)
     }
 
     /// Ports that were free a moment ago (bound together at port 0, then released).

@@ -142,6 +142,10 @@ public final class PeerTransport: Sendable {
     public struct Received: Sendable, Equatable {
         public let from: String
         public let body: [UInt8]
+        public init(from: String, body: [UInt8]) {
+            self.from = from
+            self.body = body
+        }
     }
 
     public enum Event: Sendable, Hashable {
@@ -250,18 +254,13 @@ public final class PeerTransport: Sendable {
             return state.started || state.shutDown
         }
         guard !alreadyStarted else { return }
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .bind(host: configuration.listenHost, port: configuration.listenPort) { child in
-                child.eventLoop.makeCompletedFuture {
-                    let limit = PeerFrameLimit(PeerWire.maxHandshakePayload)
-                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(limit: limit)))
-                    return InboundConnection(
-                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child), limit: limit)
-                }
-            }
+        let server: NIOAsyncChannel<InboundConnection, Never>
+        do {
+            server = try await bind()
+        } catch {
+            state.withLock { $0.started = false }
+            throw error
+        }
         let port = server.channel.localAddress?.port ?? configuration.listenPort
         let accepting = Task {
             _ = try? await withThrowingDiscardingTaskGroup { group in
@@ -285,6 +284,21 @@ public final class PeerTransport: Sendable {
             "peer transport listening",
             metadata: ["node": "\(configuration.node)", "address": "\(configuration.listenHost):\(port)", "peers": "\(configuration.peers.count)"])
         if closeNow { await shutdown() }
+    }
+
+    private func bind() async throws -> NIOAsyncChannel<InboundConnection, Never> {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .bind(host: configuration.listenHost, port: configuration.listenPort) { child in
+                child.eventLoop.makeCompletedFuture {
+                    let limit = PeerFrameLimit(PeerWire.maxHandshakePayload)
+                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(limit: limit)))
+                    return InboundConnection(
+                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child), limit: limit)
+                }
+            }
     }
 
     /// Queues `body` for `node`; never blocks. False when the frame is dropped (counted).
@@ -332,6 +346,7 @@ public final class PeerTransport: Sendable {
 
     private func serveInbound(_ connection: InboundConnection) async {
         let channel = connection.channel.channel
+        let remote = channel.remoteAddress?.description ?? "?"
         guard register(channel) else {
             try? await channel.close()
             return
@@ -343,7 +358,7 @@ public final class PeerTransport: Sendable {
             return true
         }
         guard admitted else {
-            reject(.tooManyHandshakes, peer: nil, channel: channel)
+            reject(.tooManyHandshakes, peer: nil, remote: remote)
             try? await channel.close()
             return
         }
@@ -405,9 +420,9 @@ public final class PeerTransport: Sendable {
             let reason: RejectReason? =
                 if peer == nil && timedOut.isSet { .handshakeTimeout } else { (error as? PeerFrameError)?.reason }
             if let reason {
-                reject(reason, peer: peer, channel: channel)
+                reject(reason, peer: peer, remote: remote)
             } else if !isShutDown {
-                logger.debug("peer connection failed", metadata: ["peer": "\(peer ?? "?")", "error": "\(error)"])
+                logger.debug("peer connection failed", metadata: ["peer": "\(peer ?? "?")", "remote": "\(remote)", "error": "\(error)"])
             }
         }
         timer.cancel()
@@ -550,7 +565,7 @@ public final class PeerTransport: Sendable {
             let reason: RejectReason? =
                 if !established && timedOut.isSet { .handshakeTimeout } else { (error as? PeerFrameError)?.reason }
             if let reason, !isShutDown {
-                reject(reason, peer: peer, channel: channel)
+                reject(reason, peer: peer, remote: "\(address.host):\(address.port)")
             } else if !isShutDown {
                 logger.debug("peer connection failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
             }
@@ -606,13 +621,13 @@ public final class PeerTransport: Sendable {
         _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    private func reject(_ reason: RejectReason, peer: String?, channel: any Channel) {
+    private func reject(_ reason: RejectReason, peer: String?, remote: String) {
         let first = state.withLock { state in
             state.stats.rejected[reason, default: 0] += 1
             return state.loggedReasons.insert(reason).inserted
         }
         let metadata: Logger.Metadata = [
-            "reason": "\(reason.rawValue)", "peer": "\(peer ?? "?")", "remote": "\(channel.remoteAddress?.description ?? "?")",
+            "reason": "\(reason.rawValue)", "peer": "\(peer ?? "?")", "remote": "\(remote)",
         ]
         if first {
             logger.warning("rejected a peer frame and closed the connection (later rejections of this kind log at debug)", metadata: metadata)
