@@ -356,3 +356,17 @@ struct LinearizabilityGeneratedTests {
         #expect(leaseCaught >= mutants * 8 / 10, "seed \(seed): caught \(leaseCaught) of \(mutants)")
     }
 }
+
+@Suite("Linearizability checker: scale")
+struct LinearizabilityScaleTests {
+    @Test("a long overlapping history with timeouts is checked well within the default budget")
+    func longHistory() {
+        var random = SeededRandom(seed: 7)
+        let registerRun = LinearizabilityGeneratedTests.registerRun(&random, count: 6_000)
+        #expect(register.check(LinearizabilityGeneratedTests.concurrent(registerRun, &random)).isLinearizable)
+        let leaseRun = LinearizabilityGeneratedTests.leaseRun(&random, count: 6_000, expiring: false)
+        #expect(lease.check(LinearizabilityGeneratedTests.concurrent(leaseRun, &random)).isLinearizable)
+        let expiringRun = LinearizabilityGeneratedTests.leaseRun(&random, count: 6_000, expiring: true)
+        #expect(expiringLease.check(LinearizabilityGeneratedTests.concurrent(expiringRun, &random)).isLinearizable)
+    }
+}

@@ -182,16 +182,17 @@ private struct Search<Specification: SequentialSpecification> {
                     linearized.insert(index)
                     lift(event)
                     if !operation.isPending { remainingReturns -= 1 }
-                    if stack.count > longestPrefix.count {
-                        longestPrefix = stack.map { eventOperation[$0.call] }
-                        stateAfterLongestPrefix = state
-                    }
                     event = next[0]
                 } else {
                     event = next[event]
                 }
             } else {
-                // An operation returned before being linearized: undo the latest choice.
+                // An operation returned before being linearized: undo the latest choice. The
+                // stack is deepest just before backtracking, so remember it only then.
+                if stack.count > longestPrefix.count {
+                    longestPrefix = stack.map { eventOperation[$0.call] }
+                    stateAfterLongestPrefix = state
+                }
                 guard var frame = stack.popLast() else { return .stuck }
                 let index = eventOperation[frame.call]
                 state = frame.previousState
