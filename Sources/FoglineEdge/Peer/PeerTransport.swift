@@ -254,7 +254,7 @@ public final class PeerTransport: Sendable {
             return state.started || state.shutDown
         }
         guard !alreadyStarted else { return }
-        let server: NIOAsyncChannel<InboundConnection, Never>
+        let server: NIOAsyncChannel<AcceptedChannel, Never>
         do {
             server = try await bind()
         } catch {
@@ -286,17 +286,22 @@ public final class PeerTransport: Sendable {
         if closeNow { await shutdown() }
     }
 
-    private func bind() async throws -> NIOAsyncChannel<InboundConnection, Never> {
+    /// The accepted children are handed over as plain channels, not yet read from (autoRead off),
+    /// and registered at once: a child accepted while the listener closes is then closed by
+    /// `shutdown` instead of being dropped with an unfinished `NIOAsyncChannel` writer (which
+    /// traps: swift-nio issues 2637/2813). `serveInbound` wraps it and turns reading on.
+    private func bind() async throws -> NIOAsyncChannel<AcceptedChannel, Never> {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(.autoRead, value: false)
             .bind(host: configuration.listenHost, port: configuration.listenPort) { child in
                 child.eventLoop.makeCompletedFuture {
                     let limit = PeerFrameLimit(PeerWire.maxHandshakePayload)
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(limit: limit)))
-                    return InboundConnection(
-                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child), limit: limit)
+                    if !self.register(child) { child.close(promise: nil) }
+                    return AcceptedChannel(channel: child, limit: limit)
                 }
             }
     }
@@ -339,18 +344,14 @@ public final class PeerTransport: Sendable {
 
     // MARK: - Inbound
 
-    private struct InboundConnection: Sendable {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private struct AcceptedChannel: Sendable {
+        let channel: any Channel
         let limit: PeerFrameLimit
     }
 
-    private func serveInbound(_ connection: InboundConnection) async {
-        let channel = connection.channel.channel
+    private func serveInbound(_ accepted: AcceptedChannel) async {
+        let channel = accepted.channel
         let remote = channel.remoteAddress?.description ?? "?"
-        guard register(channel) else {
-            try? await channel.close()
-            return
-        }
         defer { unregister(channel) }
         let admitted = state.withLock { state in
             guard state.pendingHandshakes < configuration.maxPendingHandshakes else { return false }
@@ -368,6 +369,17 @@ public final class PeerTransport: Sendable {
             pending = false
         }
         defer { endHandshake() }
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            connection = try await channel.eventLoop.submit {
+                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
+                return wrapped
+            }.get()
+        } catch {
+            channel.close(promise: nil)
+            return
+        }
 
         let timedOut = PeerOneShotFlag()
         let timer = channel.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
@@ -376,7 +388,7 @@ public final class PeerTransport: Sendable {
         }
         var peer: String?
         do {
-            try await connection.channel.executeThenClose { inbound, outbound in
+            try await connection.executeThenClose { inbound, outbound in
                 let serverNonce = PeerWire.randomNonce()
                 try await outbound.write(ByteBuffer(bytes: PeerWire.frame(PeerWire.challenge(serverNonce: serverNonce))))
                 var frames = inbound.makeAsyncIterator()
@@ -393,7 +405,7 @@ public final class PeerTransport: Sendable {
                 guard outboxes[hello.from] != nil else { throw PeerFrameError(reason: .unknownNode) }
                 timer.cancel()
                 endHandshake()
-                connection.limit.raise(to: configuration.maxFrameBytes + PeerWire.dataOverhead)
+                accepted.limit.raise(to: configuration.maxFrameBytes + PeerWire.dataOverhead)
                 try await outbound.write(ByteBuffer(bytes: PeerWire.frame(hello.welcome(serverNonce: serverNonce, siteKey: siteKey))))
                 let sessionKey = hello.sessionKey(serverNonce: serverNonce, siteKey: siteKey)
                 peer = hello.from
