@@ -3,14 +3,16 @@ import Foundation
 
 /// A real broker and a real `fogline-edge` process for integration tests, each in its own
 /// temporary directory, on free loopback ports; everything is stopped and removed in deinit.
+/// A second node of the same site shares the first one's broker: `EdgeUnderTest(sharing:)`.
 final class EdgeUnderTest {
     let broker: MosquittoProcess
     let directory: URL
     let adminPort: Int
     private(set) var edge: ProgramProcess?
 
-    init() throws {
-        broker = try MosquittoProcess()
+    /// A new broker, or `broker` shared with another node (it then outlives neither).
+    init(sharing broker: MosquittoProcess? = nil) throws {
+        self.broker = try broker ?? MosquittoProcess()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-edge-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         adminPort = try MosquittoProcess.freeLoopbackPort()
@@ -23,13 +25,22 @@ final class EdgeUnderTest {
 
     var databasePath: String { directory.appendingPathComponent("data/edge.sqlite").path }
 
-    /// Starts (or restarts) node edge-a of site plant-1 and waits until it reports healthy.
-    func startEdge() throws {
-        edge = try ProgramProcess(
-            "fogline-edge",
-            arguments: ["run", "--site", "plant-1", "--node", "edge-a", "--broker", broker.url,
-                        "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"],
-            logDirectory: directory)
+    /// The edge's output so far (for failure messages).
+    var log: String { edge?.log ?? "" }
+
+    /// Starts (or restarts) a node of site plant-1 (edge-a unless `node` says otherwise) and
+    /// waits until it reports healthy. `configuration` is YAML written to a file and passed with
+    /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
+    /// broker, data and admin.
+    func startEdge(node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = []) throws {
+        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
+                         "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"]
+        if let configuration {
+            let file = directory.appendingPathComponent("edge.yaml")
+            try configuration.write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--config", file.path]
+        }
+        edge = try ProgramProcess("fogline-edge", arguments: arguments + extraArguments, logDirectory: directory)
         try waitUntil("the edge's /healthz to report ok") {
             try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
         }
