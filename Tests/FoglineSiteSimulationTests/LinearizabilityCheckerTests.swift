@@ -98,6 +98,25 @@ struct LinearizabilityHandMadeTests {
         #expect(violation.longestPrefix.map(\.id) == [0])
         #expect(violation.stuckOperation?.id == 1)
         #expect(violation.description.contains("key \"door\""))
+        #expect(violation.concurrentWithStuck.isEmpty)
+    }
+
+    @Test("a violation's description stays short for a long history and names what overlaps")
+    func longViolationDescription() throws {
+        var recorded = History<Register.Input, Register.Output>()
+        for version in 0..<100 {
+            recorded.sequential(client: 1, key: "k", .cas(expectedVersion: UInt64(version), newValue: "v\(version)"), .ok(newVersion: UInt64(version + 1)))
+        }
+        let read = recorded.invoke(client: 2, key: "k", .get)
+        let write = recorded.invoke(client: 3, key: "k", .cas(expectedVersion: 100, newValue: "w"))
+        recorded.complete(read, .value("v7", version: 8))
+        recorded.complete(write, .ok(newVersion: 101))
+        let violation = try #require(register.check(recorded).violation)
+        #expect(violation.longestPrefix.count == 101)
+        #expect(violation.stuckOperation?.id == read)
+        #expect(violation.concurrentWithStuck.isEmpty)  // the write is in the prefix
+        #expect(violation.description.count < 1_500, "\(violation.description.count) characters")
+        #expect(violation.description.contains("get -> value(v7, v8)"))
     }
 
     @Test("two CAS with the same expected version cannot both succeed")

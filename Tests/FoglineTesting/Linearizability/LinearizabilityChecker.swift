@@ -47,11 +47,19 @@ public struct LinearizabilityChecker<Specification: SequentialSpecification>: Se
             let placed = Set(search.longestPrefix)
             let stuck = operations.indices.filter { !placed.contains($0) && !operations[$0].isPending }
                 .min { operations[$0].response!.at < operations[$1].response!.at }
+            let concurrent = stuck.map { stuck in
+                let window = operations[stuck].invokedAt...operations[stuck].response!.at
+                return operations.indices.filter { index in
+                    index != stuck && !placed.contains(index)
+                        && operations[index].invokedAt <= window.upperBound
+                        && (operations[index].response?.at ?? .max) >= window.lowerBound
+                }.map { operations[$0] }
+            }
             return .violation(
                 LinearizabilityViolation(
                     key: key, operationCount: operations.count, longestPrefix: prefix,
                     stateAfterPrefix: String(describing: search.stateAfterLongestPrefix),
-                    stuckOperation: stuck.map { operations[$0] }))
+                    stuckOperation: stuck.map { operations[$0] }, concurrentWithStuck: concurrent ?? []))
         }
     }
 }

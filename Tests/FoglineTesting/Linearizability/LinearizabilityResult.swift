@@ -53,12 +53,34 @@ public struct LinearizabilityViolation<Input: Hashable & Sendable, Output: Hasha
     /// The earliest-returning completed operation not in `longestPrefix`: nothing legal allows it
     /// (or something that must precede it) to take effect next.
     public let stuckOperation: Operation?
+    /// Operations outside the prefix that overlap `stuckOperation` in time: the candidates that
+    /// could have gone before it.
+    public let concurrentWithStuck: [Operation]
 
+    public init(
+        key: String, operationCount: Int, longestPrefix: [Operation], stateAfterPrefix: String, stuckOperation: Operation?,
+        concurrentWithStuck: [Operation]
+    ) {
+        self.key = key
+        self.operationCount = operationCount
+        self.longestPrefix = longestPrefix
+        self.stateAfterPrefix = stateAfterPrefix
+        self.stuckOperation = stuckOperation
+        self.concurrentWithStuck = concurrentWithStuck
+    }
+
+    /// Short enough for a test failure message even for long histories: the tail of the prefix
+    /// and a few concurrent operations.
     public var description: String {
-        let prefix = longestPrefix.map(\.description).joined(separator: ", ")
-        var text = "key \"\(key)\" is not linearizable: longest linearizable prefix has \(longestPrefix.count) of \(operationCount) operations [\(prefix)]"
-        text += ", leaving state \(stateAfterPrefix)"
+        let shown = 8
+        let tail = longestPrefix.suffix(shown).map(\.description).joined(separator: ", ")
+        let elided = longestPrefix.count > shown ? "…, " : ""
+        var text = "key \"\(key)\" is not linearizable: the longest linearizable prefix has \(longestPrefix.count) of \(operationCount) operations [\(elided)\(tail)], leaving state \(stateAfterPrefix)"
         if let stuckOperation { text += "; then \(stuckOperation) cannot be explained" }
+        if !concurrentWithStuck.isEmpty {
+            let more = concurrentWithStuck.count > shown ? ", …" : ""
+            text += " (concurrent with it: \(concurrentWithStuck.prefix(shown).map(\.description).joined(separator: ", "))\(more))"
+        }
         return text
     }
 }
