@@ -1,4 +1,9 @@
 import FoglineCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import FoglineTesting
 import Testing
 
@@ -28,6 +33,19 @@ struct FailureDetectorTests {
             previous = phi
         }
         #expect(previous > 1_000)
+    }
+
+    @Test("phi is -log10 of the normal tail beyond the silence")
+    func normalTail() {
+        // 250 regular intervals push the two seeded estimates out of the 200-interval window:
+        // mean 500, deviation 0, so the 100 ms floor applies and mean + pause = 1,500.
+        let (detector, last) = regular(count: 252)
+        #expect(detector.meanIntervalMilliseconds == 500 && detector.intervalStandardDeviationMilliseconds == 0)
+        // Tail probabilities of the standard normal at 0, 1, 2 and 3 deviations.
+        for (deviations, tail) in [(0, 0.5), (1, 0.158_655), (2, 0.022_750), (3, 0.001_350)] {
+            let phi = detector.phi(at: last + 1_500 + UInt64(deviations * 100))
+            #expect(abs(phi - -log10(tail)) < 0.05, "\(deviations)σ: \(phi)")
+        }
     }
 
     @Test("regular heartbeats keep phi low")

@@ -11,6 +11,7 @@
 ///   granted at any time, yet tokens must still strictly increase, and a holder whose lease did
 ///   not expire gets its own token back.
 public struct LeaseRegisterSpecification: SequentialSpecification {
+    /// Acquire (or re-acquire) the lease for `holder`, or release it with the token it was granted.
     public enum Input: Hashable, Sendable, CustomStringConvertible {
         case acquire(holder: String)
         case release(holder: String, token: UInt64)
@@ -23,6 +24,7 @@ public struct LeaseRegisterSpecification: SequentialSpecification {
         }
     }
 
+    /// `.granted`/`.held` answer an acquire, `.ok`/`.notHolder` a release.
     public enum Output: Hashable, Sendable, CustomStringConvertible {
         case granted(token: UInt64)
         case held(by: String)
@@ -39,6 +41,7 @@ public struct LeaseRegisterSpecification: SequentialSpecification {
         }
     }
 
+    /// Who holds the lease and the token bounds. Tokens are at least 1 (the floor starts at 0).
     public struct State: Hashable, Sendable, CustomStringConvertible {
         public var holder: String?
         /// The holder's token; `nil` when free, or when it was granted by an operation whose
@@ -59,6 +62,7 @@ public struct LeaseRegisterSpecification: SequentialSpecification {
         }
     }
 
+    /// Whether the lease may lapse on its own between operations.
     public enum Expiry: Sendable { case never, anyTime }
 
     public let expiry: Expiry

@@ -3,6 +3,7 @@
 /// An absent key has version 0; every successful write increments the version by exactly 1.
 /// `cas` succeeds iff `expectedVersion` equals the current version.
 public struct VersionedRegisterSpecification<Value: Hashable & Sendable>: DeterministicSpecification {
+    /// A read, or a compare-and-set against the version the client last saw.
     public enum Input: Hashable, Sendable, CustomStringConvertible {
         case get
         case cas(expectedVersion: UInt64, newValue: Value)
@@ -15,6 +16,7 @@ public struct VersionedRegisterSpecification<Value: Hashable & Sendable>: Determ
         }
     }
 
+    /// What the client saw.
     public enum Output: Hashable, Sendable, CustomStringConvertible {
         /// A read: the value (`nil` when absent) and its version.
         case value(Value?, version: UInt64)
@@ -30,6 +32,7 @@ public struct VersionedRegisterSpecification<Value: Hashable & Sendable>: Determ
         }
     }
 
+    /// The register's value (`nil` when absent) and version.
     public struct State: Hashable, Sendable, CustomStringConvertible {
         public var value: Value?
         public var version: UInt64
