@@ -300,8 +300,10 @@ public final class PeerTransport: Sendable {
                 child.eventLoop.makeCompletedFuture {
                     let limit = PeerFrameLimit(PeerWire.maxHandshakePayload)
                     try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(limit: limit)))
+                    let closed = PeerOneShotFlag()
+                    child.closeFuture.whenComplete { _ in closed.set() }
                     if !self.register(child) { child.close(promise: nil) }
-                    return AcceptedChannel(channel: child, limit: limit)
+                    return AcceptedChannel(channel: child, limit: limit, closed: closed)
                 }
             }
     }
@@ -347,6 +349,8 @@ public final class PeerTransport: Sendable {
     private struct AcceptedChannel: Sendable {
         let channel: any Channel
         let limit: PeerFrameLimit
+        /// Set on the event loop when the channel has closed (its pipeline is then torn down).
+        let closed: PeerOneShotFlag
     }
 
     private func serveInbound(_ accepted: AcceptedChannel) async {
@@ -372,6 +376,9 @@ public final class PeerTransport: Sendable {
         let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             connection = try await channel.eventLoop.submit {
+                // Wrapping a torn-down pipeline would fail after NIO created the writer, and
+                // the unfinished writer traps in its deinit: only wrap a channel not yet closed.
+                guard !accepted.closed.isSet else { throw ChannelError.ioOnClosedChannel }
                 let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 channel.setOption(.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
                 return wrapped
