@@ -527,7 +527,9 @@ public final class PeerTransport: Sendable {
         }
         let channel = connection.channel
         guard register(channel) else {
-            try? await channel.close()
+            // Shut down meanwhile. (Close through executeThenClose: an NIOAsyncChannel dropped
+            // without it traps in its writer's deinit.)
+            try? await connection.executeThenClose { _, _ in }
             return false
         }
         defer { unregister(channel) }
