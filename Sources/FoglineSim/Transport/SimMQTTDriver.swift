@@ -22,6 +22,15 @@ public final class SimMQTTDriver: @unchecked Sendable {
     private let startMonotonic = ContinuousClock.now
     private let finished = DispatchSemaphore(value: 0)
     private var stopping = false
+    /// Devices that have connected at least once, to log when the whole fleet is up.
+    private var connectedOnce: [Bool]
+    private var connectedOnceCount = 0
+    /// Each device's publishes not yet acknowledged (QoS 1) or written (QoS 0), by mid.
+    private var unacknowledged: [Set<Int32>]
+    /// Devices connected again whose new session waits for the previous session's publishes.
+    private var waitingForPreviousSession: Set<Int> = []
+    /// How long a new session waits for the previous one's publishes before starting anyway.
+    private static let previousSessionWait: Duration = .seconds(5)
 
     /// How long a client's own reconnect is held off; the engine reconnects long before.
     private static let holdOff: Duration = .seconds(24 * 3600)
@@ -36,6 +45,8 @@ public final class SimMQTTDriver: @unchecked Sendable {
         self.logger = logger
         multiplexer = try MQTTMultiplexer(logger: logger)
         clients = Array(repeating: nil, count: simulation.devices.count)
+        connectedOnce = Array(repeating: false, count: simulation.devices.count)
+        unacknowledged = Array(repeating: [], count: simulation.devices.count)
         startWall = Int64(Date().timeIntervalSince1970 * 1_000)
     }
 
@@ -88,9 +99,10 @@ public final class SimMQTTDriver: @unchecked Sendable {
             case .subscribe(let device, let filter, let qos):
                 _ = clients[device]?.subscribe(filter, qos: MQTTQoS(rawValue: Int32(qos.rawValue)) ?? .atLeastOnce)
             case .publish(let device, let message):
-                _ = clients[device]?.publish(MQTTMessage(
+                let mid = clients[device]?.publish(MQTTMessage(
                     topic: message.topic, payload: message.payload,
                     qos: MQTTQoS(rawValue: Int32(message.qos.rawValue)) ?? .atLeastOnce, retain: message.retain))
+                if let mid { unacknowledged[device].insert(mid) }
             case .dropConnection(let device):
                 droppedOnPurpose.insert(device)
                 clients[device]?.dropConnection(reconnectAfter: Self.holdOff)
@@ -104,16 +116,48 @@ public final class SimMQTTDriver: @unchecked Sendable {
     private func handle(_ event: MQTTMultiplexerEvent, device: Int, client: MQTTMultiplexer.ClientHandle) {
         switch event {
         case .connected:
-            perform(simulation.connectionChanged(device: device, connected: true, now: now()))
+            noteFirstConnection(of: device)
+            // libmosquitto sends the previous session's unacknowledged QoS 1 publishes again on
+            // the new connection. The new session (birth, seq from 0) starts once they are
+            // acknowledged, so no reading of the old session reaches the edge after the new birth.
+            if unacknowledged[device].isEmpty {
+                perform(simulation.connectionChanged(device: device, connected: true, now: now()))
+            } else {
+                waitingForPreviousSession.insert(device)
+                multiplexer.schedule(after: Self.previousSessionWait) { [self] in
+                    guard waitingForPreviousSession.remove(device) != nil else { return }
+                    logger.warning("device \(device): the previous session's publishes were not acknowledged; starting the new session anyway")
+                    unacknowledged[device].removeAll()
+                    perform(simulation.connectionChanged(device: device, connected: true, now: now()))
+                }
+            }
+        case .published(let mid):
+            unacknowledged[device].remove(mid)
+            if unacknowledged[device].isEmpty, waitingForPreviousSession.remove(device) != nil {
+                perform(simulation.connectionChanged(device: device, connected: true, now: now()))
+            }
         case .disconnected, .connectFailed:
+            waitingForPreviousSession.remove(device)
             if droppedOnPurpose.contains(device) || stopping { return }
             // Pause the client's own retries: the engine schedules the reconnect.
             client.disconnect()
             perform(simulation.connectionChanged(device: device, connected: false, now: now()))
         case .message(let message):
             perform(simulation.handle(device: device, topic: message.topic, payload: message.payload, now: now()))
-        case .published, .subscribed:
+        case .subscribed:
             break
+        }
+    }
+
+    /// Logs once when every device has connected: how long bringing the fleet up took.
+    private func noteFirstConnection(of device: Int) {
+        guard !connectedOnce[device] else { return }
+        connectedOnce[device] = true
+        connectedOnceCount += 1
+        if connectedOnceCount == connectedOnce.count {
+            let elapsed = ContinuousClock.now - startMonotonic
+            let milliseconds = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            logger.info("all \(connectedOnceCount) devices connected in \(milliseconds) ms")
         }
     }
 
