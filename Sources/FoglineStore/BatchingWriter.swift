@@ -134,7 +134,8 @@ public actor BatchingWriter {
         let batch = pending
         pending = StoreBatch()
         do {
-            let report = try await store.commit(batch)
+            var report = try await store.commit(batch)
+            report.readings = batch.readings
             statistics.transactions += 1
             statistics.committedItems += batch.itemCount
             statistics.rowsChanged += report.rowsChanged

@@ -36,11 +36,16 @@ public struct StoreBatch: Sendable {
     /// flash write per commit, so use it only where a protocol needs it (acceptor state that must
     /// be on disk before replying).
     public var syncToDisk: Bool
+    /// How many telemetry readings the batch records, as the owner counts them. The store does
+    /// not interpret it; it is reported back in ``CommitReport/readings`` once the transaction
+    /// committed, so the owner can count readings that are durable (not merely accepted).
+    public var readings: Int
 
     public init(
         deltas: [SiteDelta] = [], context: CausalContext? = nil, alarms: DotKernel<Alarm>? = nil,
         ingest: [IngestRow] = [], hlcBound: UInt64? = nil, outboxAppends: [OutboxMessage] = [],
-        acknowledgedOutboxIDs: [Int64] = [], commands: [CommandRecord] = [], syncToDisk: Bool = false
+        acknowledgedOutboxIDs: [Int64] = [], commands: [CommandRecord] = [], syncToDisk: Bool = false,
+        readings: Int = 0
     ) {
         self.deltas = deltas
         self.context = context
@@ -51,6 +56,7 @@ public struct StoreBatch: Sendable {
         self.acknowledgedOutboxIDs = acknowledgedOutboxIDs
         self.commands = commands
         self.syncToDisk = syncToDisk
+        self.readings = readings
     }
 
     /// `true` when committing the batch writes nothing.
@@ -90,5 +96,6 @@ public struct StoreBatch: Sendable {
         outboxAppends.append(contentsOf: later.outboxAppends)
         commands.append(contentsOf: later.commands)
         syncToDisk = syncToDisk || later.syncToDisk
+        readings += later.readings
     }
 }

@@ -12,6 +12,8 @@ final class EdgeMetrics: Sendable {
     private let rejected: [String: Counter]
     let messagesReceived: Counter
     let readingsStored: Counter
+    /// Readings in committed SQLite transactions: what a crash can no longer lose.
+    let readingsCommitted: Counter
     let duplicates: Counter
     let gapSeqs: Counter
     let gapsFilled: Counter
@@ -37,6 +39,7 @@ final class EdgeMetrics: Sendable {
         gapSeqs = Counter(label: "fogline_telemetry_gap_seqs_total", factory: factory)
         gapsFilled = Counter(label: "fogline_telemetry_gaps_filled_total", factory: factory)
         replayRequests = Counter(label: "fogline_replay_requests_total", factory: factory)
+        readingsCommitted = Counter(label: "fogline_store_readings_committed_total", factory: factory)
         storeTransactions = Counter(label: "fogline_store_transactions_total", factory: factory)
         storeErrors = Counter(label: "fogline_store_errors_total", factory: factory)
         mqttDropped = Counter(label: "fogline_mqtt_incoming_dropped_total", factory: factory)
