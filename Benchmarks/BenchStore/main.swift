@@ -27,7 +27,7 @@ for index in 0..<readings {
     let seq = UInt64(index / 200)
     let milliseconds = 1_763_800_000_000 + seq * 100
     deltas.append(state.recordTelemetry(
-        device: "device-\(index % 200)", seq: seq, deviceTime: Int64(milliseconds),
+        device: "device-\(index % 200)", epoch: 1, seq: seq, deviceTime: Int64(milliseconds),
         values: [
             RawTelemetry.Metric(name: "temp", value: 20 + Double(index % 17) / 10),
             RawTelemetry.Metric(name: "rh", value: 40 + Double(index % 13)),

@@ -1,17 +1,23 @@
-/// Raw telemetry readings: a grow-only set keyed by (device, seq), so a reading delivered twice,
-/// or by two nodes after a failover, is stored once. Retention is local: ``prune(keepingPerDevice:)``
+/// Raw telemetry readings: a grow-only set keyed by (device, birth epoch, seq), so a reading
+/// delivered twice, or by two nodes after a failover, is stored once, while a device that
+/// restarts its seq numbering with a new birth does not collide with its earlier readings. Retention is local: ``prune(keepingPerDevice:)``
 /// drops the oldest readings, whose dots stay in the causal context so no peer sends them back.
 public struct RawTelemetry: DotStore {
     public struct Key: Hashable, Sendable, Comparable {
         public var device: String
+        /// The birth that started this seq numbering (its HLC logical; 0 when unknown).
+        public var epoch: UInt64
         public var seq: UInt64
 
-        public init(device: String, seq: UInt64) {
+        public init(device: String, epoch: UInt64, seq: UInt64) {
             self.device = device
+            self.epoch = epoch
             self.seq = seq
         }
 
-        public static func < (lhs: Key, rhs: Key) -> Bool { (lhs.device, lhs.seq) < (rhs.device, rhs.seq) }
+        public static func < (lhs: Key, rhs: Key) -> Bool {
+            (lhs.device, lhs.epoch, lhs.seq) < (rhs.device, rhs.epoch, rhs.seq)
+        }
     }
 
     public struct Metric: Hashable, Sendable {
@@ -54,14 +60,22 @@ public struct RawTelemetry: DotStore {
         readings[key] = reading
     }
 
-    /// Keeps the newest `limit` readings (by seq) of each device; returns how many were dropped.
+    /// Keeps the newest `limit` readings (by epoch, then seq) of each device; returns how many
+    /// were dropped.
     public mutating func prune(keepingPerDevice limit: Int) -> Int {
-        var seqsByDevice: [String: [UInt64]] = [:]
-        for key in readings.keys { seqsByDevice[key.device, default: []].append(key.seq) }
+        if limit <= 0 {
+            // Everything goes: the edge drops each reading once it is handed to its store, so this
+            // runs per reading and must not group by device.
+            let dropped = readings.count
+            if dropped > 0 { readings.removeAll(keepingCapacity: true) }
+            return dropped
+        }
+        var keysByDevice: [String: [Key]] = [:]
+        for key in readings.keys { keysByDevice[key.device, default: []].append(key) }
         var dropped = 0
-        for (device, seqs) in seqsByDevice where seqs.count > limit {
-            for seq in seqs.sorted().dropLast(limit) {
-                readings[Key(device: device, seq: seq)] = nil
+        for keys in keysByDevice.values where keys.count > limit {
+            for key in keys.sorted().dropLast(limit) {
+                readings[key] = nil
                 dropped += 1
             }
         }

@@ -130,9 +130,9 @@ public struct SiteState: Sendable, Equatable {
     }
 
     /// Ingests one telemetry reading: updates the per-minute rollup of each metric and, when
-    /// `keepRaw`, stores the raw reading under (device, seq).
+    /// `keepRaw`, stores the raw reading under (device, epoch, seq).
     public mutating func recordTelemetry(
-        device: String, seq: UInt64, deviceTime: Int64?, values: [RawTelemetry.Metric],
+        device: String, epoch: UInt64, seq: UInt64, deviceTime: Int64?, values: [RawTelemetry.Metric],
         stamp: HLCTimestamp, keepRaw: Bool
     ) -> SiteDelta {
         var delta = SiteDelta(context: CausalContext())
@@ -149,7 +149,7 @@ public struct SiteState: Sendable, Equatable {
             let dot = context.nextDot(for: stamp.node)
             var part = RawTelemetry()
             part.insert(RawTelemetry.Reading(values: values, deviceTime: deviceTime, stamp: stamp, dotCounter: dot.counter),
-                        for: RawTelemetry.Key(device: device, seq: seq))
+                        for: RawTelemetry.Key(device: device, epoch: epoch, seq: seq))
             raw.merge(part, otherContext: delta.context, ownContext: context)
             context.insert(dot)
             delta.context.insert(dot)
@@ -161,6 +161,15 @@ public struct SiteState: Sendable, Equatable {
     /// Local retention of raw readings; returns how many were dropped. Not replicated.
     public mutating func pruneRawTelemetry(keepingPerDevice limit: Int) -> Int {
         raw.prune(keepingPerDevice: limit)
+    }
+
+    /// Local retention of rollups: drops the cells of windows starting before `windowStart`;
+    /// returns how many were dropped. Not replicated, and the context keeps their dots, so no
+    /// peer sends them back (see ``TelemetryRollups/prune(windowsBefore:)``). Keep at least the
+    /// window of the newest timestamp this replica issued: its own writer still records into it.
+    @discardableResult
+    public mutating func pruneRollups(windowsBefore windowStart: UInt64) -> Int {
+        rollups.prune(windowsBefore: windowStart)
     }
 
     // MARK: Private

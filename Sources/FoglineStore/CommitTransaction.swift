@@ -177,13 +177,13 @@ struct CommitTransaction {
     }
 
     private func upsertRaw(_ part: RawTelemetry) throws -> Int {
-        // Grow-only by (device, seq); two ingestions of one reading resolve to the earlier stamp,
-        // as RawTelemetry.insert does.
+        // Grow-only by (device, epoch, seq); two ingestions of one reading resolve to the earlier
+        // stamp, as RawTelemetry.insert does.
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO raw_telemetry (device, seq, metrics, device_time_ms, logical, writer, dot_counter)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (device, seq) DO UPDATE SET
+                INSERT INTO raw_telemetry (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device, epoch, seq) DO UPDATE SET
                     metrics = excluded.metrics, device_time_ms = excluded.device_time_ms,
                     logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
                 WHERE (excluded.logical, excluded.writer) < (raw_telemetry.logical, raw_telemetry.writer)
@@ -195,6 +195,7 @@ struct CommitTransaction {
             bytes += metrics.count
             try direct.execute { row in
                 row.text(key.device)
+                row.int(StoredInteger.sortable(key.epoch))
                 row.int(StoredInteger.bits(key.seq))
                 metrics.withUnsafeBytes { row.blob($0) }
                 row.int(reading.deviceTime)

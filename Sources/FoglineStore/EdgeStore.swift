@@ -278,21 +278,21 @@ public final class EdgeStore: Sendable {
         }
     }
 
-    /// Up to `limit` raw readings of `device` with `seq` above `afterSeq` (from the first when
-    /// `nil`), in `seq` order: for replaying a device's history or serving it.
-    public func rawTelemetry(device: String, afterSeq: UInt64? = nil, limit: Int) throws -> [StoredReading] {
+    /// Up to `limit` raw readings of `device` after position `after` (epoch, seq) — from the
+    /// first when `nil` — in (epoch, seq) order: for replaying a device's history or serving it.
+    public func rawTelemetry(device: String, after: (epoch: UInt64, seq: UInt64)? = nil, limit: Int) throws -> [StoredReading] {
         try read("read raw telemetry") { db in
             var readings: [StoredReading] = []
             let columns = StateReader.readingColumns + " FROM raw_telemetry WHERE device = ?"
             let reader = StateReader(db: db, path: path)
-            if let afterSeq {
+            if let after {
                 try reader.forEachReading(
-                    sql: columns + " AND seq > ? ORDER BY seq LIMIT ?",
-                    arguments: [device, StoredInteger.bits(afterSeq), max(0, limit)]
+                    sql: columns + " AND (epoch, seq) > (?, ?) ORDER BY epoch, seq LIMIT ?",
+                    arguments: [device, StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq), max(0, limit)]
                 ) { key, reading in readings.append(StoredReading(key: key, reading: reading)) }
             } else {
                 try reader.forEachReading(
-                    sql: columns + " ORDER BY seq LIMIT ?", arguments: [device, max(0, limit)]
+                    sql: columns + " ORDER BY epoch, seq LIMIT ?", arguments: [device, max(0, limit)]
                 ) { key, reading in readings.append(StoredReading(key: key, reading: reading)) }
             }
             return readings
@@ -341,7 +341,7 @@ public final class EdgeStore: Sendable {
 
     // MARK: Retention
 
-    /// Keeps the newest `limit` raw readings (by `seq`) of each device and deletes the rest, as
+    /// Keeps the newest `limit` raw readings (by epoch, then `seq`) of each device and deletes the rest, as
     /// `SiteState.pruneRawTelemetry(keepingPerDevice:)` does in memory; returns how many were
     /// deleted. Local only: the readings' dots stay in the causal context.
     @discardableResult
@@ -357,11 +357,12 @@ public final class EdgeStore: Sendable {
                     if limit == 0 {
                         try db.execute(sql: "DELETE FROM raw_telemetry WHERE device = ?", arguments: [device])
                     } else {
-                        // Everything below the limit-th newest seq goes.
+                        // Everything below the limit-th newest (epoch, seq) goes.
                         try db.execute(
                             sql: """
-                                DELETE FROM raw_telemetry WHERE device = ?1 AND seq < (
-                                    SELECT seq FROM raw_telemetry WHERE device = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)
+                                DELETE FROM raw_telemetry WHERE device = ?1 AND (epoch, seq) < (
+                                    SELECT epoch, seq FROM raw_telemetry WHERE device = ?1
+                                    ORDER BY epoch DESC, seq DESC LIMIT 1 OFFSET ?2)
                                 """,
                             arguments: [device, limit - 1])
                     }

@@ -123,7 +123,7 @@ struct StateReader {
         return raw
     }
 
-    static let readingColumns = "SELECT device, seq, metrics, device_time_ms, logical, writer, dot_counter"
+    static let readingColumns = "SELECT device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter"
 
     /// Calls `body` with every row of a query that selects ``readingColumns``.
     func forEachReading(
@@ -131,13 +131,13 @@ struct StateReader {
         _ body: (RawTelemetry.Key, RawTelemetry.Reading) throws -> Void
     ) throws {
         try forEachRow("raw_telemetry", sql: sql, arguments: arguments) { row in
-            let metrics = try row.withUnsafeData(atIndex: 2) { data in data.flatMap(MetricsBlob.decode) }
+            let metrics = try row.withUnsafeData(atIndex: 3) { data in data.flatMap(MetricsBlob.decode) }
             guard let metrics else { throw Unreadable("the metrics blob does not decode") }
-            let key = RawTelemetry.Key(device: try row.decode(String.self, atIndex: 0), seq: try bits(row, 1))
+            let key = RawTelemetry.Key(device: try row.decode(String.self, atIndex: 0), epoch: try sortable(row, 1), seq: try bits(row, 2))
             let reading = RawTelemetry.Reading(
-                values: metrics, deviceTime: try row.decode(Int64?.self, atIndex: 3),
-                stamp: HLCTimestamp(logical: try sortable(row, 4), node: try node(row, 5)),
-                dotCounter: try bits(row, 6))
+                values: metrics, deviceTime: try row.decode(Int64?.self, atIndex: 4),
+                stamp: HLCTimestamp(logical: try sortable(row, 5), node: try node(row, 6)),
+                dotCounter: try bits(row, 7))
             try body(key, reading)
         }
     }

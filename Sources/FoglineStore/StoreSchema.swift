@@ -15,6 +15,7 @@ enum StoreSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-site-state", migrate: createSiteStateTables)
         migrator.registerMigration("v1-edge-bookkeeping", migrate: createEdgeBookkeepingTables)
+        migrator.registerMigration("v2-raw-telemetry-epoch", migrate: addEpochToRawTelemetry)
         return migrator
     }
 
@@ -108,6 +109,31 @@ enum StoreSchema {
                     dot_counter INTEGER NOT NULL,
                     PRIMARY KEY (device, seq)
                 ) STRICT, WITHOUT ROWID;
+                """)
+    }
+
+    /// Raw readings are keyed by (device, birth epoch, seq): a device that restarts its seq
+    /// numbering with a new birth must not collide with its earlier readings. Rows from before
+    /// get epoch 0.
+    private static func addEpochToRawTelemetry(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE raw_telemetry_v2 (
+                    device TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    metrics BLOB NOT NULL,
+                    device_time_ms INTEGER,
+                    logical INTEGER NOT NULL,
+                    writer INTEGER NOT NULL,
+                    dot_counter INTEGER NOT NULL,
+                    PRIMARY KEY (device, epoch, seq)
+                ) STRICT, WITHOUT ROWID;
+                -- Epoch 0, in StoredInteger.sortable form.
+                INSERT INTO raw_telemetry_v2
+                    SELECT device, -9223372036854775808, seq, metrics, device_time_ms, logical, writer, dot_counter FROM raw_telemetry;
+                DROP TABLE raw_telemetry;
+                ALTER TABLE raw_telemetry_v2 RENAME TO raw_telemetry;
                 """)
     }
 

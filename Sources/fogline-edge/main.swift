@@ -31,6 +31,12 @@ struct ConfigOptions: ParsableArguments {
     var data: String?
     @Option(name: .long, help: "Admin API address HOST:PORT; overrides `admin.listen`.")
     var admin: String?
+    @Option(name: .long, help: "Peer listener HOST:PORT for the site's other nodes; overrides `quorum.listen`.")
+    var listen: String?
+    @Option(name: .customLong("peer"), help: "Another node of the site, NODE=HOST:PORT (repeatable); replaces `quorum.peers`.")
+    var peers: [String] = []
+    @Option(name: .customLong("site-key-file"), help: "File holding the site's shared peer key; overrides `quorum.site_key_file`.")
+    var siteKeyFile: String?
 
     func load() throws -> EdgeConfiguration {
         var text: String?
@@ -41,7 +47,9 @@ struct ConfigOptions: ParsableArguments {
         }
         return try EdgeConfiguration.load(
             text: text, file: config ?? "(flags)",
-            overrides: .init(site: site, node: node, broker: broker, dataDirectory: data, admin: admin))
+            overrides: .init(
+                site: site, node: node, broker: broker, dataDirectory: data, admin: admin, listen: listen, peers: peers,
+                siteKeyFile: siteKeyFile))
     }
 }
 

@@ -85,7 +85,7 @@ struct ConvergenceTests {
             let value = Double(random.int(in: 0...100))
             let stamp = nodes[index].stamp(using: &random)
             deltas.append(nodes[index].state.recordTelemetry(
-                device: "meter-1", seq: UInt64(step), deviceTime: nil,
+                device: "meter-1", epoch: 1, seq: UInt64(step), deviceTime: nil,
                 values: [.init(name: "power", value: value)], stamp: stamp, keepRaw: true))
             samples += 1
             sum += value
@@ -123,7 +123,7 @@ struct ConvergenceTests {
         var random = SeededRandom(seed: 7)
         for seq in 0..<50 {
             _ = edge.state.recordTelemetry(
-                device: "d", seq: UInt64(seq), deviceTime: nil, values: [.init(name: "t", value: 1)],
+                device: "d", epoch: 1, seq: UInt64(seq), deviceTime: nil, values: [.init(name: "t", value: 1)],
                 stamp: edge.stamp(using: &random), keepRaw: true)
         }
         cloud.merge(edge.state)

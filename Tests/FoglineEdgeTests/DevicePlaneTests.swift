@@ -42,6 +42,17 @@ struct DevicePlaneTests {
         actions.compactMap { if case .rejected(let reason, _, _) = $0 { reason } else { nil } }
     }
 
+    @Test("a re-birth restarts seq numbering without colliding with the earlier raw readings")
+    mutating func rebirthKeepsRawReadings() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
+        _ = telemetry("th-1", seq: 0, temp: 20)
+        _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
+        #expect(Self.persisted(telemetry("th-1", seq: 0, temp: 30)).count == 1)
+        let readings = plane.state.raw.readings.filter { $0.key.device == "th-1" }.sorted { $0.key < $1.key }
+        #expect(readings.map(\.value.values.first?.value) == [20, 30])
+        #expect(Set(readings.map(\.key.epoch)).count == 2)
+    }
+
     @Test("telemetry is deduplicated by seq, gaps are counted and replay is requested, replays fill them")
     mutating func dedupeGapsReplay() {
         _ = send("th-1", .birth, #"{"profile":"thermostat","fw":"1.4.2","replay":true}"#)

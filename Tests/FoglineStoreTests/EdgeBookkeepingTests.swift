@@ -109,7 +109,7 @@ struct EdgeBookkeepingTests {
         #expect(try store.commands(status: "custom-state").isEmpty)
     }
 
-    @Test("raw readings are served in seq order after a given seq")
+    @Test("raw readings are served in (epoch, seq) order after a given position; a re-birth does not collide")
     func rawTelemetryQuery() throws {
         let (store, directory) = try EdgeStore.temporary()
         defer { _ = directory }
@@ -122,9 +122,14 @@ struct EdgeBookkeepingTests {
         let all = try store.rawTelemetry(device: "pump-1", limit: 100)
         #expect(all.map(\.key.seq) == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18])
         #expect(all.allSatisfy { state.raw.readings[$0.key] == $0.reading })
-        #expect(try store.rawTelemetry(device: "pump-1", afterSeq: 10, limit: 3).map(\.key.seq) == [12, 14, 16])
+        #expect(try store.rawTelemetry(device: "pump-1", after: (1, 10), limit: 3).map(\.key.seq) == [12, 14, 16])
         #expect(try store.rawTelemetry(device: "nobody", limit: 3).isEmpty)
-        #expect(try store.pruneRawTelemetry(keepingPerDevice: 4) == 12)
+        // The device restarts its numbering with a new birth (epoch 2): seq 0 again, a new reading.
+        try store.commit(StoreBatch(deltas: [telemetryDelta(&state, device: "pump-1", epoch: 2, seq: 0, node: node, milliseconds: 5_000)]))
+        let reborn = try store.rawTelemetry(device: "pump-1", after: (1, 16), limit: 10)
+        #expect(reborn.map { [$0.key.epoch, $0.key.seq] } == [[1, 18], [2, 0]])
+        #expect(try store.pruneRawTelemetry(keepingPerDevice: 4) == 13)
         #expect(try store.rawTelemetry(device: "valve-2", limit: 100).map(\.key.seq) == [13, 15, 17, 19])
+        #expect(try store.rawTelemetry(device: "pump-1", limit: 100).map { [$0.key.epoch, $0.key.seq] } == [[1, 14], [1, 16], [1, 18], [2, 0]])
     }
 }

@@ -169,14 +169,14 @@ struct SiteStatePersistenceTests {
             .init(name: String(repeating: "x", count: 300), value: .leastNonzeroMagnitude),
         ]
         let deltas = [
-            state.recordTelemetry(device: "", seq: 0, deviceTime: nil, values: [], stamp: stamp, keepRaw: true),
-            state.recordTelemetry(device: "meter.3", seq: 1 << 53, deviceTime: -1, values: values, stamp: stamp, keepRaw: true),
+            state.recordTelemetry(device: "", epoch: 0, seq: 0, deviceTime: nil, values: [], stamp: stamp, keepRaw: true),
+            state.recordTelemetry(device: "meter.3", epoch: UInt64.max, seq: 1 << 53, deviceTime: -1, values: values, stamp: stamp, keepRaw: true),
         ]
         try store.commit(StoreBatch(deltas: deltas))
         let empty = try store.rawTelemetry(device: "", limit: 10)
         #expect(empty.map(\.reading) == [RawTelemetry.Reading(values: [], deviceTime: nil, stamp: stamp, dotCounter: 1)])
         let stored = try #require(try store.rawTelemetry(device: "meter.3", limit: 10).first)
-        #expect(stored.key.seq == 1 << 53)
+        #expect(stored.key.seq == 1 << 53 && stored.key.epoch == .max)
         #expect(stored.reading.deviceTime == -1)
         #expect(stored.reading.values.map(\.name) == values.map(\.name))
         #expect(stored.reading.values.map(\.value.bitPattern) == values.map(\.value.bitPattern))

@@ -28,10 +28,11 @@ extension EdgeStore {
 
 /// A telemetry delta for `device`/`seq` written by `state`'s node `node`.
 func telemetryDelta(
-    _ state: inout SiteState, device: String, seq: UInt64, node: NodeID, milliseconds: UInt64, keepRaw: Bool = true
+    _ state: inout SiteState, device: String, epoch: UInt64 = 1, seq: UInt64, node: NodeID, milliseconds: UInt64,
+    keepRaw: Bool = true
 ) -> SiteDelta {
     state.recordTelemetry(
-        device: device, seq: seq, deviceTime: Int64(milliseconds),
+        device: device, epoch: epoch, seq: seq, deviceTime: Int64(milliseconds),
         values: [RawTelemetry.Metric(name: "temp", value: Double(seq) / 10), RawTelemetry.Metric(name: "rh", value: 40)],
         stamp: HLCTimestamp(milliseconds: milliseconds, counter: 0, node: node), keepRaw: keepRaw)
 }

@@ -54,7 +54,7 @@ public struct RandomSiteWriter: Sendable {
                 RawTelemetry.Metric(name: index == 0 ? "temp" : "humidity", value: Double(random.int(in: -400...900)) / 10)
             }
             return state.recordTelemetry(
-                device: device, seq: UInt64(random.int(in: 0...30)), deviceTime: Int64(random.int(in: 0...1_000)),
+                device: device, epoch: UInt64(random.int(in: 0...1)), seq: UInt64(random.int(in: 0...30)), deviceTime: Int64(random.int(in: 0...1_000)),
                 values: values, stamp: stamp(using: &random), keepRaw: random.chance(0.7))
         }
     }

@@ -109,7 +109,7 @@ struct CodecWorld {
             let deviceTime: Int64? = random.chance(0.3) ? nil : random.pick([Int64.min, .max, -1, 0, Int64(random.int(in: 0...Int.max))])
             let seq: UInt64 = random.chance(0.8) ? UInt64(random.int(in: 0...40)) : random.next()
             delta = replicas[index].recordTelemetry(
-                device: device, seq: seq, deviceTime: deviceTime, values: values, stamp: stamp(index, &random),
+                device: device, epoch: UInt64(random.int(in: 0...2)), seq: seq, deviceTime: deviceTime, values: values, stamp: stamp(index, &random),
                 keepRaw: random.chance(0.7))
         default:
             // Merge something from another replica: everything it has, or one of its earlier

@@ -22,9 +22,9 @@ public struct Proposer: Sendable {
         public var operationTimeoutMilliseconds: UInt64 = 2_000
         /// Operations waiting per key behind the one in flight; beyond it, new ones are refused.
         public var maxQueuedPerKey = 64
-        /// Bound on the rate difference between any two nodes' monotonic clocks (0.01: 1 %).
-        /// Lease holders count their grants shorter by twice this, so that their lease ends
-        /// before any acceptor stops timing it.
+        /// Bound on how far any node's monotonic clock rate strays from real time (0.01: 1 %).
+        /// Lease holders count their grants shorter by twice this, so that a holder's lease ends
+        /// before any acceptor that accepted the grant stops timing it.
         public var maxClockDrift = 0.01
 
         public init(members: [String]) {
@@ -42,6 +42,7 @@ public struct Proposer: Sendable {
 
     public let configuration: Configuration
     public let node: String
+    public let incarnation: UInt64
     private let nodeID: NodeID
     private var nextSequence: UInt64 = 1
     private var highestCounterSeen: UInt64 = 0
@@ -49,15 +50,17 @@ public struct Proposer: Sendable {
     private var inFlight: [String: Attempt] = [:]
     private var queued: [String: [Pending]] = [:]
 
-    /// `ballotFloor`: a ballot counter at least as high as any this node used before a restart
-    /// (persist ``highestBallotCounter`` now and then, or pass the highest promised counter of the
-    /// local acceptor); ballots below it would only be rejected.
-    public init(node: String, configuration: Configuration, ballotFloor: UInt64 = 0) {
+    /// `incarnation` must differ on every start of the node (the shell persists a restart count):
+    /// operation ids, which tell a proposer its own writes apart, must never repeat.
+    /// `ballotFloor`: a ballot counter at least as high as most this node used before (e.g. the
+    /// highest promised by the local acceptor); lower ballots would only be rejected.
+    public init(node: String, incarnation: UInt64, configuration: Configuration, ballotFloor: UInt64 = 0) {
         self.node = node
+        self.incarnation = incarnation
         self.nodeID = NodeID(name: node)
         self.configuration = configuration
         self.highestCounterSeen = ballotFloor
-        self.random = nodeID.rawValue | 1
+        self.random = (nodeID.rawValue ^ incarnation &* 0x9E37_79B9_7F4A_7C15) | 1
     }
 
     /// The highest ballot counter this proposer has used or seen.
@@ -81,7 +84,7 @@ public struct Proposer: Sendable {
     /// Starts `operation` on `key`. Its outcome arrives later as a `.completed` output (at once
     /// if it is refused).
     public mutating func submit(_ operation: RegisterOperation, key: String, at now: UInt64) -> (OperationID, [Output]) {
-        let id = OperationID(node: nodeID, sequence: nextSequence)
+        let id = OperationID(node: nodeID, incarnation: incarnation, sequence: nextSequence)
         nextSequence += 1
         let pending = Pending(id: id, key: key, operation: operation, submitted: now,
                               deadline: now + configuration.operationTimeoutMilliseconds)
@@ -116,11 +119,20 @@ public struct Proposer: Sendable {
             inFlight[key] = attempt
             return acks.count >= configuration.quorum ? finish(key: key, outcome: complete(outcome, attempt.pending, at: now), at: now) : []
         case .reject(let key, let ballot, let highestSeen):
-            highestCounterSeen = max(highestCounterSeen, highestSeen.counter)
-            guard var attempt = inFlight[key], attempt.ballot == ballot else { return [] }
+            guard var attempt = inFlight[key], attempt.ballot == ballot, configuration.members.contains(acceptor) else {
+                highestCounterSeen = max(highestCounterSeen, highestSeen.counter)
+                return []
+            }
+            // Retry ahead of the ballots others are about to use for fresh operations, further
+            // with every lost round, so that a busy key cannot starve one proposer.
+            highestCounterSeen = max(highestCounterSeen, highestSeen.counter + 2 * UInt64(min(attempt.round, 16)))
             switch attempt.phase {
             case .preparing, .accepting:
-                attempt.phase = .backingOff(until: now + backoff(round: attempt.round))
+                // A majority may still answer; give up on the round only once it cannot.
+                attempt.rejections.insert(acceptor)
+                if attempt.rejections.count > configuration.members.count - configuration.quorum {
+                    attempt.phase = .backingOff(until: now + backoff(round: attempt.round))
+                }
                 inFlight[key] = attempt
             case .backingOff:
                 break
@@ -184,6 +196,8 @@ public struct Proposer: Sendable {
         var round: Int
         var roundStarted: UInt64
         var phase: Phase
+        /// Acceptors that rejected the current round.
+        var rejections: Set<String> = []
         /// Set once a round proposed a changed value: from then on the operation may have taken
         /// effect even if it fails.
         var changeProposed = false
@@ -203,6 +217,7 @@ public struct Proposer: Sendable {
         attempt.round += 1
         attempt.roundStarted = now
         attempt.phase = .preparing([:])
+        attempt.rejections = []
         inFlight[key] = attempt
         return configuration.members.map { .send(.prepare(key: key, ballot: attempt.ballot), to: $0) }
     }
@@ -220,24 +235,32 @@ public struct Proposer: Sendable {
 
         var proposed = current
         var hold = leaseRemaining
-        let outcome: RegisterOutcome
-        if let earlier = attempt.proposedChange, current.writer == attempt.pending.id {
-            outcome = earlier.outcome  // an earlier round's change was chosen: report it
-        } else if let earlier = attempt.proposedChange, current.version != earlier.baseVersion {
-            // Someone else's change came after the base of ours: ours may have been chosen and
-            // overwritten since. Saying either way would be a guess.
-            return finish(key: key, outcome: .indeterminate(
-                "the register changed while a retry of this operation was pending; the operation may or may not have been applied"), at: now)
-        } else {
-            let applied = Self.apply(attempt.pending.operation, to: current, leaseRemaining: leaseRemaining)
-            outcome = applied.outcome
-            if let content = applied.newContent {
-                proposed = RegisterValue(version: current.version + 1, content: content, writer: attempt.pending.id)
-                hold = proposed.lease?.ttlMilliseconds ?? 0
-                attempt.changeProposed = true
-                attempt.proposedChange = (current.version, outcome)
+        var reported: RegisterOutcome?
+        if let earlier = attempt.proposedChange, current.version > earlier.baseVersion {
+            // The version our earlier round proposed is taken: by us (report it) or by someone
+            // else (ours can then never be chosen: apply the operation afresh). If the register
+            // no longer remembers who wrote it, saying either way would be a guess.
+            switch current.writer(ofVersion: earlier.baseVersion + 1) {
+            case attempt.pending.id?:
+                reported = earlier.outcome
+            case _?:
+                attempt.proposedChange = nil
+            case nil:
+                return finish(key: key, outcome: .indeterminate(
+                    "the register changed many times while this operation was retried; it may or may not have been applied"), at: now)
             }
         }
+        if reported == nil {
+            let applied = Self.apply(attempt.pending.operation, to: current, leaseRemaining: leaseRemaining)
+            reported = applied.outcome
+            if let content = applied.newContent {
+                proposed = current.changed(to: content, by: attempt.pending.id)
+                hold = proposed.lease?.ttlMilliseconds ?? 0
+                attempt.changeProposed = true
+                attempt.proposedChange = (current.version, applied.outcome)
+            }
+        }
+        let outcome = reported!
         attempt.phase = .accepting(outcome, [])
         inFlight[key] = attempt
         return configuration.members.map {
@@ -256,10 +279,7 @@ public struct Proposer: Sendable {
         case .compareAndSet(let expected, let value):
             if case .lease = current.content { return (nil, .invalid("the key holds a lease, not a value")) }
             guard current.version == expected else { return (nil, .conflict(current)) }
-            var written = current
-            written.version += 1
-            written.content = .data(value)
-            return (.data(value), .written(written))
+            return (.data(value), .written(RegisterValue(version: current.version + 1, content: .data(value))))
         case .acquireLease(let holder, let ttl):
             let record: LeaseRecord
             switch current.content {
@@ -316,10 +336,11 @@ public struct Proposer: Sendable {
         return outputs
     }
 
-    /// Randomized exponential backoff, so that duelling proposers stop colliding.
+    /// Randomized exponential backoff, so that duelling proposers stop colliding: the range
+    /// soon exceeds a round trip, so one of them gets a round through undisturbed.
     private mutating func backoff(round: Int) -> UInt64 {
         random = random &* 6364136223846793005 &+ 1442695040888963407
-        let ceiling = UInt64(min(320, 10 << min(round, 5)))
-        return ceiling / 2 + (random >> 33) % (ceiling / 2 + 1)
+        let ceiling = min(configuration.roundTimeoutMilliseconds, 50 << UInt64(min(round, 6)))
+        return (random >> 33) % (ceiling + 1)
     }
 }

@@ -1,8 +1,10 @@
 /// The value of one linearizable register (one key of the site's quorum store).
 ///
 /// `version` counts successful changes (0: never written), which is what compare-and-set
-/// compares. `writer` names the operation that produced this value, so a proposer retrying after
-/// a lost reply recognises its own write instead of reporting a conflict with itself.
+/// compares. `writers` names the operations that produced the latest versions (newest first,
+/// at most ``writerHistory``), so a proposer retrying after a lost reply or a duel can tell
+/// whether its own change was chosen — even when others have written since — instead of
+/// reporting a conflict with itself or giving up.
 public struct RegisterValue: Hashable, Sendable {
     public enum Content: Hashable, Sendable {
         case absent
@@ -13,12 +15,28 @@ public struct RegisterValue: Hashable, Sendable {
 
     public var version: UInt64
     public var content: Content
-    public var writer: OperationID?
+    /// `writers[i]` wrote version `version - i`.
+    public var writers: [OperationID]
 
-    public init(version: UInt64, content: Content, writer: OperationID? = nil) {
+    /// How many writers a value remembers.
+    public static let writerHistory = 8
+
+    public init(version: UInt64, content: Content, writers: [OperationID] = []) {
         self.version = version
         self.content = content
-        self.writer = writer
+        self.writers = writers
+    }
+
+    /// The value after `writer` changes the content: the next version.
+    public func changed(to content: Content, by writer: OperationID) -> RegisterValue {
+        RegisterValue(version: version + 1, content: content, writers: Array(([writer] + writers).prefix(Self.writerHistory)))
+    }
+
+    /// Who wrote `version`: nil when unknown (never written, or too long ago to remember).
+    public func writer(ofVersion version: UInt64) -> OperationID? {
+        guard version <= self.version, version > 0 else { return nil }
+        let back = self.version - version
+        return back < UInt64(writers.count) ? writers[Int(back)] : nil
     }
 
     /// The state of a key nobody has written.
@@ -29,15 +47,18 @@ public struct RegisterValue: Hashable, Sendable {
     }
 }
 
-/// Identifies one client operation across the site: the proposing node and its local sequence.
+/// Identifies one client operation across the site and across restarts: the proposing node, its
+/// incarnation (restart count) and the operation's sequence within it.
 public struct OperationID: Hashable, Sendable, CustomStringConvertible {
     public var node: NodeID
+    public var incarnation: UInt64
     public var sequence: UInt64
 
-    public init(node: NodeID, sequence: UInt64) {
+    public init(node: NodeID, incarnation: UInt64, sequence: UInt64) {
         self.node = node
+        self.incarnation = incarnation
         self.sequence = sequence
     }
 
-    public var description: String { "\(node)#\(sequence)" }
+    public var description: String { "\(node)/\(incarnation)#\(sequence)" }
 }

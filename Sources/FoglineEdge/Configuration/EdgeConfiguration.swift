@@ -20,9 +20,34 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var sendMaximum = 20
     }
 
+    /// The local quorum (DESIGN.md "Local quorum"): this node's peer listener, the site's other
+    /// nodes, and the lease and failure-detection settings. No peers: this node alone is the
+    /// quorum.
+    public struct Quorum: Sendable, Equatable {
+        public struct Peer: Sendable, Equatable {
+            public var host: String
+            public var port: Int
+        }
+
+        public var listenHost = "127.0.0.1"
+        public var listenPort = 7_946
+        public var peers: [String: Peer] = [:]
+        /// File holding the site's shared HMAC key (at least 32 bytes); required with peers.
+        public var siteKeyFile: String?
+        public var shards = 16
+        public var roles = ["cloud-uplink"]
+        public var leaseTTLMilliseconds = 3_000
+        public var rebalanceDelayMilliseconds = 2_000
+        public var operationTimeoutMilliseconds = 2_000
+        public var heartbeatIntervalMilliseconds = 500
+        public var acceptablePauseMilliseconds = 1_000
+        public var phiThreshold = 8.0
+    }
+
     public var site = ""
     public var node = ""
     public var broker = Broker()
+    public var quorum = Quorum()
     public var dataDirectory = "/var/lib/fogline"
     public var adminHost = "127.0.0.1"
     public var adminPort = 8080
@@ -48,13 +73,24 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var broker: String?
         public var dataDirectory: String?
         public var admin: String?
+        /// `--listen HOST:PORT`: the peer listener.
+        public var listen: String?
+        /// `--peer NODE=HOST:PORT`, repeatable: replaces the file's peer list.
+        public var peers: [String]
+        public var siteKeyFile: String?
 
-        public init(site: String? = nil, node: String? = nil, broker: String? = nil, dataDirectory: String? = nil, admin: String? = nil) {
+        public init(
+            site: String? = nil, node: String? = nil, broker: String? = nil, dataDirectory: String? = nil, admin: String? = nil,
+            listen: String? = nil, peers: [String] = [], siteKeyFile: String? = nil
+        ) {
             self.site = site
             self.node = node
             self.broker = broker
             self.dataDirectory = dataDirectory
             self.admin = admin
+            self.listen = listen
+            self.peers = peers
+            self.siteKeyFile = siteKeyFile
         }
     }
 
@@ -84,7 +120,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
 
     private mutating func read(_ root: Yams.Node.Mapping, _ reader: ConfigReader) {
         reader.rejectUnknownKeys(
-            in: root, known: ["site", "node", "broker", "data_dir", "admin", "storage", "devices", "commands", "hlc", "log"],
+            in: root, known: ["site", "node", "broker", "data_dir", "admin", "quorum", "storage", "devices", "commands", "hlc", "log"],
             section: "the top level")
         site = reader.string(root, "site", validate: SegmentName.problem(with:)) ?? site
         node = reader.string(root, "node", validate: SegmentName.problem(with:)) ?? node
@@ -110,6 +146,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
                 (adminHost, adminPort) = Self.parseHostPort(listen).endpoint!
             }
         }
+        if let section = reader.section(root, "quorum") { readQuorum(section, reader) }
         if let storage = reader.section(root, "storage") {
             reader.rejectUnknownKeys(in: storage, known: ["flush_interval_ms", "raw_retention_per_device"], section: "storage")
             flushIntervalMilliseconds = reader.integer(storage, "flush_interval_ms", in: 1...60_000) ?? flushIntervalMilliseconds
@@ -140,6 +177,53 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
     }
 
+    private mutating func readQuorum(_ section: Yams.Node.Mapping, _ reader: ConfigReader) {
+        reader.rejectUnknownKeys(
+            in: section,
+            known: ["listen", "peers", "site_key_file", "shards", "roles", "lease_ttl_ms", "rebalance_delay_ms", "operation_timeout_ms",
+                    "failure_detector"],
+            section: "quorum")
+        if let listen = reader.string(section, "listen", validate: { Self.parseHostPort($0).problem }) {
+            (quorum.listenHost, quorum.listenPort) = Self.parseHostPort(listen).endpoint!
+        }
+        if let peers = reader.section(section, "peers") {
+            for (key, value) in peers {
+                guard let name = key.string, SegmentName.problem(with: name) == nil else {
+                    reader.report(key, "peer names must match [A-Za-z0-9_.-]{1,64}")
+                    continue
+                }
+                guard let address = value.string, let endpoint = Self.parseHostPort(address).endpoint else {
+                    reader.report(value, "peer `\(name)`: \(Self.parseHostPort(value.string ?? "").problem ?? "write HOST:PORT")")
+                    continue
+                }
+                quorum.peers[name] = Quorum.Peer(host: endpoint.0, port: endpoint.1)
+            }
+        }
+        quorum.siteKeyFile = reader.string(section, "site_key_file") ?? quorum.siteKeyFile
+        quorum.shards = reader.integer(section, "shards", in: 1...4_096) ?? quorum.shards
+        if let roles = section["roles"] {
+            if let list = roles.sequence, list.allSatisfy({ $0.string.map { SegmentName.problem(with: $0) == nil } ?? false }) {
+                quorum.roles = list.compactMap(\.string)
+                if !quorum.roles.contains("cloud-uplink") { quorum.roles.insert("cloud-uplink", at: 0) }
+            } else {
+                reader.report(roles, "`roles` must be a list of names matching [A-Za-z0-9_.-]{1,64}, e.g. [cloud-uplink, backup]")
+            }
+        }
+        quorum.leaseTTLMilliseconds = reader.integer(section, "lease_ttl_ms", in: 200...600_000) ?? quorum.leaseTTLMilliseconds
+        quorum.rebalanceDelayMilliseconds = reader.integer(section, "rebalance_delay_ms", in: 0...3_600_000) ?? quorum.rebalanceDelayMilliseconds
+        quorum.operationTimeoutMilliseconds = reader.integer(section, "operation_timeout_ms", in: 100...60_000) ?? quorum.operationTimeoutMilliseconds
+        if let detector = reader.section(section, "failure_detector") {
+            reader.rejectUnknownKeys(in: detector, known: ["heartbeat_interval_ms", "acceptable_pause_ms", "phi_threshold"], section: "quorum.failure_detector")
+            quorum.heartbeatIntervalMilliseconds = reader.integer(detector, "heartbeat_interval_ms", in: 10...60_000) ?? quorum.heartbeatIntervalMilliseconds
+            quorum.acceptablePauseMilliseconds = reader.integer(detector, "acceptable_pause_ms", in: 0...600_000) ?? quorum.acceptablePauseMilliseconds
+            if let node = detector["phi_threshold"] {
+                if let value = node.float, value >= 1, value <= 100 { quorum.phiThreshold = value } else {
+                    reader.report(node, "`phi_threshold` must be a number between 1 and 100, e.g. 8")
+                }
+            }
+        }
+    }
+
     private mutating func apply(_ overrides: Overrides, _ reader: ConfigReader) {
         if let value = overrides.site {
             if let problem = SegmentName.problem(with: value) { reader.report(line: 0, "--site: \(problem)") } else { site = value }
@@ -152,13 +236,42 @@ public struct EdgeConfiguration: Sendable, Equatable {
             if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else { (broker.host, broker.port) = parsed.endpoint! }
         }
         if let value = overrides.dataDirectory { dataDirectory = value }
+        applyQuorum(overrides, reader)
         if let value = overrides.admin {
             let parsed = Self.parseHostPort(value)
             if let problem = parsed.problem { reader.report(line: 0, "--admin: \(problem)") } else { (adminHost, adminPort) = parsed.endpoint! }
         }
     }
 
+    private mutating func applyQuorum(_ overrides: Overrides, _ reader: ConfigReader) {
+        if let value = overrides.listen {
+            let parsed = Self.parseHostPort(value)
+            if let problem = parsed.problem { reader.report(line: 0, "--listen: \(problem)") } else {
+                (quorum.listenHost, quorum.listenPort) = parsed.endpoint!
+            }
+        }
+        if !overrides.peers.isEmpty { quorum.peers = [:] }
+        for value in overrides.peers {
+            let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, SegmentName.problem(with: parts[0]) == nil else {
+                reader.report(line: 0, "--peer \(value): write NODE=HOST:PORT, e.g. --peer edge-b=127.0.0.1:7947")
+                continue
+            }
+            let parsed = Self.parseHostPort(parts[1])
+            if let problem = parsed.problem { reader.report(line: 0, "--peer \(value): \(problem)") } else {
+                quorum.peers[parts[0]] = Quorum.Peer(host: parsed.endpoint!.0, port: parsed.endpoint!.1)
+            }
+        }
+        if let file = overrides.siteKeyFile { quorum.siteKeyFile = file }
+    }
+
     private func validate(_ reader: ConfigReader, siteGiven: Bool, nodeGiven: Bool) {
+        if quorum.peers[node] != nil {
+            reader.report(line: 1, "quorum peer `\(node)` is this node itself; list only the site's other nodes under quorum.peers")
+        }
+        if !quorum.peers.isEmpty && quorum.siteKeyFile == nil {
+            reader.report(line: 1, "quorum peers need `quorum.site_key_file` (or --site-key-file): the site's shared key authenticates every peer frame")
+        }
         if !siteGiven { reader.report(line: 1, "`site` is required (or pass --site): the site id, e.g. plant-1") }
         if !nodeGiven { reader.report(line: 1, "`node` is required (or pass --node): this node's name, e.g. edge-a") }
         if (broker.certFile == nil) != (broker.keyFile == nil) {

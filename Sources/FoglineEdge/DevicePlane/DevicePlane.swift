@@ -207,7 +207,7 @@ public struct DevicePlane: Sendable {
             let stamp = timestamp(moment, &actions)
             let metrics = reading.values.map { RawTelemetry.Metric(name: $0.name, value: $0.value) }
             actions.append(.persist(state.recordTelemetry(
-                device: device, seq: reading.seq, deviceTime: reading.deviceTime, values: metrics, stamp: stamp,
+                device: device, epoch: ingest.epoch, seq: reading.seq, deviceTime: reading.deviceTime, values: metrics, stamp: stamp,
                 keepRaw: configuration.keepRawTelemetry)))
         case .tooOld:
             break

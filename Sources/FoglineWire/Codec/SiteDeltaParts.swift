@@ -221,6 +221,7 @@ enum RawRows {
             var message = Fogline_V1_RawReading()
             message.device = devices[key.device]
             message.seq = key.seq
+            message.epoch = key.epoch
             message.metrics = reading.values.map { metrics[$0.name] }
             message.values = reading.values.map(\.value)
             if let time = reading.deviceTime { message.deviceTimeMs = time }
@@ -251,7 +252,8 @@ enum RawRows {
                 values: values, deviceTime: message.hasDeviceTimeMs ? message.deviceTimeMs : nil,
                 stamp: HLCTimestamp(logical: message.logical, node: writer),
                 dotCounter: try WireCheck.positiveDot(message.dotCounter, "a raw reading"))
-            raw.insert(reading, for: RawTelemetry.Key(device: try WireCheck.lookup(part.devices, message.device, "raw reading device"), seq: message.seq))
+            raw.insert(reading, for: RawTelemetry.Key(
+                device: try WireCheck.lookup(part.devices, message.device, "raw reading device"), epoch: message.epoch, seq: message.seq))
         }
         return raw
     }

@@ -700,6 +700,9 @@ public nonisolated struct Fogline_V1_RawReading: Sendable {
 
   public var dotCounter: UInt64 = 0
 
+  /// birth epoch of the device's seq numbering (0: none)
+  public var epoch: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -721,112 +724,124 @@ public nonisolated struct Fogline_V1_Signature: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fogline_V1_PeerFrame: Sendable {
+public nonisolated struct Fogline_V1_PeerFrame: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
   /// node name, [A-Za-z0-9_.-]{1,64}
-  public var fromNode: String = String()
+  public var fromNode: String {
+    get {_storage._fromNode}
+    set {_uniqueStorage()._fromNode = newValue}
+  }
 
   /// site name, [A-Za-z0-9_.-]{1,64}
-  public var site: String = String()
+  public var site: String {
+    get {_storage._site}
+    set {_uniqueStorage()._site = newValue}
+  }
 
   public var sentAt: Fogline_V1_HLCTimestamp {
-    get {_sentAt ?? Fogline_V1_HLCTimestamp()}
-    set {_sentAt = newValue}
+    get {_storage._sentAt ?? Fogline_V1_HLCTimestamp()}
+    set {_uniqueStorage()._sentAt = newValue}
   }
   /// Returns true if `sentAt` has been explicitly set.
-  public var hasSentAt: Bool {self._sentAt != nil}
+  public var hasSentAt: Bool {_storage._sentAt != nil}
   /// Clears the value of `sentAt`. Subsequent reads from it will return its default value.
-  public mutating func clearSentAt() {self._sentAt = nil}
+  public mutating func clearSentAt() {_uniqueStorage()._sentAt = nil}
 
   /// reserved for the signing issue
   public var signature: Fogline_V1_Signature {
-    get {_signature ?? Fogline_V1_Signature()}
-    set {_signature = newValue}
+    get {_storage._signature ?? Fogline_V1_Signature()}
+    set {_uniqueStorage()._signature = newValue}
   }
   /// Returns true if `signature` has been explicitly set.
-  public var hasSignature: Bool {self._signature != nil}
+  public var hasSignature: Bool {_storage._signature != nil}
   /// Clears the value of `signature`. Subsequent reads from it will return its default value.
-  public mutating func clearSignature() {self._signature = nil}
+  public mutating func clearSignature() {_uniqueStorage()._signature = nil}
 
-  public var body: Fogline_V1_PeerFrame.OneOf_Body? = nil
+  public var body: OneOf_Body? {
+    get {return _storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   /// Failure detection and anti-entropy: 10-19.
   public var heartbeat: Fogline_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = body {return v}
+      if case .heartbeat(let v)? = _storage._body {return v}
       return Fogline_V1_Heartbeat()
     }
-    set {body = .heartbeat(newValue)}
+    set {_uniqueStorage()._body = .heartbeat(newValue)}
   }
 
   public var gossipDelta: Fogline_V1_GossipDelta {
     get {
-      if case .gossipDelta(let v)? = body {return v}
+      if case .gossipDelta(let v)? = _storage._body {return v}
       return Fogline_V1_GossipDelta()
     }
-    set {body = .gossipDelta(newValue)}
+    set {_uniqueStorage()._body = .gossipDelta(newValue)}
   }
 
   public var gossipAck: Fogline_V1_GossipAck {
     get {
-      if case .gossipAck(let v)? = body {return v}
+      if case .gossipAck(let v)? = _storage._body {return v}
       return Fogline_V1_GossipAck()
     }
-    set {body = .gossipAck(newValue)}
+    set {_uniqueStorage()._body = .gossipAck(newValue)}
   }
 
   public var contextExchange: Fogline_V1_ContextExchange {
     get {
-      if case .contextExchange(let v)? = body {return v}
+      if case .contextExchange(let v)? = _storage._body {return v}
       return Fogline_V1_ContextExchange()
     }
-    set {body = .contextExchange(newValue)}
+    set {_uniqueStorage()._body = .contextExchange(newValue)}
   }
 
   /// Local quorum (CASPaxos): 20-39.
   public var paxosPrepare: Fogline_V1_PaxosPrepare {
     get {
-      if case .paxosPrepare(let v)? = body {return v}
+      if case .paxosPrepare(let v)? = _storage._body {return v}
       return Fogline_V1_PaxosPrepare()
     }
-    set {body = .paxosPrepare(newValue)}
+    set {_uniqueStorage()._body = .paxosPrepare(newValue)}
   }
 
   public var paxosPromise: Fogline_V1_PaxosPromise {
     get {
-      if case .paxosPromise(let v)? = body {return v}
+      if case .paxosPromise(let v)? = _storage._body {return v}
       return Fogline_V1_PaxosPromise()
     }
-    set {body = .paxosPromise(newValue)}
+    set {_uniqueStorage()._body = .paxosPromise(newValue)}
   }
 
   public var paxosAccept: Fogline_V1_PaxosAccept {
     get {
-      if case .paxosAccept(let v)? = body {return v}
+      if case .paxosAccept(let v)? = _storage._body {return v}
       return Fogline_V1_PaxosAccept()
     }
-    set {body = .paxosAccept(newValue)}
+    set {_uniqueStorage()._body = .paxosAccept(newValue)}
   }
 
   public var paxosAccepted: Fogline_V1_PaxosAccepted {
     get {
-      if case .paxosAccepted(let v)? = body {return v}
+      if case .paxosAccepted(let v)? = _storage._body {return v}
       return Fogline_V1_PaxosAccepted()
     }
-    set {body = .paxosAccepted(newValue)}
+    set {_uniqueStorage()._body = .paxosAccepted(newValue)}
   }
 
   public var paxosReject: Fogline_V1_PaxosReject {
     get {
-      if case .paxosReject(let v)? = body {return v}
+      if case .paxosReject(let v)? = _storage._body {return v}
       return Fogline_V1_PaxosReject()
     }
-    set {body = .paxosReject(newValue)}
+    set {_uniqueStorage()._body = .paxosReject(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -848,8 +863,7 @@ public nonisolated struct Fogline_V1_PeerFrame: Sendable {
 
   public init() {}
 
-  fileprivate var _sentAt: Fogline_V1_HLCTimestamp? = nil
-  fileprivate var _signature: Fogline_V1_Signature? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Fogline_V1_Heartbeat: Sendable {
@@ -960,6 +974,93 @@ public nonisolated struct Fogline_V1_Ballot: Sendable {
   public init() {}
 }
 
+/// The operation that wrote a register value (FoglineCore.OperationID).
+public nonisolated struct Fogline_V1_OperationRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: UInt64 = 0
+
+  public var incarnation: UInt64 = 0
+
+  public var sequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fogline_V1_LeaseRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// absent: released or never held
+  public var holder: String {
+    get {_holder ?? String()}
+    set {_holder = newValue}
+  }
+  /// Returns true if `holder` has been explicitly set.
+  public var hasHolder: Bool {self._holder != nil}
+  /// Clears the value of `holder`. Subsequent reads from it will return its default value.
+  public mutating func clearHolder() {self._holder = nil}
+
+  /// fencing token of the latest grant; survives release
+  public var token: UInt64 = 0
+
+  public var ttlMs: UInt64 = 0
+
+  /// renewals of this grant
+  public var renewal: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _holder: String? = nil
+}
+
+/// The value of one register. No content set: the key was never written.
+public nonisolated struct Fogline_V1_RegisterValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var version: UInt64 = 0
+
+  public var content: Fogline_V1_RegisterValue.OneOf_Content? = nil
+
+  public var data: Data {
+    get {
+      if case .data(let v)? = content {return v}
+      return Data()
+    }
+    set {content = .data(newValue)}
+  }
+
+  public var lease: Fogline_V1_LeaseRecord {
+    get {
+      if case .lease(let v)? = content {return v}
+      return Fogline_V1_LeaseRecord()
+    }
+    set {content = .lease(newValue)}
+  }
+
+  /// writers of the latest versions, newest first (at most 8)
+  public var writers: [Fogline_V1_OperationRef] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Content: Equatable, Sendable {
+    case data(Data)
+    case lease(Fogline_V1_LeaseRecord)
+
+  }
+
+  public init() {}
+}
+
 public nonisolated struct Fogline_V1_PaxosPrepare: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1010,7 +1111,17 @@ public nonisolated struct Fogline_V1_PaxosPromise: Sendable {
   /// Clears the value of `acceptedBallot`. Subsequent reads from it will return its default value.
   public mutating func clearAcceptedBallot() {self._acceptedBallot = nil}
 
-  public var acceptedValue: Data = Data()
+  /// with accepted_ballot
+  public var accepted: Fogline_V1_RegisterValue {
+    get {_accepted ?? Fogline_V1_RegisterValue()}
+    set {_accepted = newValue}
+  }
+  /// Returns true if `accepted` has been explicitly set.
+  public var hasAccepted: Bool {self._accepted != nil}
+  /// Clears the value of `accepted`. Subsequent reads from it will return its default value.
+  public mutating func clearAccepted() {self._accepted = nil}
+
+  public var leaseRemainingMs: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1018,6 +1129,7 @@ public nonisolated struct Fogline_V1_PaxosPromise: Sendable {
 
   fileprivate var _ballot: Fogline_V1_Ballot? = nil
   fileprivate var _acceptedBallot: Fogline_V1_Ballot? = nil
+  fileprivate var _accepted: Fogline_V1_RegisterValue? = nil
 }
 
 public nonisolated struct Fogline_V1_PaxosAccept: Sendable {
@@ -1036,13 +1148,23 @@ public nonisolated struct Fogline_V1_PaxosAccept: Sendable {
   /// Clears the value of `ballot`. Subsequent reads from it will return its default value.
   public mutating func clearBallot() {self._ballot = nil}
 
-  public var value: Data = Data()
+  public var value: Fogline_V1_RegisterValue {
+    get {_value ?? Fogline_V1_RegisterValue()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var leaseHoldMs: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _ballot: Fogline_V1_Ballot? = nil
+  fileprivate var _value: Fogline_V1_RegisterValue? = nil
 }
 
 public nonisolated struct Fogline_V1_PaxosAccepted: Sendable {
@@ -1084,11 +1206,67 @@ public nonisolated struct Fogline_V1_PaxosReject: Sendable {
   /// Clears the value of `highestSeen`. Subsequent reads from it will return its default value.
   public mutating func clearHighestSeen() {self._highestSeen = nil}
 
+  /// the ballot rejected
+  public var ballot: Fogline_V1_Ballot {
+    get {_ballot ?? Fogline_V1_Ballot()}
+    set {_ballot = newValue}
+  }
+  /// Returns true if `ballot` has been explicitly set.
+  public var hasBallot: Bool {self._ballot != nil}
+  /// Clears the value of `ballot`. Subsequent reads from it will return its default value.
+  public mutating func clearBallot() {self._ballot = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _highestSeen: Fogline_V1_Ballot? = nil
+  fileprivate var _ballot: Fogline_V1_Ballot? = nil
+}
+
+/// What an acceptor persists per key (fsynced before it replies); stored, not sent.
+public nonisolated struct Fogline_V1_AcceptorRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var schemaVersion: UInt32 = 0
+
+  public var promised: Fogline_V1_Ballot {
+    get {_promised ?? Fogline_V1_Ballot()}
+    set {_promised = newValue}
+  }
+  /// Returns true if `promised` has been explicitly set.
+  public var hasPromised: Bool {self._promised != nil}
+  /// Clears the value of `promised`. Subsequent reads from it will return its default value.
+  public mutating func clearPromised() {self._promised = nil}
+
+  /// absent: nothing accepted yet
+  public var acceptedBallot: Fogline_V1_Ballot {
+    get {_acceptedBallot ?? Fogline_V1_Ballot()}
+    set {_acceptedBallot = newValue}
+  }
+  /// Returns true if `acceptedBallot` has been explicitly set.
+  public var hasAcceptedBallot: Bool {self._acceptedBallot != nil}
+  /// Clears the value of `acceptedBallot`. Subsequent reads from it will return its default value.
+  public mutating func clearAcceptedBallot() {self._acceptedBallot = nil}
+
+  public var accepted: Fogline_V1_RegisterValue {
+    get {_accepted ?? Fogline_V1_RegisterValue()}
+    set {_accepted = newValue}
+  }
+  /// Returns true if `accepted` has been explicitly set.
+  public var hasAccepted: Bool {self._accepted != nil}
+  /// Clears the value of `accepted`. Subsequent reads from it will return its default value.
+  public mutating func clearAccepted() {self._accepted = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _promised: Fogline_V1_Ballot? = nil
+  fileprivate var _acceptedBallot: Fogline_V1_Ballot? = nil
+  fileprivate var _accepted: Fogline_V1_RegisterValue? = nil
 }
 
 public nonisolated struct Fogline_V1_SyncFrame: Sendable {
@@ -2077,7 +2255,7 @@ nonisolated extension Fogline_V1_RawTelemetryPart: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Fogline_V1_RawReading: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RawReading"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}seq\0\u{1}metrics\0\u{1}values\0\u{3}device_time_ms\0\u{1}logical\0\u{1}writer\0\u{3}dot_counter\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{1}seq\0\u{1}metrics\0\u{1}values\0\u{3}device_time_ms\0\u{1}logical\0\u{1}writer\0\u{3}dot_counter\0\u{1}epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2093,6 +2271,7 @@ nonisolated extension Fogline_V1_RawReading: SwiftProtobuf.Message, SwiftProtobu
       case 6: try { try decoder.decodeSingularFixed64Field(value: &self.logical) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.writer) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.dotCounter) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       default: break
       }
     }
@@ -2127,6 +2306,9 @@ nonisolated extension Fogline_V1_RawReading: SwiftProtobuf.Message, SwiftProtobu
     if self.dotCounter != 0 {
       try visitor.visitSingularUInt64Field(value: self.dotCounter, fieldNumber: 8)
     }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2139,6 +2321,7 @@ nonisolated extension Fogline_V1_RawReading: SwiftProtobuf.Message, SwiftProtobu
     if lhs.logical != rhs.logical {return false}
     if lhs.writer != rhs.writer {return false}
     if lhs.dotCounter != rhs.dotCounter {return false}
+    if lhs.epoch != rhs.epoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2178,208 +2361,254 @@ nonisolated extension Fogline_V1_PeerFrame: SwiftProtobuf.Message, SwiftProtobuf
   public static let protoMessageName: String = _protobuf_package + ".PeerFrame"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{3}from_node\0\u{1}site\0\u{3}sent_at\0\u{1}signature\0\u{2}\u{5}heartbeat\0\u{3}gossip_delta\0\u{3}gossip_ack\0\u{3}context_exchange\0\u{4}\u{7}paxos_prepare\0\u{3}paxos_promise\0\u{3}paxos_accept\0\u{3}paxos_accepted\0\u{3}paxos_reject\0\u{c}\u{6}\u{4}\u{c}(<")
 
+  fileprivate class _StorageClass {
+    var _schemaVersion: UInt32 = 0
+    var _fromNode: String = String()
+    var _site: String = String()
+    var _sentAt: Fogline_V1_HLCTimestamp? = nil
+    var _signature: Fogline_V1_Signature? = nil
+    var _body: Fogline_V1_PeerFrame.OneOf_Body?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _schemaVersion = source._schemaVersion
+      _fromNode = source._fromNode
+      _site = source._site
+      _sentAt = source._sentAt
+      _signature = source._signature
+      _body = source._body
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.fromNode) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.site) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._sentAt) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._signature) }()
-      case 10: try {
-        var v: Fogline_V1_Heartbeat?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .heartbeat(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._fromNode) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._site) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._sentAt) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._signature) }()
+        case 10: try {
+          var v: Fogline_V1_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .heartbeat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .heartbeat(v)
+          }
+        }()
+        case 11: try {
+          var v: Fogline_V1_GossipDelta?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .gossipDelta(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .gossipDelta(v)
+          }
+        }()
+        case 12: try {
+          var v: Fogline_V1_GossipAck?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .gossipAck(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .gossipAck(v)
+          }
+        }()
+        case 13: try {
+          var v: Fogline_V1_ContextExchange?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .contextExchange(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .contextExchange(v)
+          }
+        }()
+        case 20: try {
+          var v: Fogline_V1_PaxosPrepare?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosPrepare(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosPrepare(v)
+          }
+        }()
+        case 21: try {
+          var v: Fogline_V1_PaxosPromise?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosPromise(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosPromise(v)
+          }
+        }()
+        case 22: try {
+          var v: Fogline_V1_PaxosAccept?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosAccept(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosAccept(v)
+          }
+        }()
+        case 23: try {
+          var v: Fogline_V1_PaxosAccepted?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosAccepted(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosAccepted(v)
+          }
+        }()
+        case 24: try {
+          var v: Fogline_V1_PaxosReject?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosReject(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosReject(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .heartbeat(v)
-        }
-      }()
-      case 11: try {
-        var v: Fogline_V1_GossipDelta?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .gossipDelta(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .gossipDelta(v)
-        }
-      }()
-      case 12: try {
-        var v: Fogline_V1_GossipAck?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .gossipAck(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .gossipAck(v)
-        }
-      }()
-      case 13: try {
-        var v: Fogline_V1_ContextExchange?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .contextExchange(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .contextExchange(v)
-        }
-      }()
-      case 20: try {
-        var v: Fogline_V1_PaxosPrepare?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .paxosPrepare(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .paxosPrepare(v)
-        }
-      }()
-      case 21: try {
-        var v: Fogline_V1_PaxosPromise?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .paxosPromise(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .paxosPromise(v)
-        }
-      }()
-      case 22: try {
-        var v: Fogline_V1_PaxosAccept?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .paxosAccept(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .paxosAccept(v)
-        }
-      }()
-      case 23: try {
-        var v: Fogline_V1_PaxosAccepted?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .paxosAccepted(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .paxosAccepted(v)
-        }
-      }()
-      case 24: try {
-        var v: Fogline_V1_PaxosReject?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .paxosReject(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .paxosReject(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 1)
-    }
-    if !self.fromNode.isEmpty {
-      try visitor.visitSingularStringField(value: self.fromNode, fieldNumber: 2)
-    }
-    if !self.site.isEmpty {
-      try visitor.visitSingularStringField(value: self.site, fieldNumber: 3)
-    }
-    try { if let v = self._sentAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._signature {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    switch self.body {
-    case .heartbeat?: try {
-      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .gossipDelta?: try {
-      guard case .gossipDelta(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .gossipAck?: try {
-      guard case .gossipAck(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .contextExchange?: try {
-      guard case .contextExchange(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case .paxosPrepare?: try {
-      guard case .paxosPrepare(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .paxosPromise?: try {
-      guard case .paxosPromise(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case .paxosAccept?: try {
-      guard case .paxosAccept(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-    }()
-    case .paxosAccepted?: try {
-      guard case .paxosAccepted(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
-    }()
-    case .paxosReject?: try {
-      guard case .paxosReject(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 1)
+      }
+      if !_storage._fromNode.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fromNode, fieldNumber: 2)
+      }
+      if !_storage._site.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._site, fieldNumber: 3)
+      }
+      try { if let v = _storage._sentAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._signature {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      switch _storage._body {
+      case .heartbeat?: try {
+        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .gossipDelta?: try {
+        guard case .gossipDelta(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .gossipAck?: try {
+        guard case .gossipAck(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .contextExchange?: try {
+        guard case .contextExchange(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .paxosPrepare?: try {
+        guard case .paxosPrepare(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .paxosPromise?: try {
+        guard case .paxosPromise(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .paxosAccept?: try {
+        guard case .paxosAccept(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .paxosAccepted?: try {
+        guard case .paxosAccepted(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
+      case .paxosReject?: try {
+        guard case .paxosReject(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_PeerFrame, rhs: Fogline_V1_PeerFrame) -> Bool {
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.fromNode != rhs.fromNode {return false}
-    if lhs.site != rhs.site {return false}
-    if lhs._sentAt != rhs._sentAt {return false}
-    if lhs._signature != rhs._signature {return false}
-    if lhs.body != rhs.body {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._fromNode != rhs_storage._fromNode {return false}
+        if _storage._site != rhs_storage._site {return false}
+        if _storage._sentAt != rhs_storage._sentAt {return false}
+        if _storage._signature != rhs_storage._signature {return false}
+        if _storage._body != rhs_storage._body {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2577,6 +2806,167 @@ nonisolated extension Fogline_V1_Ballot: SwiftProtobuf.Message, SwiftProtobuf._M
   }
 }
 
+nonisolated extension Fogline_V1_OperationRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OperationRef"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}incarnation\0\u{1}sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.node != 0 {
+      try visitor.visitSingularFixed64Field(value: self.node, fieldNumber: 1)
+    }
+    if self.incarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 2)
+    }
+    if self.sequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_OperationRef, rhs: Fogline_V1_OperationRef) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.incarnation != rhs.incarnation {return false}
+    if lhs.sequence != rhs.sequence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_LeaseRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LeaseRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}holder\0\u{1}token\0\u{3}ttl_ms\0\u{1}renewal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._holder) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.token) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.ttlMs) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.renewal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._holder {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if self.token != 0 {
+      try visitor.visitSingularUInt64Field(value: self.token, fieldNumber: 2)
+    }
+    if self.ttlMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.ttlMs, fieldNumber: 3)
+    }
+    if self.renewal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.renewal, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_LeaseRecord, rhs: Fogline_V1_LeaseRecord) -> Bool {
+    if lhs._holder != rhs._holder {return false}
+    if lhs.token != rhs.token {return false}
+    if lhs.ttlMs != rhs.ttlMs {return false}
+    if lhs.renewal != rhs.renewal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_RegisterValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterValue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}data\0\u{1}lease\0\u{2}\u{2}writers\0\u{c}\u{4}\u{1}")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.content != nil {try decoder.handleConflictingOneOf()}
+          self.content = .data(v)
+        }
+      }()
+      case 3: try {
+        var v: Fogline_V1_LeaseRecord?
+        var hadOneofValue = false
+        if let current = self.content {
+          hadOneofValue = true
+          if case .lease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.content = .lease(v)
+        }
+      }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.writers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.version != 0 {
+      try visitor.visitSingularUInt64Field(value: self.version, fieldNumber: 1)
+    }
+    switch self.content {
+    case .data?: try {
+      guard case .data(let v)? = self.content else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case .lease?: try {
+      guard case .lease(let v)? = self.content else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    if !self.writers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.writers, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_RegisterValue, rhs: Fogline_V1_RegisterValue) -> Bool {
+    if lhs.version != rhs.version {return false}
+    if lhs.content != rhs.content {return false}
+    if lhs.writers != rhs.writers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Fogline_V1_PaxosPrepare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosPrepare"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0")
@@ -2618,7 +3008,7 @@ nonisolated extension Fogline_V1_PaxosPrepare: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosPromise"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{3}accepted_ballot\0\u{3}accepted_value\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{3}accepted_ballot\0\u{2}\u{2}accepted\0\u{3}lease_remaining_ms\0\u{c}\u{4}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2629,7 +3019,8 @@ nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._acceptedBallot) }()
-      case 4: try { try decoder.decodeSingularBytesField(value: &self.acceptedValue) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._accepted) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.leaseRemainingMs) }()
       default: break
       }
     }
@@ -2649,8 +3040,11 @@ nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._acceptedBallot {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
-    if !self.acceptedValue.isEmpty {
-      try visitor.visitSingularBytesField(value: self.acceptedValue, fieldNumber: 4)
+    try { if let v = self._accepted {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.leaseRemainingMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leaseRemainingMs, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2659,7 +3053,8 @@ nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProto
     if lhs.key != rhs.key {return false}
     if lhs._ballot != rhs._ballot {return false}
     if lhs._acceptedBallot != rhs._acceptedBallot {return false}
-    if lhs.acceptedValue != rhs.acceptedValue {return false}
+    if lhs._accepted != rhs._accepted {return false}
+    if lhs.leaseRemainingMs != rhs.leaseRemainingMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2667,7 +3062,7 @@ nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosAccept"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{1}value\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{2}\u{2}value\0\u{3}lease_hold_ms\0\u{c}\u{3}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2677,7 +3072,8 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
-      case 3: try { try decoder.decodeSingularBytesField(value: &self.value) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseHoldMs) }()
       default: break
       }
     }
@@ -2694,8 +3090,11 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._ballot {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
-    if !self.value.isEmpty {
-      try visitor.visitSingularBytesField(value: self.value, fieldNumber: 3)
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.leaseHoldMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leaseHoldMs, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2703,7 +3102,8 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
   public static func ==(lhs: Fogline_V1_PaxosAccept, rhs: Fogline_V1_PaxosAccept) -> Bool {
     if lhs.key != rhs.key {return false}
     if lhs._ballot != rhs._ballot {return false}
-    if lhs.value != rhs.value {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.leaseHoldMs != rhs.leaseHoldMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2750,7 +3150,7 @@ nonisolated extension Fogline_V1_PaxosAccepted: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Fogline_V1_PaxosReject: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosReject"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}highest_seen\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}highest_seen\0\u{1}ballot\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2760,6 +3160,7 @@ nonisolated extension Fogline_V1_PaxosReject: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._highestSeen) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
       default: break
       }
     }
@@ -2776,12 +3177,65 @@ nonisolated extension Fogline_V1_PaxosReject: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._highestSeen {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    try { if let v = self._ballot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_PaxosReject, rhs: Fogline_V1_PaxosReject) -> Bool {
     if lhs.key != rhs.key {return false}
     if lhs._highestSeen != rhs._highestSeen {return false}
+    if lhs._ballot != rhs._ballot {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_AcceptorRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AcceptorRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{1}promised\0\u{3}accepted_ballot\0\u{1}accepted\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._promised) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._acceptedBallot) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._accepted) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.schemaVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 1)
+    }
+    try { if let v = self._promised {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._acceptedBallot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._accepted {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_AcceptorRecord, rhs: Fogline_V1_AcceptorRecord) -> Bool {
+    if lhs.schemaVersion != rhs.schemaVersion {return false}
+    if lhs._promised != rhs._promised {return false}
+    if lhs._acceptedBallot != rhs._acceptedBallot {return false}
+    if lhs._accepted != rhs._accepted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

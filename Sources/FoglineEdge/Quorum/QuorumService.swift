@@ -1,0 +1,272 @@
+import Foundation
+public import FoglineCore
+import FoglineStore
+import FoglineWire
+public import Logging
+
+/// The shell around ``SiteCoordinator``: carries its quorum messages and heartbeats over the
+/// authenticated ``PeerTransport``, makes the acceptor's records durable (fsync) before the
+/// replies that depend on them leave, appends decisions to the node's audit chain, and lets
+/// the admin API await operations. It keeps no protocol logic of its own.
+///
+/// Handling one input never suspends the actor: a record, the replies it allows and the
+/// completions they cause happen in that order, with no other input in between.
+public actor QuorumService {
+    public struct Configuration: Sendable, Equatable {
+        public var site: String
+        public var node: String
+        /// Peers by name, with the address their transport listens on.
+        public var peers: [String: PeerTransport.PeerAddress] = [:]
+        public var listenHost = "127.0.0.1"
+        public var listenPort = 7_946
+        /// The site's shared HMAC key (read from a file by the caller); needed with peers.
+        public var siteKey: [UInt8] = []
+        public var shardCount = 16
+        public var roles = ["cloud-uplink"]
+        public var leaseTTLMilliseconds: UInt64 = 3_000
+        public var rebalanceDelayMilliseconds: UInt64 = 2_000
+        public var operationTimeoutMilliseconds: UInt64 = 2_000
+        public var maxClockDrift = 0.01
+        public var membership = MembershipView.Configuration()
+
+        public init(site: String, node: String) {
+            self.site = site
+            self.node = node
+        }
+
+        /// Every member of the site, this node first.
+        public var members: [String] { [node] + peers.keys.sorted() }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let store: QuorumStore
+    private let transport: PeerTransport?
+    /// Stamps audit entries; restored from the chain's last entry, so stamps only grow.
+    private var auditClock: HybridLogicalClock
+    private let started = ContinuousClock.now
+    private var coordinator: SiteCoordinator
+    private var audit: AuditChain
+    private var waiting: [OperationID: CheckedContinuation<RegisterOutcome, Never>] = [:]
+    private var heartbeatSequence: UInt64 = 0
+    private let incarnation: UInt64
+    private let ownershipContinuation: AsyncStream<Set<Int>>.Continuation
+    /// The shards this node owns, after every change (the device plane resubscribes).
+    public nonisolated let ownershipChanges: AsyncStream<Set<Int>>
+    public private(set) var ownedShards: Set<Int> = []
+    public private(set) var roles: Set<String> = []
+    /// Frames that did not decode or came from a non-member.
+    public private(set) var rejectedFrames = 0
+
+    /// Opens `quorum.sqlite` under `dataDirectory` and restores the acceptor and audit chain.
+    public init(configuration: Configuration, dataDirectory: String, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = try QuorumStore(path: dataDirectory + "/quorum.sqlite")
+        incarnation = try store.nextIncarnation()
+        let head = try store.auditHead()
+        audit = AuditChain(node: configuration.node, resumingFrom: head)
+        auditClock = HybridLogicalClock(
+            node: NodeID(name: configuration.node), persistedBound: head.timestamp.map { $0.milliseconds + 1 },
+            wallMilliseconds: Self.wallMilliseconds())
+        var coordination = SiteCoordinator.Configuration(node: configuration.node, members: configuration.members)
+        coordination.shardCount = configuration.shardCount
+        coordination.roles = configuration.roles
+        coordination.leaseTTLMilliseconds = configuration.leaseTTLMilliseconds
+        coordination.rebalanceDelayMilliseconds = configuration.rebalanceDelayMilliseconds
+        coordination.membership = configuration.membership
+        coordination.proposer.operationTimeoutMilliseconds = configuration.operationTimeoutMilliseconds
+        coordination.proposer.maxClockDrift = configuration.maxClockDrift
+        coordinator = SiteCoordinator(
+            configuration: coordination, acceptorRecords: try store.acceptorRecords(), incarnation: incarnation, at: 0)
+        if configuration.peers.isEmpty {
+            transport = nil
+        } else {
+            transport = try PeerTransport(
+                configuration: .init(
+                    site: configuration.site, node: configuration.node, listenHost: configuration.listenHost,
+                    listenPort: configuration.listenPort, peers: configuration.peers, siteKey: configuration.siteKey),
+                logger: logger)
+        }
+        (ownershipChanges, ownershipContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The bound peer port (with `listenPort` 0), once running.
+    public var peerPort: Int? { transport?.boundPort }
+
+    /// Runs until cancelled.
+    public func run() async throws {
+        try await transport?.start()
+        logger.info("quorum service started", metadata: [
+            "members": "\(configuration.members.joined(separator: ","))", "incarnation": "\(incarnation)",
+            "peer_port": "\(transport?.boundPort.map(String.init) ?? "-")",
+        ])
+        await withTaskGroup(of: Void.self) { group in
+            if let transport {
+                group.addTask { for await received in transport.incoming { await self.receive(received) } }
+                group.addTask {
+                    for await event in transport.events { await self.log(event) }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(50))  // the protocol's timer granularity
+                    await self.tick()
+                }
+            }
+            group.addTask {
+                let interval = self.configuration.membership.heartbeatIntervalMilliseconds
+                while !Task.isCancelled {
+                    await self.sendHeartbeats()
+                    try? await Task.sleep(for: .milliseconds(interval))  // the heartbeat period
+                }
+            }
+            _ = await group.next()
+            group.cancelAll()
+        }
+        await transport?.shutdown()
+        for continuation in waiting.values { continuation.resume(returning: .unavailable("the node is shutting down")) }
+        waiting = [:]
+        ownershipContinuation.finish()
+        try? store.close()
+    }
+
+    /// Runs `operation` on `key` through the quorum. Always returns within the operation
+    /// timeout: `unavailable` or `indeterminate` when no quorum answered.
+    public func perform(_ operation: RegisterOperation, key: String) async -> RegisterOutcome {
+        let (id, outputs) = coordinator.submit(operation, key: key, at: now)
+        return await withCheckedContinuation { continuation in
+            waiting[id] = continuation
+            perform(outputs)
+        }
+    }
+
+    /// The fencing token of this node's lease on the shard of `device`, if it owns it.
+    public func fence(forDevice device: String) -> UInt64? {
+        coordinator.fence(forShard: ShardPlacement.shard(ofDevice: device, shardCount: configuration.shardCount), at: now)
+    }
+
+    /// Whether this node owns the shard of `device`.
+    public func owns(device: String) -> Bool { fence(forDevice: device) != nil }
+
+    /// Members with their liveness and suspicion, for `GET /v1/status`.
+    public func memberStatus() -> [(name: String, live: Bool, phi: Double?)] {
+        let view = coordinator.membership
+        return configuration.members.map { ($0, view.isLive($0, at: now), view.phi(of: $0, at: now)) }
+    }
+
+    public func auditEntries(after index: UInt64 = 0, limit: Int = 1_000) throws -> [AuditEntry] {
+        try store.auditEntries(after: index, limit: limit)
+    }
+
+    public var transportStatistics: PeerTransport.Statistics? { transport?.statistics }
+
+    // MARK: Private
+
+    private var now: UInt64 {
+        let elapsed = ContinuousClock.now - started
+        return UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    private func tick() {
+        perform(coordinator.tick(at: now))
+    }
+
+    private func sendHeartbeats() {
+        guard let transport else { return }
+        heartbeatSequence += 1
+        let frame = frame(.heartbeat(Fogline_V1_Heartbeat(incarnation: incarnation, sequence: heartbeatSequence)))
+        for peer in configuration.peers.keys { _ = transport.send(frame, to: peer) }
+    }
+
+    private func receive(_ received: PeerTransport.Received) {
+        let decoded: Fogline_V1_PeerFrame
+        do {
+            decoded = try PeerFrameCodec.decode(received.body)
+        } catch {
+            rejectedFrames += 1
+            logger.warning("dropped a peer frame that does not decode", metadata: ["from": "\(received.from)", "error": "\(error)"])
+            return
+        }
+        guard decoded.site == configuration.site, decoded.fromNode == received.from else {
+            rejectedFrames += 1
+            logger.warning("dropped a peer frame whose envelope names another site or node", metadata: ["from": "\(received.from)"])
+            return
+        }
+        switch decoded.body {
+        case .heartbeat:
+            coordinator.heartbeat(from: received.from, at: now)
+        case let body?:
+            do {
+                guard let message = try QuorumCodec.message(body) else { return }  // gossip bodies: not ours
+                perform(coordinator.receive(message, from: received.from, at: now))
+            } catch {
+                rejectedFrames += 1
+                logger.warning("dropped an invalid quorum message", metadata: ["from": "\(received.from)", "error": "\(error)"])
+            }
+        case nil:
+            break
+        }
+    }
+
+    /// Performs outputs in order: an acceptor record is on disk before anything after it
+    /// happens, messages to this node itself are handled at once, and messages to peers leave,
+    /// and waiting clients resume, only once every record before them is durable.
+    private func perform(_ outputs: [SiteCoordinator.Output]) {
+        var work = outputs[...]
+        var outgoing: [(QuorumMessage, String)] = []
+        var completions: [(OperationID, RegisterOutcome)] = []
+        var entries: [AuditEntry] = []
+        while let output = work.popFirst() {
+            switch output {
+            case .persistAcceptor(let key, let record):
+                do {
+                    try store.saveAcceptorRecords([(key, record)])
+                } catch {
+                    // Answering without the record on disk could break Paxos: stay silent; the
+                    // proposers retry and the operations time out.
+                    logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
+                    return
+                }
+            case .send(let message, let to) where to == configuration.node:
+                work.append(contentsOf: coordinator.receive(message, from: to, at: now))
+            case .send(let message, let to):
+                outgoing.append((message, to))
+            case .completed(let id, _, _, let outcome):
+                completions.append((id, outcome))
+            case .ownedShardsChanged(let shards):
+                logger.info("owned shards changed", metadata: ["shards": "\(shards.sorted())"])
+                ownedShards = shards
+                ownershipContinuation.yield(shards)
+            case .rolesChanged(let roles):
+                logger.info("roles changed", metadata: ["roles": "\(roles.sorted())"])
+                self.roles = roles
+            case .decided(let kind, let key, let detail):
+                let stamp = auditClock.now(wallMilliseconds: Self.wallMilliseconds()).timestamp
+                entries.append(audit.append(at: stamp, kind: kind, key: key, detail: detail))
+            }
+        }
+        do { try store.appendAudit(entries) } catch {
+            logger.error("could not append to the audit log", metadata: ["error": "\(error)"])
+        }
+        if let transport {
+            for (message, to) in outgoing where !transport.send(frame(QuorumCodec.body(message)), to: to) {
+                logger.debug("peer send queue full; message dropped", metadata: ["peer": "\(to)"])
+            }
+        }
+        for (id, outcome) in completions { waiting.removeValue(forKey: id)?.resume(returning: outcome) }
+    }
+
+    private static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) }
+
+    private func frame(_ body: Fogline_V1_PeerFrame.OneOf_Body) -> [UInt8] {
+        // sent_at is informational here (peer clock checks come with the hardening issue).
+        PeerFrameCodec.encode(Fogline_V1_PeerFrame(
+            from: configuration.node, site: configuration.site,
+            sentAt: HLCTimestamp(milliseconds: Self.wallMilliseconds(), counter: 0, node: NodeID(name: configuration.node)), body: body))
+    }
+
+    private func log(_ event: PeerTransport.Event) {
+        logger.info("peer link: \(event)")
+    }
+}

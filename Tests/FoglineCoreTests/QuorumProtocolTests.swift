@@ -1,0 +1,223 @@
+import FoglineCore
+import Testing
+
+/// The CASPaxos proposer and acceptor in small, hand-driven scenarios: messages are delivered
+/// at once unless a test holds them back. The whole-site simulation (FoglineSiteSimulationTests)
+/// covers the same protocols under random faults.
+@Suite("Quorum protocol (pure)")
+struct QuorumProtocolTests {
+    /// Three acceptors and one proposer per node, with a switch per node to cut it off.
+    struct Site {
+        var acceptors: [String: Acceptor]
+        var proposers: [String: Proposer]
+        var down: Set<String> = []
+        var completed: [OperationID: RegisterOutcome] = [:]
+        var now: UInt64 = 1_000
+
+        init(members: [String] = ["a", "b", "c"], ttlDrift: Double = 0.01) {
+            var configuration = Proposer.Configuration(members: members)
+            configuration.maxClockDrift = ttlDrift
+            acceptors = Dictionary(uniqueKeysWithValues: members.map { ($0, Acceptor(at: 1_000)) })
+            proposers = Dictionary(uniqueKeysWithValues: members.map { ($0, Proposer(node: $0, incarnation: 1, configuration: configuration)) })
+        }
+
+        mutating func submit(_ operation: RegisterOperation, key: String = "k", at node: String) -> OperationID {
+            let (id, outputs) = proposers[node]!.submit(operation, key: key, at: now)
+            deliver(outputs, from: node)
+            return id
+        }
+
+        /// Runs an operation to completion; a round rejected by another proposer's higher
+        /// ballot is retried after its backoff, so time advances a millisecond at a time until then.
+        mutating func run(_ operation: RegisterOperation, key: String = "k", at node: String) -> RegisterOutcome? {
+            let id = submit(operation, key: key, at: node)
+            for _ in 0..<1_000 where completed[id] == nil { advance(by: 1) }
+            return completed[id]
+        }
+
+        mutating func advance(by milliseconds: UInt64) {
+            now += milliseconds
+            for node in proposers.keys.sorted() where !down.contains(node) {
+                deliver(proposers[node]!.tick(at: now), from: node)
+            }
+        }
+
+        mutating func deliver(_ outputs: [Proposer.Output], from proposer: String) {
+            var queue = outputs.map { (proposer, $0) }[...]
+            while let (from, output) = queue.popFirst() {
+                switch output {
+                case .completed(let id, _, _, let outcome):
+                    completed[id] = outcome
+                case .send(let message, let to):
+                    guard !down.contains(to), !down.contains(from) else { continue }
+                    if let step = acceptors[to]!.receive(message, at: now) {
+                        guard !down.contains(from) else { continue }
+                        queue.append(contentsOf: proposers[from]!.receive(step.reply, from: to, at: now).map { (from, $0) })
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("compare-and-set succeeds on the expected version and conflicts otherwise; reads see the latest write")
+    func compareAndSet() {
+        var site = Site()
+        guard case .written(let first)? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a") else {
+            Issue.record("first write failed")
+            return
+        }
+        #expect(first.version == 1 && first.content == .data([1]))
+        guard case .conflict(let current)? = site.run(.compareAndSet(expectedVersion: 0, value: [2]), at: "b") else {
+            Issue.record("a stale write was not refused")
+            return
+        }
+        #expect(current.version == 1)
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 1, value: [3]), at: "c"),
+            case .value(let read)? = site.run(.read, at: "a")
+        else {
+            Issue.record("second write or read failed")
+            return
+        }
+        #expect(read.version == 2 && read.content == .data([3]))
+    }
+
+    @Test("a minority cannot decide: unavailable within the deadline, and nothing changed")
+    func minority() {
+        var site = Site()
+        site.down = ["b", "c"]
+        let id = site.submit(.compareAndSet(expectedVersion: 0, value: [1]), at: "a")
+        #expect(site.completed[id] == nil)
+        site.advance(by: 1_000)
+        #expect(site.completed[id] == nil)
+        site.advance(by: 1_001)
+        guard case .unavailable? = site.completed[id] else {
+            Issue.record("expected unavailable, got \(String(describing: site.completed[id]))")
+            return
+        }
+        site.down = []
+        guard case .value(let value)? = site.run(.read, at: "b") else {
+            Issue.record("read failed")
+            return
+        }
+        #expect(value == .initial)
+    }
+
+    @Test("a change proposed to a majority whose replies are lost ends indeterminate, never as a guess")
+    func indeterminate() {
+        var site = Site()
+        // a's prepare reaches everyone; then the network to the acceptors fails before accepts.
+        let (id, outputs) = site.proposers["a"]!.submit(.compareAndSet(expectedVersion: 0, value: [9]), key: "k", at: site.now)
+        var accepts: [Proposer.Output] = []
+        for case .send(let message, let to) in outputs {
+            let reply = site.acceptors[to]!.receive(message, at: site.now)!.reply
+            accepts += site.proposers["a"]!.receive(reply, from: to, at: site.now)
+        }
+        // Accepts reach b and c but their acknowledgements are lost.
+        for case .send(let message, let to) in accepts where to != "a" { _ = site.acceptors[to]!.receive(message, at: site.now) }
+        site.down = ["b", "c"]
+        site.advance(by: 2_100)
+        guard case .indeterminate? = site.completed[id] else {
+            Issue.record("expected indeterminate, got \(String(describing: site.completed[id]))")
+            return
+        }
+        // The change was in fact chosen (b and c accepted it): a later read sees it.
+        site.down = []
+        guard case .value(let value)? = site.run(.read, at: "c") else {
+            Issue.record("read failed")
+            return
+        }
+        #expect(value.content == .data([9]))
+    }
+
+    @Test("a retry finds its own earlier write and reports it, instead of a conflict with itself")
+    func retryRecognisesOwnWrite() {
+        var site = Site()
+        let (id, outputs) = site.proposers["a"]!.submit(.compareAndSet(expectedVersion: 0, value: [5]), key: "k", at: site.now)
+        var accepts: [Proposer.Output] = []
+        for case .send(let message, let to) in outputs {
+            accepts += site.proposers["a"]!.receive(site.acceptors[to]!.receive(message, at: site.now)!.reply, from: to, at: site.now)
+        }
+        // Every acceptor accepts, every acknowledgement is lost: the round times out and retries.
+        for case .send(let message, let to) in accepts { _ = site.acceptors[to]!.receive(message, at: site.now) }
+        site.advance(by: 450)
+        guard case .written(let value)? = site.completed[id] else {
+            Issue.record("expected the retry to report the write, got \(String(describing: site.completed[id]))")
+            return
+        }
+        #expect(value.version == 1)
+    }
+
+    @Test("leases: held by one holder until released or expired; the token only grows; renewals keep it")
+    func leases() {
+        var site = Site()
+        guard case .granted(let first, let validFor)? = site.run(.acquireLease(holder: "x", ttlMilliseconds: 1_000), at: "a") else {
+            Issue.record("acquire failed")
+            return
+        }
+        #expect(first.token == 1 && validFor == 980)  // 1 s minus twice the 1 % drift bound
+        guard case .held(let record, let remaining)? = site.run(.acquireLease(holder: "y", ttlMilliseconds: 1_000), at: "b") else {
+            Issue.record("a held lease was granted to another holder")
+            return
+        }
+        #expect(record.holder == "x" && remaining > 500 && remaining <= 1_000)
+        site.now += 600
+        guard case .granted(let renewed, _)? = site.run(.renewLease(holder: "x", token: 1, ttlMilliseconds: 1_000), at: "c") else {
+            Issue.record("renew failed")
+            return
+        }
+        #expect(renewed.token == 1)
+        // 600 ms later the first grant would have expired, the renewal has not.
+        site.now += 600
+        guard case .held? = site.run(.acquireLease(holder: "y", ttlMilliseconds: 1_000), at: "b") else {
+            Issue.record("the renewal did not extend the lease")
+            return
+        }
+        // Nobody renews: after the TTL the lease goes to y with a higher token.
+        site.now += 1_001
+        guard case .granted(let second, _)? = site.run(.acquireLease(holder: "y", ttlMilliseconds: 1_000), at: "b") else {
+            Issue.record("an expired lease was not granted")
+            return
+        }
+        #expect(second.token == 2)
+        #expect(site.run(.releaseLease(holder: "x", token: 1), at: "a") == .notHolder(second))
+        guard case .released(let released)? = site.run(.releaseLease(holder: "y", token: 2), at: "a"),
+            case .granted(let third, _)? = site.run(.acquireLease(holder: "x", ttlMilliseconds: 1_000), at: "c")
+        else {
+            Issue.record("release or re-acquire failed")
+            return
+        }
+        #expect(released.holder == nil && third.token == 3)
+    }
+
+    @Test("failed acquire attempts do not keep a dead holder's lease alive")
+    func attemptsDoNotProlong() {
+        var site = Site()
+        _ = site.run(.acquireLease(holder: "dead", ttlMilliseconds: 1_000), at: "a")
+        let acquired = site.now
+        var granted: UInt64?
+        while granted == nil && site.now < acquired + 3_000 {
+            site.now += 100
+            if case .granted = site.run(.acquireLease(holder: "y", ttlMilliseconds: 1_000), at: "b") { granted = site.now - acquired }
+        }
+        // Every attempt wrote the lease back; none may have restarted the acceptors' timers.
+        #expect(granted.map { $0 >= 1_000 && $0 < 1_100 } == true, "the lease must move once its TTL has passed, got \(String(describing: granted))")
+    }
+
+    @Test("a restarted acceptor keeps its promises and times the lease it accepted from the restart")
+    func acceptorRestart() {
+        var acceptor = Acceptor(at: 0)
+        let ballot = Ballot(counter: 5, node: NodeID(name: "a"))
+        let lease = RegisterValue(version: 1, content: .lease(LeaseRecord(holder: "x", token: 1, ttlMilliseconds: 1_000)))
+        _ = acceptor.receive(.prepare(key: "k", ballot: ballot), at: 0)
+        let record = acceptor.receive(.accept(key: "k", ballot: ballot, value: lease, leaseHoldMilliseconds: 1_000), at: 0)!.persist!
+        var restarted = Acceptor(restoring: ["k": record], at: 50_000)
+        let lower = Ballot(counter: 4, node: NodeID(name: "b"))
+        #expect(restarted.receive(.prepare(key: "k", ballot: lower), at: 50_000)?.reply == .reject(key: "k", ballot: lower, highestSeen: ballot))
+        let higher = Ballot(counter: 6, node: NodeID(name: "b"))
+        guard case .promise(_, _, let accepted, let remaining)? = restarted.receive(.prepare(key: "k", ballot: higher), at: 50_100)?.reply else {
+            Issue.record("no promise")
+            return
+        }
+        #expect(accepted?.value == lease && remaining == 900)
+    }
+}

@@ -1,0 +1,52 @@
+import FoglineCore
+import FoglineTesting
+import Testing
+
+/// The quorum protocols under faults (DESIGN.md "Local quorum"): every key's history is
+/// linearizable, no two clients ever act on overlapping leases, fencing tokens only grow, and
+/// once the faults heal every operation succeeds again. Replay one run with `FOGLINE_SEED=S`.
+@Suite("Whole-site quorum simulation")
+struct QuorumSimulationTests {
+    static let kvChecker = LinearizabilityChecker(QuorumSite.KVSpec(), stepBudget: 2_000_000)
+    static let leaseChecker = LinearizabilityChecker(QuorumSite.LeaseSpec.expiring, stepBudget: 2_000_000)
+
+    func check(seed: UInt64, settings: QuorumSite.Settings) {
+        var site = QuorumSite(seed: seed, settings: settings)
+        site.run()
+        let context = "seed \(seed), \(settings.nodes) nodes (replay: FOGLINE_SEED=\(seed))"
+        #expect(site.unexpected.isEmpty, "\(context): \(site.unexpected.prefix(3))")
+        switch Self.kvChecker.check(site.kvHistory) {
+        case .linearizable: break
+        case .violation(let violation): Issue.record("\(context): key-value history not linearizable: \(violation)")
+        case .unknown(let keys): Issue.record("\(context): checker budget exhausted on \(keys)")
+        }
+        switch Self.leaseChecker.check(site.leaseHistory) {
+        case .linearizable: break
+        case .violation(let violation): Issue.record("\(context): lease history not linearizable: \(violation)")
+        case .unknown(let keys): Issue.record("\(context): checker budget exhausted on \(keys)")
+        }
+        #expect(site.leaseSafetyViolations.isEmpty, "\(context): \(site.leaseSafetyViolations.prefix(3))")
+        // Liveness: with the network healed and every node back, operations succeed.
+        #expect(site.successesAfterHeal > 0, "\(context): nothing succeeded after healing")
+        #expect(site.unavailableAfterHeal.isEmpty, "\(context): failed after healing: \(site.unavailableAfterHeal.prefix(3))")
+        // The run must have exercised something.
+        #expect(site.completedCount.kv > 20 && site.completedCount.lease > 20, "\(context): \(site.completedCount)")
+    }
+
+    @Test("3 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 40))
+    func threeNodes(seed: UInt64) {
+        check(seed: seed, settings: QuorumSite.Settings(nodes: 3))
+    }
+
+    @Test("5 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 25))
+    func fiveNodes(seed: UInt64) {
+        check(seed: seed, settings: QuorumSite.Settings(nodes: 5))
+    }
+
+    @Test("1 node is a quorum of one", arguments: PropertySeeds.seeds(default: 5))
+    func singleNode(seed: UInt64) {
+        var settings = QuorumSite.Settings(nodes: 1)
+        settings.crashChance = 0.2
+        check(seed: seed, settings: settings)
+    }
+}
