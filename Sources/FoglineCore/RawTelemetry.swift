@@ -67,7 +67,8 @@ public struct RawTelemetry: DotStore {
             // Everything goes: the edge drops each reading once it is handed to its store, so this
             // runs per reading and must not group by device.
             let dropped = readings.count
-            if dropped > 0 { readings.removeAll(keepingCapacity: true) }
+            // Keep a small table's storage for the next reading; give a restored state's back.
+            if dropped > 0 { readings.removeAll(keepingCapacity: dropped <= 64) }
             return dropped
         }
         var keysByDevice: [String: [Key]] = [:]

@@ -103,6 +103,22 @@ public struct TelemetryRollups: DotStore {
         return byWindow.sorted { $0.key < $1.key }.map { (windowStart: $0.key, summary: $0.value) }
     }
 
+    /// Drops the cells of windows that start before `windowStart` from this replica; returns how
+    /// many were dropped. Local only, like raw retention: the cells' dots stay in the causal
+    /// context, so no peer sends them back, and an owner that keeps them durably elsewhere (the
+    /// edge's SQLite store) still has them.
+    ///
+    /// Only the writer itself updates its cells, and it records into the window of its own HLC,
+    /// which never goes backwards: a window older than the writer's current one is never updated
+    /// again, so dropping it cannot make a later `record` restart a cell from zero. Callers keep
+    /// at least the writer's current window.
+    @discardableResult
+    public mutating func prune(windowsBefore windowStart: UInt64) -> Int {
+        let before = cells.count
+        cells = cells.filter { $0.key.windowStart >= windowStart }
+        return before - cells.count
+    }
+
     /// Joins one cell.
     public mutating func insert(_ summary: Summary, for key: Key) {
         if let current = cells[key], current.dotCounter >= summary.dotCounter { return }

@@ -4,12 +4,15 @@ import ArgumentParser
 import Dispatch
 import FoglineEdge
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 
-@main
+// Top-level entry rather than `@main`: with a second source file (AdminClient.swift) in the
+// target, a file named main.swift is top-level code, where `@main` is not allowed. The call sits
+// in an async function so that `main()` resolves to AsyncParsableCommand's async entry point
+// (from top-level code it resolves to ParsableCommand's synchronous one).
+func runCommand() async { await FoglineEdgeCommand.main() }
+await runCommand()
+
 struct FoglineEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fogline-edge",
@@ -105,12 +108,13 @@ struct Status: AsyncParsableCommand {
     var admin = "127.0.0.1:8080"
 
     func run() async throws {
-        guard let url = URL(string: "http://\(admin)/v1/status") else { throw ValidationError("--admin must be HOST:PORT") }
-        do {
-            let (data, _) = try await URLSession.shared.data(from: url)
-            print(String(decoding: data, as: UTF8.self), terminator: "")
-        } catch {
-            throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.localizedDescription). Is fogline-edge running?")
+        let client: AdminClient
+        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
+        let response: AdminClient.Response
+        do { response = try client.get("/v1/status") } catch {
+            throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
         }
+        print(response.text, terminator: "")
+        guard response.status == 200 else { throw ExitCode(1) }
     }
 }

@@ -45,10 +45,14 @@ struct DevicePlaneTests {
     @Test("a re-birth restarts seq numbering without colliding with the earlier raw readings")
     mutating func rebirthKeepsRawReadings() {
         _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
-        _ = telemetry("th-1", seq: 0, temp: 20)
+        let first = Self.persisted(telemetry("th-1", seq: 0, temp: 20))
         _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
-        #expect(Self.persisted(telemetry("th-1", seq: 0, temp: 30)).count == 1)
-        let readings = plane.state.raw.readings.filter { $0.key.device == "th-1" }.sorted { $0.key < $1.key }
+        let second = Self.persisted(telemetry("th-1", seq: 0, temp: 30))
+        #expect(second.count == 1)
+        // The readings went to the store with the deltas (the plane keeps none in memory).
+        var stored = RawTelemetry()
+        for delta in first + second { if let raw = delta.raw { stored.merge(raw, otherContext: delta.context, ownContext: delta.context) } }
+        let readings = stored.readings.filter { $0.key.device == "th-1" }.sorted { $0.key < $1.key }
         #expect(readings.map(\.value.values.first?.value) == [20, 30])
         #expect(Set(readings.map(\.key.epoch)).count == 2)
     }
@@ -70,7 +74,28 @@ struct DevicePlaneTests {
         // Every stored reading is counted exactly once in the rollups.
         let count = plane.state.rollups.windows(device: "th-1", metric: "temp").reduce(0) { $0 + $1.summary.count }
         #expect(count == 16)
-        #expect(plane.state.raw.readings.count == 16)
+        #expect(plane.state.raw.readings.isEmpty, "raw readings leave memory once handed to the store")
+    }
+
+    @Test("memory stays flat: raw readings are handed to the store, rollup windows older than the previous minute dropped")
+    mutating func memoryStaysFlat() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)
+        var persistedRaw = 0
+        var persistedWindows = Set<UInt64>()
+        // Ten minutes of readings, one every 10 s.
+        for seq in 0..<60 as Range<UInt64> {
+            monotonic += 10_000
+            let deltas = Self.persisted(telemetry("th-1", seq: seq))
+            persistedRaw += deltas.reduce(0) { $0 + ($1.raw?.readings.count ?? 0) }
+            for delta in deltas { persistedWindows.formUnion(delta.rollups?.cells.keys.map(\.windowStart) ?? []) }
+        }
+        #expect(persistedRaw == 60)
+        #expect(persistedWindows.count >= 10)
+        #expect(plane.state.raw.readings.isEmpty)
+        let inMemory = Set(plane.state.rollups.cells.keys.map(\.windowStart))
+        #expect(inMemory.count <= 2 && inMemory.contains(persistedWindows.max()!))
+        // Every dot handed out is still in the context, so no peer sends the dropped parts back.
+        #expect(plane.state.context.contiguousMaximum(of: plane.node) >= 120)
     }
 
     @Test("a device without replay support is not asked to replay")

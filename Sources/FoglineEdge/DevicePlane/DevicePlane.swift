@@ -6,6 +6,14 @@ public import FoglineWire
 /// and asks replay-capable devices to fill them, tracks presence and commands, and rejects bad
 /// input with a reason. It performs no I/O: every method takes the time and returns the
 /// ``Action``s its shell performs (persist, publish, count).
+///
+/// Memory stays flat however long the node runs: ``state`` holds what the plane reads back
+/// (registry, presence, twins, counters, alarms, the causal context) plus the rollup windows the
+/// node still records into. Raw readings leave ``state`` as soon as the `persist` action that
+/// carries them is returned, and rollup windows older than the previous minute are dropped; both
+/// are durable in the store, and their dots stay in the causal context, so no peer sends them
+/// back (see ``SiteState/pruneRawTelemetry(keepingPerDevice:)`` and
+/// ``SiteState/pruneRollups(windowsBefore:)``).
 public struct DevicePlane: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var site: String
@@ -69,6 +77,8 @@ public struct DevicePlane: Sendable {
     public private(set) var commands: [String: CommandRecord]
     /// Ingest counters over all devices since start, for metrics.
     public private(set) var totals = IngestTotals()
+    /// Rollup windows starting before this were dropped from ``state`` (see ``pruneMemory(at:)``).
+    private var rollupsKeptFrom: UInt64 = 0
 
     public struct IngestTotals: Sendable, Equatable {
         public var messages: UInt64 = 0
@@ -92,6 +102,25 @@ public struct DevicePlane: Sendable {
         self.clock = HybridLogicalClock(
             node: node, configuration: configuration.clock, persistedBound: persistedClockBound,
             wallMilliseconds: moment.wallMilliseconds)
+        // A restored state carries every raw reading and rollup window the store holds.
+        _ = self.state.pruneRawTelemetry(keepingPerDevice: 0)
+        pruneMemory(at: clock.lastIssued)
+    }
+
+    /// How many rollup windows the plane keeps in memory besides the current one: the previous
+    /// minute, which readers of ``state`` (status, tests) still look at right after it closed.
+    public static let rollupWindowsKeptInMemory: UInt64 = 1
+
+    /// Drops rollup windows older than the previous minute of `stamp` from ``state``. The node's
+    /// own HLC never goes backwards, so it never records into a dropped window again (which would
+    /// restart a durable cell from zero); a remote delta may bring old windows back, and the next
+    /// minute drops them again.
+    private mutating func pruneMemory(at stamp: HLCTimestamp) {
+        let current = TelemetryRollups.windowStart(of: stamp)
+        guard current > rollupsKeptFrom else { return }
+        let keepFrom = current - min(current, Self.rollupWindowsKeptInMemory * TelemetryRollups.windowMilliseconds)
+        state.pruneRollups(windowsBefore: keepFrom)
+        rollupsKeptFrom = current
     }
 
     /// The topic filters the node subscribes to (every device of the site; ownership by shard
@@ -209,6 +238,9 @@ public struct DevicePlane: Sendable {
             actions.append(.persist(state.recordTelemetry(
                 device: device, epoch: ingest.epoch, seq: reading.seq, deviceTime: reading.deviceTime, values: metrics, stamp: stamp,
                 keepRaw: configuration.keepRawTelemetry)))
+            // The persist action carries the reading to the store; the plane never reads it back.
+            _ = state.pruneRawTelemetry(keepingPerDevice: 0)
+            pruneMemory(at: stamp)
         case .tooOld:
             break
         }
@@ -270,6 +302,12 @@ public struct DevicePlane: Sendable {
     /// devices whose desired fields it touched.
     public mutating func merge(remote delta: SiteDelta, at moment: Moment) -> [Action] {
         state.merge(delta)
+        // Persisted below; in memory only what a local reading would leave there.
+        if delta.raw != nil { _ = state.pruneRawTelemetry(keepingPerDevice: 0) }
+        if delta.rollups != nil {
+            rollupsKeptFrom = 0
+            pruneMemory(at: clock.lastIssued)
+        }
         var actions: [Action] = [.persist(delta)]
         if let desired = delta.desired {
             for device in desired.deviceIDs.sorted() { actions.append(contentsOf: publishDesired(of: device)) }
