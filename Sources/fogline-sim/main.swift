@@ -27,6 +27,13 @@ struct FoglineSimCommand: ParsableCommand {
     @Option(help: "Random seed: the same seed gives the same run.") var seed: UInt64 = 1
     @Option(help: "Stop after this many seconds (default: until Ctrl-C).") var duration: Double?
     @Option(name: .customLong("fault"), help: "Fault to inject (repeatable).") var faults: [String] = []
+    @Option(
+        name: .customLong("await-edge"),
+        help: ArgumentHelp(
+            "After each (re)connect, wait up to this many seconds for an edge node's online status before the birth (0: do not wait).",
+            discussion: "Devices subscribe to fogline/v1/{site}/node/+/status; an edge announces online only once it has subscribed, so births are not lost while it reconnects.",
+            valueName: "seconds"))
+    var awaitEdge: Double = 5
     @Option(help: "Write a JSON report (per device: messages published, last seq, …) to this file.") var report: String?
 
     func run() throws {
@@ -34,6 +41,9 @@ struct FoglineSimCommand: ParsableCommand {
         let logger = Logger(label: "fogline.sim")
         guard !profiles.isEmpty else { throw ValidationError("Give at least one --profile, e.g. --profile devices/thermostat.yaml.") }
         guard count > 0 else { throw ValidationError("--count must be at least 1.") }
+        guard awaitEdge >= 0, awaitEdge * 1_000 <= Double(Simulation.maxAwaitEdgeMillis) else {
+            throw ValidationError("--await-edge must be 0 to \(Simulation.maxAwaitEdgeMillis / 1_000) seconds, got \(awaitEdge).")
+        }
         let loaded = try profiles.map { path in
             do { return (profile: try Profile.load(path: path), count: count) } catch { throw ValidationError("\(error)") }
         }
@@ -43,7 +53,7 @@ struct FoglineSimCommand: ParsableCommand {
         do {
             simulation = try Simulation(
                 profiles: loaded, site: site, seed: seed, rateOverride: rate, faults: plan,
-                durationMillis: duration.map { Int64($0 * 1_000) })
+                durationMillis: duration.map { Int64($0 * 1_000) }, awaitEdgeMillis: Int64((awaitEdge * 1_000).rounded()))
         } catch { throw ValidationError("\(error)") }
         let driver: SimMQTTDriver
         do { driver = try SimMQTTDriver(simulation: simulation, brokerURL: broker, logger: logger) } catch {

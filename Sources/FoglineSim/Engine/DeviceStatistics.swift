@@ -6,6 +6,9 @@ public struct DeviceStatistics: Sendable, Hashable, Codable {
     public var published = 0
     /// Births published (one per connection).
     public var births = 0
+    /// Births published without having seen an edge node `online`, after waiting
+    /// ``Simulation/awaitEdgeMillis`` (no edge running, or one slower to subscribe).
+    public var edgeWaitTimeouts = 0
     /// Readings sent a second time by the `duplicate` fault.
     public var duplicates = 0
     /// Bad messages sent by the `malformed` fault, by variant.
@@ -42,6 +45,7 @@ public struct DeviceStatistics: Sendable, Hashable, Codable {
     public mutating func add(_ other: DeviceStatistics) {
         published += other.published
         births += other.births
+        edgeWaitTimeouts += other.edgeWaitTimeouts
         duplicates += other.duplicates
         malformed.add(other.malformed)
         gaps += other.gaps

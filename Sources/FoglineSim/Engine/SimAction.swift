@@ -7,8 +7,8 @@
 ///
 /// - `connect` / `reconnect`: open the device's MQTT connection (client id and will as
 ///   given, clean session, so subscriptions are renewed by the engine after each connect). Report the outcome with `connectionChanged(device:connected:now:)`:
-///   `true` once the broker accepted it (the engine then publishes the birth and
-///   subscribes), `false` if it failed. The transport never reconnects on its own: the
+///   `true` once the broker accepted it (the engine then subscribes and publishes the
+///   birth, or waits for an edge node's `online` status first), `false` if it failed. The transport never reconnects on its own: the
 ///   engine schedules every retry.
 /// - `subscribe`: subscribe the device's client to `filter` at `qos`. Messages that arrive
 ///   go to `handle(device:topic:payload:now:)`.
@@ -24,7 +24,8 @@ public enum SimAction: Sendable, Hashable {
     case connect(device: Int, clientID: String, will: SimMessage)
     /// Open the device's connection again (same client id and will) after a drop or a failure.
     case reconnect(device: Int)
-    /// Subscribe the device to a topic filter (always an exact topic: no wildcards).
+    /// Subscribe the device to a topic filter: one of its own topics, or the nodes' status
+    /// filter `fogline/v1/{site}/node/+/status` (see ``Simulation/awaitEdgeMillis``).
     case subscribe(device: Int, filter: String, qos: SimQoS)
     /// Publish a message from the device.
     case publish(device: Int, message: SimMessage)

@@ -42,6 +42,7 @@ public struct SimulatedDevice: Sendable {
     var telemetryDue = Int64.max
     var disconnectDue = Int64.max
     var reconnectDue = Int64.max
+    var edgeWaitDue = Int64.max
     /// The seqs of its two latest published readings in this session, newest first: the
     /// `seq_backwards` malformed message reuses the older one.
     var latestPublishedSeq: UInt64?
@@ -81,6 +82,7 @@ public struct SimulatedDevice: Sendable {
     mutating func disarmSessionTimers() {
         telemetryDue = .max
         disconnectDue = .max
+        edgeWaitDue = .max
     }
 
     mutating func notePublished(seq: UInt64) {

@@ -16,12 +16,24 @@ extension Simulation {
     ///   A command that does not decode but has a readable `id` is acked `failed`.
     /// - `replay` `{"from":a,"to":b}`: the device re-sends the readings with those seqs that
     ///   are still in its buffer, with their original bytes, in seq order.
+    /// - an edge node's status `fogline/v1/{site}/node/{node}/status` `{"state":"online",…}`
+    ///   (subscribed when ``awaitEdgeMillis`` is above 0): a device waiting for an edge
+    ///   publishes its birth now. Any other state, or a status once born, changes nothing.
+    ///
+    /// While a device waits for an edge, `cmd` and `replay` are answered as usual, and an
+    /// accepted `desired` changes its fields without a `reported` of its own: the `reported`
+    /// that follows the birth carries them.
     ///
     /// Messages for a device that is not connected, on other topics, or that do not decode
     /// are ignored and counted in ``DeviceStatistics/ignoredIncoming``.
     public mutating func handle(device index: Int, topic: String, payload: some Collection<UInt8>, now: Int64) -> [SimAction] {
         guard startedAt != nil, finishedAt == nil, devices.indices.contains(index) else { return [] }
-        _ = advanceClock(to: now)
+        let now = advanceClock(to: now)
+        if awaitEdgeMillis > 0, devices[index].connection.isConnected, Self.isNodeStatus(topic, site: site) {
+            var actions: [SimAction] = []
+            handleNodeStatus(payload, of: index, at: now, actions: &actions)
+            return actions
+        }
         guard devices[index].connection.isConnected, topic.hasPrefix(devices[index].topicPrefix) else {
             devices[index].statistics.ignoredIncoming += 1
             return []
@@ -34,6 +46,27 @@ extension Simulation {
         default: devices[index].statistics.ignoredIncoming += 1
         }
         return actions
+    }
+
+    /// Whether `topic` is `fogline/v1/{site}/node/{node}/status`. The suffix test first keeps
+    /// the full parse off the path of every `desired`, `cmd` and `replay`.
+    private static func isNodeStatus(_ topic: String, site: String) -> Bool {
+        guard topic.hasSuffix("/status"), case .nodeStatus? = try? FoglineTopic.parse(topic, expectedSite: site) else { return false }
+        return true
+    }
+
+    /// A node's status: `online` ends the wait of a device waiting for an edge. An empty
+    /// payload (a cleared retained status) is no status; an unreadable one is ignored.
+    private mutating func handleNodeStatus(
+        _ bytes: some Collection<UInt8>, of index: Int, at now: Int64, actions: inout [SimAction]
+    ) {
+        guard !bytes.isEmpty else { return }
+        guard let status = try? NodeStatusPayload.decode(bytes) else {
+            devices[index].statistics.ignoredIncoming += 1
+            return
+        }
+        guard status.state == "online", case .awaitingEdge = devices[index].connection else { return }
+        publishBirth(of: index, at: now, actions: &actions)
     }
 
     private mutating func applyDesired(_ bytes: some Collection<UInt8>, to index: Int, actions: inout [SimAction]) {
@@ -54,7 +87,8 @@ extension Simulation {
         }
         if applied {
             devices[index].statistics.desiredApplied += 1
-            actions.append(reportedAction(of: index))
+            // Not born yet: the reported after the birth carries the new values.
+            if devices[index].connection.isBorn { actions.append(reportedAction(of: index)) }
         }
     }
 

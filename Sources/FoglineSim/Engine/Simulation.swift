@@ -15,6 +15,7 @@ public import FoglineWire
 ///     wait until simulation.nextDeadline, or until the transport has an event:
 ///       connected/lost → perform(simulation.connectionChanged(device: d, connected: c, now: clock.now))
 ///       message        → perform(simulation.handle(device: d, topic: t, payload: p, now: clock.now))
+///                        (including an edge node's status, when `awaitEdgeMillis` > 0)
 ///     perform(simulation.tick(now: clock.now))
 /// }
 /// print(simulation.report().summaryTable())
@@ -33,6 +34,15 @@ public import FoglineWire
 /// device draws from its own random streams (one for signal values, one for fault decisions
 /// and timing), so one device's events do not change another's readings.
 ///
+/// **Waiting for the edge.** With ``awaitEdgeMillis`` above 0, a device that (re)connects
+/// subscribes to its channels and to every edge node's status
+/// (`fogline/v1/{site}/node/+/status`), and publishes its birth only once it has seen a node
+/// `online` in this connection, or once ``awaitEdgeMillis`` has passed (counted in
+/// ``DeviceStatistics/edgeWaitTimeouts``). An edge publishes its retained `online` only after
+/// it has subscribed, so the birth and the readings after it are not lost to an edge that is
+/// itself reconnecting (the Sparkplug B primary host's STATE, simplified). Only the birth
+/// after a connect is gated: an `offline` status while a device is born changes nothing.
+///
 /// **Scale.** All timers of all devices sit in one binary heap (a few entries per device),
 /// so a tick costs O(log n) per due timer and nothing for idle devices.
 public struct Simulation: Sendable {
@@ -46,6 +56,16 @@ public struct Simulation: Sendable {
     public let durationMillis: Int64?
     /// The rate that replaces every profile's `rate_hz`, if given.
     public let rateOverride: Double?
+    /// How long a device that (re)connected waits for an edge node's `online` status before
+    /// it publishes its birth anyway; 0 publishes the birth at once (see the type's
+    /// "Waiting for the edge").
+    public let awaitEdgeMillis: Int64
+    /// The filter every device subscribes to for the edge nodes' status when
+    /// ``awaitEdgeMillis`` is above 0: `fogline/v1/{site}/node/+/status`.
+    public var edgeStatusFilter: String { FoglineTopic.nodeStatusFilter(site: site) }
+
+    /// The longest ``awaitEdgeMillis`` accepted: one day.
+    public static let maxAwaitEdgeMillis: Int64 = 86_400_000
 
     /// Delay before reconnecting after a connection the transport reported lost or failed.
     public static let retryDelayMillis: ClosedRange<Int64> = 1_000...5_000
@@ -78,15 +98,18 @@ public struct Simulation: Sendable {
     ///     `rate_hz` (`--rate`).
     ///   - faults: the faults to inject (`--fault`).
     ///   - durationMillis: the run's length (`--duration`); `nil` for no end.
+    ///   - awaitEdgeMillis: how long a (re)connected device waits for an edge node's `online`
+    ///     status before its birth (`--await-edge`); 0, the default, does not wait.
     /// - Throws: ``SimulationError`` for an invalid site, a repeated kind, a negative count,
-    ///   a rate or duration out of range, or a profile the engine cannot run.
+    ///   a rate, duration or edge wait out of range, or a profile the engine cannot run.
     public init(
         profiles: [(profile: Profile, count: Int)],
         site: String,
         seed: UInt64,
         rateOverride: Double? = nil,
         faults: FaultPlan = .none,
-        durationMillis: Int64? = nil
+        durationMillis: Int64? = nil,
+        awaitEdgeMillis: Int64 = 0
     ) throws(SimulationError) {
         if let problem = SegmentName.problem(with: site) {
             throw SimulationError(message: "the site name \(problem); use 1 to 64 letters, digits, `_`, `.` or `-`")
@@ -100,6 +123,10 @@ public struct Simulation: Sendable {
         if let rateOverride, !(rateOverride > 0 && rateOverride <= Profile.maxRateHz) {
             throw SimulationError(message: "the rate must be more than 0 and at most \(Int(Profile.maxRateHz)) messages per second, got \(rateOverride)")
         }
+        guard awaitEdgeMillis >= 0, awaitEdgeMillis <= Self.maxAwaitEdgeMillis else {
+            throw SimulationError(message: "the wait for an edge must be 0 to \(Self.maxAwaitEdgeMillis / 1_000) seconds, got \(awaitEdgeMillis) ms")
+        }
+        self.awaitEdgeMillis = awaitEdgeMillis
         self.site = site
         self.seed = seed
         self.faults = faults
@@ -225,7 +252,8 @@ public struct Simulation: Sendable {
     }
 
     /// The transport's news about a device's connection: `true` once a `connect` or
-    /// `reconnect` succeeded (the device subscribes and is born), `false` when the attempt
+    /// `reconnect` succeeded (the device subscribes and is born, or waits for an edge first:
+    /// see ``awaitEdgeMillis``), `false` when the attempt
     /// failed or an established connection was lost (it retries after
     /// ``retryDelayMillis``). News that does not fit the device's state is ignored, such as
     /// the loss of a connection the engine dropped itself.
@@ -236,7 +264,7 @@ public struct Simulation: Sendable {
         switch (devices[index].connection, connected) {
         case (.connecting, true):
             beginSession(of: index, at: now, actions: &actions)
-        case (.connected, false):
+        case (.connected, false), (.awaitingEdge, false):
             devices[index].statistics.connectionLosses += 1
             devices[index].disarmSessionTimers()
             scheduleReconnect(of: index, at: now + devices[index].faultRandom.int64(in: Self.retryDelayMillis))
@@ -266,19 +294,34 @@ public struct Simulation: Sendable {
         return latestTime
     }
 
-    /// A connection came up: subscribe, then birth, then reported, then arm the timers.
+    /// A connection came up: a new session (seq from 0) that subscribes, then either is
+    /// born at once or, with ``awaitEdgeMillis``, subscribes to the nodes' status too and
+    /// waits for an edge (see ``handleNodeStatus(_:topic:of:at:actions:)``).
     ///
     /// The subscriptions go first: MQTT handles one client's packets in order, so they are
     /// in place before the edge can see the birth and answer it with a command or a
-    /// `replay` request.
+    /// `replay` request. The status subscription goes last: the retained `online` it brings
+    /// starts the birth, by which time the device's own subscriptions are in place.
     private mutating func beginSession(of index: Int, at now: Int64, actions: inout [SimAction]) {
-        let runtime = runtimes[devices[index].profileIndex]
-        devices[index].connection = .connected(since: now)
         devices[index].resetSession()
-        devices[index].statistics.births += 1
         for channel in ["desired", "cmd", "replay"] {
             actions.append(.subscribe(device: index, filter: devices[index].topic(channel), qos: .atLeastOnce))
         }
+        guard awaitEdgeMillis > 0 else {
+            publishBirth(of: index, at: now, actions: &actions)
+            return
+        }
+        devices[index].connection = .awaitingEdge(since: now)
+        actions.append(.subscribe(device: index, filter: edgeStatusFilter, qos: .atLeastOnce))
+        arm(.edgeWait, of: index, at: now + awaitEdgeMillis)
+    }
+
+    /// Birth, then reported, then the session's timers: telemetry flows from here.
+    mutating func publishBirth(of index: Int, at now: Int64, actions: inout [SimAction]) {
+        let runtime = runtimes[devices[index].profileIndex]
+        devices[index].connection = .connected(since: now)
+        devices[index].edgeWaitDue = .max
+        devices[index].statistics.births += 1
         actions.append(.publish(device: index, message: SimMessage(
             topic: devices[index].topic("birth"), payload: runtime.birthPayload, qos: .atLeastOnce, kind: .birth)))
         actions.append(reportedAction(of: index))
@@ -311,6 +354,7 @@ public struct Simulation: Sendable {
         case .telemetry: devices[index].telemetryDue = due
         case .reconnect: devices[index].reconnectDue = due
         case .disconnectFault: devices[index].disconnectDue = due
+        case .edgeWait: devices[index].edgeWaitDue = due
         }
         timers.schedule(TimerEntry(due: due, device: Int32(index), purpose: purpose))
     }
@@ -319,9 +363,12 @@ public struct Simulation: Sendable {
     private func isCurrent(_ entry: TimerEntry) -> Bool {
         let device = devices[Int(entry.device)]
         switch entry.purpose {
-        case .telemetry: return device.telemetryDue == entry.due && device.connection.isConnected
+        case .telemetry: return device.telemetryDue == entry.due && device.connection.isBorn
         case .reconnect: return device.reconnectDue == entry.due
-        case .disconnectFault: return device.disconnectDue == entry.due && device.connection.isConnected
+        case .disconnectFault: return device.disconnectDue == entry.due && device.connection.isBorn
+        case .edgeWait:
+            if case .awaitingEdge = device.connection { return device.edgeWaitDue == entry.due }
+            return false
         }
     }
 
@@ -350,13 +397,18 @@ public struct Simulation: Sendable {
             devices[index].reconnectDue = .max
             devices[index].connection = .connecting
             actions.append(.reconnect(device: index))
+        case .edgeWait:
+            devices[index].statistics.edgeWaitTimeouts += 1
+            publishBirth(of: index, at: entry.due, actions: &actions)
         }
     }
 
     private mutating func finish(at end: Int64, actions: inout [SimAction]) {
         for index in devices.indices {
             switch devices[index].connection {
-            case .connected:
+            // Also a device not born in this connection: its previous session may still be
+            // online at the edge (a broker restart fires no will).
+            case .connected, .awaitingEdge:
                 actions.append(.publish(device: index, message: SimMessage(
                     topic: devices[index].topic("death"), payload: goodbyePayload, qos: .atLeastOnce, kind: .death)))
                 actions.append(.disconnect(device: index))

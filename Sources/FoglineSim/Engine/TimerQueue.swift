@@ -6,6 +6,9 @@ enum TimerPurpose: UInt8, Sendable, Comparable {
     case reconnect
     /// The `disconnect` fault drops the device's connection.
     case disconnectFault
+    /// A connected device has waited ``Simulation/awaitEdgeMillis`` for an edge node's
+    /// `online` status and publishes its birth anyway.
+    case edgeWait
 
     static func < (lhs: TimerPurpose, rhs: TimerPurpose) -> Bool { lhs.rawValue < rhs.rawValue }
 }

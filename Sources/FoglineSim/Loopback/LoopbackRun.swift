@@ -2,8 +2,8 @@
 ///
 /// It is the reference transport: it performs ``SimAction``s exactly as the MQTT
 /// transport must (see ``SimAction``), only instantly. Connections succeed at once,
-/// subscriptions are exact topics, retained messages are delivered on subscribe, and a
-/// dropped connection fires the device's will. Tests drive it, and so can a dry run of
+/// subscription filters match as in MQTT (`+` and `#`), retained messages are delivered on
+/// subscribe, and a dropped connection fires the device's will. Tests drive it, and so can a dry run of
 /// `fogline-sim` that needs no broker.
 ///
 /// ```swift
@@ -28,7 +28,10 @@ public struct LoopbackRun: Sendable {
     public private(set) var retained: [String: [UInt8]] = [:]
 
     private var wills: [Int: SimMessage] = [:]
+    /// Subscribers of exact topics (the devices' own channels), by topic…
     private var subscribersByTopic: [String: [Int]] = [:]
+    /// …and of filters with wildcards (the nodes' status), by filter.
+    private var subscribersByWildcard: [String: [Int]] = [:]
     private var topicsByDevice: [Int: [String]] = [:]
 
     /// A run of `simulation`; ``start(at:)`` starts it.
@@ -86,16 +89,33 @@ public struct LoopbackRun: Sendable {
         }
     }
 
-    /// Publishes a message as the edge would (on `desired`, `cmd` or `replay`): every
-    /// device subscribed to exactly `topic` handles it now. A retained message is also
-    /// kept and delivered to later subscribers; an empty retained payload clears it.
+    /// Publishes a message as the edge would (on `desired`, `cmd` or `replay`, or a node's
+    /// `status`): every device with a subscription that matches `topic` handles it now
+    /// (subscribers of the exact topic in the order they subscribed, then those of matching
+    /// wildcard filters). A retained message is also kept and delivered to later
+    /// subscribers; an empty retained payload clears it (and is still delivered, as MQTT does).
     public mutating func publish(topic: String, payload: [UInt8], retain: Bool = false) {
         if retain {
             retained[topic] = payload.isEmpty ? nil : payload
         }
-        for device in subscribersByTopic[topic] ?? [] {
+        var receivers = subscribersByTopic[topic] ?? []
+        for (filter, devices) in subscribersByWildcard.sorted(by: { $0.key < $1.key }) where Self.filter(filter, matches: topic) {
+            receivers += devices.filter { !receivers.contains($0) }
+        }
+        for device in receivers {
             perform(simulation.handle(device: device, topic: topic, payload: payload, now: now))
         }
+    }
+
+    /// Whether the MQTT topic filter `filter` matches the topic name `topic`.
+    static func filter(_ filter: String, matches topic: String) -> Bool {
+        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        for (position, level) in filterLevels.enumerated() {
+            if level == "#" { return true }
+            guard position < topicLevels.count, level == "+" || level == topicLevels[position] else { return false }
+        }
+        return filterLevels.count == topicLevels.count
     }
 
     /// The broker loses the device's connection (not the engine's doing): its will fires
@@ -123,12 +143,23 @@ public struct LoopbackRun: Sendable {
             case .reconnect(let device):
                 queue += simulation.connectionChanged(device: device, connected: true, now: now)
             case .subscribe(let device, let filter, _):
-                if !(subscribersByTopic[filter] ?? []).contains(device) {
-                    subscribersByTopic[filter, default: []].append(device)
-                    topicsByDevice[device, default: []].append(filter)
-                }
-                if let payload = retained[filter] {
-                    queue += simulation.handle(device: device, topic: filter, payload: payload, now: now)
+                let isWildcard = filter.contains("+") || filter.contains("#")
+                if isWildcard {
+                    if !(subscribersByWildcard[filter] ?? []).contains(device) {
+                        subscribersByWildcard[filter, default: []].append(device)
+                        topicsByDevice[device, default: []].append(filter)
+                    }
+                    for (topic, payload) in retained.sorted(by: { $0.key < $1.key }) where Self.filter(filter, matches: topic) {
+                        queue += simulation.handle(device: device, topic: topic, payload: payload, now: now)
+                    }
+                } else {
+                    if !(subscribersByTopic[filter] ?? []).contains(device) {
+                        subscribersByTopic[filter, default: []].append(device)
+                        topicsByDevice[device, default: []].append(filter)
+                    }
+                    if let payload = retained[filter] {
+                        queue += simulation.handle(device: device, topic: filter, payload: payload, now: now)
+                    }
                 }
             case .publish:
                 break  // recorded above; devices publish nothing other devices subscribe to
@@ -143,6 +174,7 @@ public struct LoopbackRun: Sendable {
     private mutating func closeConnection(of device: Int, firingWill: Bool) {
         for topic in topicsByDevice.removeValue(forKey: device) ?? [] {
             subscribersByTopic[topic]?.removeAll { $0 == device }
+            subscribersByWildcard[topic]?.removeAll { $0 == device }
         }
         if firingWill, let will = wills[device] {
             willsFired.append(TimedPublication(time: now, device: device, message: will))

@@ -11,6 +11,8 @@ public struct DeviceReport: Sendable, Hashable, Codable {
     public var lastSeq: UInt64?
     /// Births (one per connection).
     public var births: Int
+    /// Births published after waiting for an edge node's `online` status in vain.
+    public var edgeWaitTimeouts: Int
     /// Readings re-sent by the `duplicate` fault.
     public var duplicates: Int
     /// Bad messages sent by the `malformed` fault.
@@ -47,6 +49,7 @@ public struct DeviceReport: Sendable, Hashable, Codable {
         self.lastSeq = lastSeq
         published = statistics.published
         births = statistics.births
+        edgeWaitTimeouts = statistics.edgeWaitTimeouts
         duplicates = statistics.duplicates
         malformed = statistics.malformed.total
         malformedByVariant = statistics.malformed

@@ -25,6 +25,10 @@ public final class SimMQTTDriver: @unchecked Sendable {
     /// Devices that have connected at least once, to log when the whole fleet is up.
     private var connectedOnce: [Bool]
     private var connectedOnceCount = 0
+    /// Devices that have published a birth at least once, to log when the whole fleet is
+    /// born (later than connected when devices wait for an edge's `online` status).
+    private var bornOnce: [Bool]
+    private var bornOnceCount = 0
     /// Each device's publishes not yet acknowledged (QoS 1) or written (QoS 0), by mid.
     private var unacknowledged: [Set<Int32>]
     /// Devices connected again whose new session waits for the previous session's publishes.
@@ -46,6 +50,7 @@ public final class SimMQTTDriver: @unchecked Sendable {
         multiplexer = try MQTTMultiplexer(logger: logger)
         clients = Array(repeating: nil, count: simulation.devices.count)
         connectedOnce = Array(repeating: false, count: simulation.devices.count)
+        bornOnce = Array(repeating: false, count: simulation.devices.count)
         unacknowledged = Array(repeating: [], count: simulation.devices.count)
         startWall = Int64(Date().timeIntervalSince1970 * 1_000)
     }
@@ -103,6 +108,7 @@ public final class SimMQTTDriver: @unchecked Sendable {
                     topic: message.topic, payload: message.payload,
                     qos: MQTTQoS(rawValue: Int32(message.qos.rawValue)) ?? .atLeastOnce, retain: message.retain))
                 if let mid { unacknowledged[device].insert(mid) }
+                if message.kind == .birth { noteFirstBirth(of: device) }
             case .dropConnection(let device):
                 droppedOnPurpose.insert(device)
                 clients[device]?.dropConnection(reconnectAfter: Self.holdOff)
@@ -158,6 +164,21 @@ public final class SimMQTTDriver: @unchecked Sendable {
             let elapsed = ContinuousClock.now - startMonotonic
             let milliseconds = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
             logger.info("all \(connectedOnceCount) devices connected in \(milliseconds) ms")
+        }
+    }
+
+    /// Logs once when every device has published a birth, and how many did so without
+    /// having seen an edge `online` (the report has them per device).
+    private func noteFirstBirth(of device: Int) {
+        guard !bornOnce[device] else { return }
+        bornOnce[device] = true
+        bornOnceCount += 1
+        if bornOnceCount == bornOnce.count {
+            let elapsed = ContinuousClock.now - startMonotonic
+            let milliseconds = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            let unseen = simulation.devices.reduce(0) { $0 + $1.statistics.edgeWaitTimeouts }
+            let detail = simulation.awaitEdgeMillis > 0 ? " (\(unseen) births without an edge online after waiting \(simulation.awaitEdgeMillis) ms)" : ""
+            logger.info("all \(bornOnceCount) devices born in \(milliseconds) ms\(detail)")
         }
     }
 
