@@ -11,7 +11,7 @@ struct AdminAPITests {
     let moment = DevicePlane.Moment(wallMilliseconds: 1_763_800_001_000, monotonicMilliseconds: 1_000)
 
     mutating func call(_ method: String, _ path: String, _ body: String = "") throws -> (status: Int, json: JSONValue, actions: [DevicePlane.Action]) {
-        guard let (response, actions) = AdminAPI.handle(.init(method: method, path: path, body: Array(body.utf8)), plane: &plane, fence: 7, at: moment)
+        guard let (response, actions) = AdminAPI.handle(.init(method: method, path: path, body: Array(body.utf8)), plane: &plane, fence: { _ in 7 }, at: moment)
         else { throw NotRouted() }
         return (response.status, try StrictJSON.parse(response.body), actions)
     }
@@ -64,6 +64,6 @@ struct AdminAPITests {
         #expect(after.json["status"]?.stringValue == "rejected" && after.json["detail"]?.stringValue == "stale fence")
         #expect(try call("POST", "/v1/devices/valve-1/commands", #"{"args":{}}"#).status == 400)
         #expect(try call("DELETE", "/v1/devices").status == 405)
-        #expect(AdminAPI.handle(.init(method: "GET", path: "/metrics"), plane: &plane, fence: 1, at: moment) == nil)
+        #expect(AdminAPI.handle(.init(method: "GET", path: "/metrics"), plane: &plane, fence: { _ in 1 }, at: moment) == nil)
     }
 }

@@ -40,9 +40,10 @@ public struct AdminResponse: Sendable, Equatable {
 /// pure function of the device plane: reads render it, writes mutate it and return the actions
 /// the shell performs. `/healthz`, `/metrics` and `/v1/status` belong to the shell.
 public enum AdminAPI {
-    /// Handles `request`, or returns nil when the path is not a device route.
+    /// Handles `request`, or returns nil when the path is not a device route. `fence` gives the
+    /// fencing token of this node's lease on a device's shard (nil: another node owns it).
     public static func handle(
-        _ request: AdminRequest, plane: inout DevicePlane, fence: UInt64, at moment: DevicePlane.Moment
+        _ request: AdminRequest, plane: inout DevicePlane, fence: (String) -> UInt64?, at moment: DevicePlane.Moment
     ) -> (AdminResponse, [DevicePlane.Action])? {
         let segments = request.path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard segments.count >= 2, segments[0] == "v1" else { return nil }
@@ -132,10 +133,13 @@ public enum AdminAPI {
 
     /// `POST /v1/devices/{device}/commands` with `{"name": "open_valve", "args": {…}}`.
     private static func sendCommand(
-        device: String, _ body: [UInt8], _ plane: inout DevicePlane, _ fence: UInt64, _ moment: DevicePlane.Moment
+        device: String, _ body: [UInt8], _ plane: inout DevicePlane, _ fence: (String) -> UInt64?, _ moment: DevicePlane.Moment
     ) -> (AdminResponse, [DevicePlane.Action]) {
         guard SegmentName.isValid(device) else {
             return (.error(400, "`\(device)` is not a valid device id ([A-Za-z0-9_.-]{1,64})"), [])
+        }
+        guard let fence = fence(device) else {
+            return (.error(409, "this node does not own the shard of device \(device); send the command to the node that does (GET /v1/status on each node lists its shards)"), [])
         }
         let request: JSONValue
         do {

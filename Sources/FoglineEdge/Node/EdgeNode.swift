@@ -5,10 +5,10 @@ import FoglineStore
 import FoglineWire
 public import Logging
 
-/// The `fogline-edge run` daemon: the shell around ``DevicePlane``. It reads messages from the site
-/// broker, feeds them to the plane, and performs the actions the plane returns — batched SQLite
-/// writes, MQTT publishes, metrics — and serves the admin API. It keeps no logic of its own beyond
-/// ordering I/O.
+/// The `fogline-edge run` daemon: the shell around ``DevicePlane`` and ``QuorumService``. It reads
+/// messages from the site broker for the devices of the shards this node owns, feeds them to the
+/// plane, and performs the actions the plane returns — batched SQLite writes, MQTT publishes,
+/// metrics — and serves the admin API. It keeps no logic of its own beyond ordering I/O.
 public actor EdgeNode {
     public let configuration: EdgeConfiguration
     private let logger: Logger
@@ -24,9 +24,16 @@ public actor EdgeNode {
     private let outgoingContinuation: AsyncStream<MQTTMessage>.Continuation
     private var droppedIncomingSeen = 0
     private let started = ContinuousClock.now
-    /// Fencing token for commands until device ownership leases exist: the node's HLC
-    /// milliseconds at start, which only grow across restarts (the HLC never goes backwards).
-    private let fence: UInt64
+    private let quorum: QuorumService
+    private var subscriptions: DeviceSubscriptions
+    /// Filters subscribed on the current broker connection.
+    private var subscribed: Set<String> = []
+    /// Fencing tokens of the shards this node owns: commands to their devices carry them.
+    private var fences: [Int: UInt64] = [:]
+    /// Whether the quorum has reported this node's shards at least once.
+    private var ownershipKnown = false
+    /// Whether `online` status was published on the current connection (the node is ready).
+    private var announced = false
     private var admin: AdminHTTPServer?
 
     /// Opens (or creates) the node's database under `data_dir` and restores its state.
@@ -57,7 +64,9 @@ public actor EdgeNode {
             configuration: planeConfiguration, state: try store.loadSiteState(), devices: devices,
             commands: try store.commands().compactMap(Self.command(from:)), persistedClockBound: try store.loadHLCBound(),
             at: moment)
-        fence = plane.clock.lastIssued.milliseconds
+        quorum = try QuorumService(
+            configuration: try Self.quorumConfiguration(configuration), dataDirectory: configuration.dataDirectory, logger: logger)
+        subscriptions = DeviceSubscriptions(site: configuration.site, shardCount: configuration.quorum.shards, knownDevices: plane.deviceIDs)
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(4_096))
         writer = BatchingWriter(
             store: store,
@@ -117,6 +126,8 @@ public actor EdgeNode {
             group.addTask { await self.consumeMessages() }
             group.addTask { await self.sendOutgoing() }
             group.addTask { await self.tickEverySecond() }
+            group.addTask { try? await self.quorum.run() }
+            group.addTask { for await fences in self.quorum.ownershipChanges { await self.ownershipChanged(fences) } }
             // Any task ending (cancellation) ends the node.
             _ = await group.next()
             group.cancelAll()
@@ -135,12 +146,10 @@ public actor EdgeNode {
             guard !Task.isCancelled else { return }
             if case .connected = event {
                 logger.info("connected to the site broker; subscribing")
-                for filter in plane.subscriptions {
-                    do { try await mqtt.subscribe(filter, qos: .atLeastOnce) } catch {
-                        logger.error("subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
-                    }
-                }
-                await publish(Self.statusMessage(configuration, state: "online", extra: [("clock", .string(clockTrust))]))
+                // A clean session: the broker forgot what this node subscribed to.
+                subscribed = []
+                announced = false
+                await syncSubscriptions()
             } else {
                 logger.warning("site broker: \(event)")
             }
@@ -157,9 +166,18 @@ public actor EdgeNode {
             let before = plane.totals
             let moment = Self.moment(since: started)
             var actions: [DevicePlane.Action] = []
+            var learned = false
             for message in messages {
+                if let device = DeviceSubscriptions.device(inTopic: message.topic) {
+                    let device = String(device)
+                    if message.topic.hasSuffix("/birth") { learned = subscriptions.learn(device: device) || learned }
+                    // Another node serves this device (a birth or death seen by everyone, or a
+                    // message that was in flight when the shard moved).
+                    guard subscriptions.owns(device: device) else { continue }
+                }
                 actions += plane.receive(topic: message.topic, payload: message.payload, at: moment)
             }
+            if learned { Task { await self.syncSubscriptions() } }
             let after = plane.totals
             metrics.record(from: before, to: after)
             await perform(actions, readings: Int(after.readingsStored - before.readingsStored), queuePublishes: true)
@@ -196,6 +214,39 @@ public actor EdgeNode {
             let online = plane.state.presence.registers.values.filter(\.value.online).count
             metrics.devicesOnline.record(online)
             metrics.clockTrusted.record(clockTrust == "trusted" ? 1 : 0)
+        }
+    }
+
+    // MARK: Ownership and subscriptions
+
+    private func ownershipChanged(_ owned: [Int: UInt64]) async {
+        fences = owned
+        ownershipKnown = true
+        if subscriptions.setOwnedShards(Set(owned.keys)) || !announced {
+            await syncSubscriptions()
+        }
+    }
+
+    /// Subscribes to what the owned shards need and unsubscribes from the rest; once that is
+    /// done on a connection (and, for a lone node, its shards are known), announces `online` —
+    /// devices wait for it before their birth.
+    private func syncSubscriptions() async {
+        guard mqtt.isConnected else { return }
+        let wanted = subscriptions.filters
+        for filter in wanted.subtracting(subscribed).sorted() {
+            subscribed.insert(filter)
+            do { try await mqtt.subscribe(filter, qos: .atLeastOnce) } catch {
+                subscribed.remove(filter)
+                logger.error("subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
+            }
+        }
+        for filter in subscribed.subtracting(wanted).sorted() {
+            subscribed.remove(filter)
+            try? await mqtt.unsubscribe(filter)
+        }
+        if !announced && (ownershipKnown || !configuration.quorum.peers.isEmpty) && mqtt.isConnected {
+            announced = true
+            await publish(Self.statusMessage(configuration, state: "online", extra: [("clock", .string(clockTrust))]))
         }
     }
 
@@ -262,14 +313,20 @@ public actor EdgeNode {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         switch (request.method, path) {
         case ("GET", "/healthz"):
-            return .json(mqtt.isConnected ? 200 : 503, .object([
-                (key: "status", value: .string(mqtt.isConnected ? "ok" : "broker_unreachable")),
-            ]))
+            let status = !mqtt.isConnected ? "broker_unreachable" : announced ? "ok" : "starting"
+            return .json(status == "ok" ? 200 : 503, .object([(key: "status", value: .string(status))]))
         case ("GET", "/metrics"):
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: metrics.render())
         case ("GET", "/v1/status"):
-            return .json(200, statusJSON())
+            return .json(200, await statusJSON())
         default:
+            switch QuorumRoutes.route(request) {
+            case .invalid(let response)?: return response
+            case .operation(let operation, let key)?: return QuorumRoutes.response(to: await quorum.perform(operation, key: key))
+            case nil: break
+            }
+            let shardCount = configuration.quorum.shards
+            let fence: (String) -> UInt64? = { [fences] device in fences[ShardPlacement.shard(ofDevice: device, shardCount: shardCount)] }
             guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: Self.moment(since: started)) else {
                 return .error(404, "no route \(request.method) \(path); see the README's admin API section")
             }
@@ -278,8 +335,15 @@ public actor EdgeNode {
         }
     }
 
-    private func statusJSON() -> JSONValue {
+    private func statusJSON() async -> JSONValue {
         let online = plane.state.presence.registers.values.filter(\.value.online).count
+        let members = await quorum.memberStatus().map { member in
+            JSONValue.object([
+                (key: "name", value: .string(member.name)), (key: "live", value: .bool(member.live)),
+                (key: "phi", value: member.phi.map { .number($0.isFinite ? ($0 * 100).rounded() / 100 : 1e9) } ?? .null),
+            ])
+        }
+        let roles = await quorum.roles
         return .object([
             (key: "site", value: .string(configuration.site)),
             (key: "node", value: .string(configuration.node)),
@@ -298,6 +362,14 @@ public actor EdgeNode {
                 (key: "stored", value: .number(Double(plane.totals.readingsStored))),
                 (key: "duplicates", value: .number(Double(plane.totals.duplicates))),
                 (key: "rejected", value: .number(Double(plane.totals.rejected))),
+            ])),
+            (key: "quorum", value: .object([
+                (key: "members", value: .array(members)),
+                (key: "shards", value: .object([
+                    (key: "count", value: .number(Double(configuration.quorum.shards))),
+                    (key: "owned", value: .array(fences.keys.sorted().map { .number(Double($0)) })),
+                ])),
+                (key: "roles", value: .array(roles.sorted().map(JSONValue.string))),
             ])),
             (key: "uptimeSeconds", value: .number(Double((ContinuousClock.now - started).components.seconds))),
         ])
@@ -343,6 +415,30 @@ public actor EdgeNode {
         return DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: monotonic)
     }
 
+    /// The quorum service's settings from the node's configuration; reads the site key file.
+    static func quorumConfiguration(_ configuration: EdgeConfiguration) throws -> QuorumService.Configuration {
+        let settings = configuration.quorum
+        var quorum = QuorumService.Configuration(site: configuration.site, node: configuration.node)
+        quorum.peers = settings.peers.mapValues { PeerTransport.PeerAddress(host: $0.host, port: $0.port) }
+        quorum.listenHost = settings.listenHost
+        quorum.listenPort = settings.listenPort
+        quorum.shardCount = settings.shards
+        quorum.roles = settings.roles
+        quorum.leaseTTLMilliseconds = UInt64(settings.leaseTTLMilliseconds)
+        quorum.rebalanceDelayMilliseconds = UInt64(settings.rebalanceDelayMilliseconds)
+        quorum.operationTimeoutMilliseconds = UInt64(settings.operationTimeoutMilliseconds)
+        quorum.membership = MembershipView.Configuration(
+            threshold: settings.phiThreshold, heartbeatIntervalMilliseconds: UInt64(settings.heartbeatIntervalMilliseconds),
+            acceptableHeartbeatPauseMilliseconds: UInt64(settings.acceptablePauseMilliseconds))
+        if let file = settings.siteKeyFile, !settings.peers.isEmpty {
+            guard let key = FileManager.default.contents(atPath: file), key.count >= 32 else {
+                throw EdgeNodeError.siteKey(path: file)
+            }
+            quorum.siteKey = Array(key)
+        }
+        return quorum
+    }
+
     /// Reads a secret from a file (first line), never from the command line.
     static func readSecret(_ path: String) throws -> String {
         do {
@@ -379,6 +475,7 @@ public enum EdgeNodeError: Error, CustomStringConvertible {
     case unreadableSecret(path: String, reason: String)
     case dataDirectory(path: String, reason: String)
     case adminAddress(String, reason: String)
+    case siteKey(path: String)
 
     public var description: String {
         switch self {
@@ -386,6 +483,8 @@ public enum EdgeNodeError: Error, CustomStringConvertible {
             "Cannot create the data directory \(path) (\(reason)). Check --data or data_dir, and that this user may write there."
         case .adminAddress(let address, let reason):
             "Cannot serve the admin API on \(address) (\(reason)). Pick a free address with --admin or admin.listen."
+        case .siteKey(let path):
+            "Cannot use the site key file \(path): it must be readable and hold at least 32 bytes (e.g. `head -c 32 /dev/urandom > \(path)`, the same file on every node of the site)."
         case .unreadableSecret(let path, let reason):
             "Cannot read the broker password file \(path) (\(reason)). Check broker.password_file and its permissions."
         }

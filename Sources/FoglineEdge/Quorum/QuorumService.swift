@@ -50,9 +50,10 @@ public actor QuorumService {
     private var waiting: [OperationID: CheckedContinuation<RegisterOutcome, Never>] = [:]
     private var heartbeatSequence: UInt64 = 0
     private let incarnation: UInt64
-    private let ownershipContinuation: AsyncStream<Set<Int>>.Continuation
-    /// The shards this node owns, after every change (the device plane resubscribes).
-    public nonisolated let ownershipChanges: AsyncStream<Set<Int>>
+    private let ownershipContinuation: AsyncStream<[Int: UInt64]>.Continuation
+    /// The shards this node owns with their fencing tokens, after every change (the device
+    /// plane resubscribes; commands to a shard's devices carry its token).
+    public nonisolated let ownershipChanges: AsyncStream<[Int: UInt64]>
     public private(set) var ownedShards: Set<Int> = []
     public private(set) var roles: Set<String> = []
     /// Frames that did not decode or came from a non-member.
@@ -237,7 +238,9 @@ public actor QuorumService {
             case .ownedShardsChanged(let shards):
                 logger.info("owned shards changed", metadata: ["shards": "\(shards.sorted())"])
                 ownedShards = shards
-                ownershipContinuation.yield(shards)
+                ownershipContinuation.yield(Dictionary(uniqueKeysWithValues: shards.compactMap { shard in
+                    coordinator.fence(forShard: shard, at: now).map { (shard, $0) }
+                }))
             case .rolesChanged(let roles):
                 logger.info("roles changed", metadata: ["roles": "\(roles.sorted())"])
                 self.roles = roles

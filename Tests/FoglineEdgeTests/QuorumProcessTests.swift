@@ -1,0 +1,109 @@
+import FoglineCore
+import FoglineTesting
+import FoglineWire
+import Foundation
+import Testing
+
+/// Three real `fogline-edge` nodes of one site, peered over authenticated TCP on loopback: the
+/// key-value and lease APIs decide through the quorum from any node, the shards are split
+/// between the nodes, a killed node's shards are taken over, and without a majority the API
+/// answers 503 instead of hanging or guessing. (The exact takeover bound is checked in the
+/// deterministic simulation, FoglineSiteSimulationTests.)
+@Suite("fogline-edge quorum (three processes)")
+final class QuorumProcessTests {
+    let names = ["edge-a", "edge-b", "edge-c"]
+    var nodes: [EdgeUnderTest] = []
+
+    init() throws {
+        let first = try EdgeUnderTest()
+        nodes = [first, try EdgeUnderTest(sharing: first.broker), try EdgeUnderTest(sharing: first.broker)]
+        let peerPorts = try names.map { _ in try MosquittoProcess.freeLoopbackPort() }
+        let key = first.directory.appendingPathComponent("site.key")
+        try Data((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }).write(to: key)
+        for (index, node) in nodes.enumerated() {
+            var arguments = ["--listen", "127.0.0.1:\(peerPorts[index])", "--site-key-file", key.path]
+            for (other, name) in names.enumerated() where other != index {
+                arguments += ["--peer", "\(name)=127.0.0.1:\(peerPorts[other])"]
+            }
+            try node.startEdge(node: names[index], extraArguments: arguments)
+        }
+        try waitUntil("every node to see the others live") {
+            try nodes.allSatisfy { node in
+                try status(node)["quorum"]?["members"]?.arrayElements?.allSatisfy { $0["live"]?.boolValue == true } == true
+            }
+        }
+    }
+
+    func status(_ node: EdgeUnderTest) throws -> JSONValue {
+        try StrictJSON.parse(HTTPTestClient.request(port: node.adminPort, method: "GET", path: "/v1/status").body)
+    }
+
+    func call(_ node: EdgeUnderTest, _ method: String, _ path: String, _ body: String = "") throws -> (status: Int, json: JSONValue) {
+        let response = try HTTPTestClient.request(port: node.adminPort, method: method, path: path, body: Array(body.utf8))
+        return (response.status, try StrictJSON.parse(response.body))
+    }
+
+    func ownedShards(_ node: EdgeUnderTest) throws -> [Int] {
+        try status(node)["quorum"]?["shards"]?["owned"]?.arrayElements?.compactMap { $0.numberValue.map(Int.init) } ?? []
+    }
+
+    @Test("compare-and-set and leases decide through the quorum from any node")
+    func keyValueAndLeases() throws {
+        let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+        let created = try call(a, "POST", "/v1/kv/site/mode", #"{"expected_version":0,"value":{"mode":"auto"}}"#)
+        #expect(created.status == 200 && created.json["version"]?.numberValue == 1, "\(created)")
+        let stale = try call(b, "POST", "/v1/kv/site/mode", #"{"expected_version":0,"value":{"mode":"manual"}}"#)
+        #expect(stale.status == 409 && stale.json["version"]?.numberValue == 1, "\(stale)")
+        let read = try call(c, "GET", "/v1/kv/site/mode")
+        #expect(read.status == 200 && read.json["value"]?["mode"]?.stringValue == "auto" && read.json["version"]?.numberValue == 1)
+        #expect(try call(c, "GET", "/v1/kv/never/written").status == 404)
+        #expect(try call(a, "POST", "/v1/kv/bad", #"{"value":1}"#).status == 400)
+
+        let granted = try call(a, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-1","ttl_ms":10000}"#)
+        #expect(granted.status == 200 && granted.json["holder"]?.stringValue == "worker-1", "\(granted)")
+        let token = granted.json["token"]?.numberValue ?? 0
+        #expect(token >= 1 && (granted.json["ttl_ms"]?.numberValue ?? 0) > 9_000)
+        let held = try call(b, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-2","ttl_ms":10000}"#)
+        #expect(held.status == 409 && held.json["holder"]?.stringValue == "worker-1", "\(held)")
+        let renewed = try call(c, "POST", "/v1/leases/pump-room/renew", #"{"holder":"worker-1","token":\#(Int(token)),"ttl_ms":10000}"#)
+        #expect(renewed.status == 200 && renewed.json["token"]?.numberValue == token)
+        #expect(try call(b, "POST", "/v1/leases/pump-room/release", #"{"holder":"worker-2","token":\#(Int(token))}"#).status == 409)
+        #expect(try call(c, "POST", "/v1/leases/pump-room/release", #"{"holder":"worker-1","token":\#(Int(token))}"#).status == 200)
+        let next = try call(b, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-2","ttl_ms":10000}"#)
+        #expect(next.status == 200 && (next.json["token"]?.numberValue ?? 0) > token, "fencing tokens only grow: \(next)")
+    }
+
+    @Test("the shards are split between the nodes, a killed node's are taken over, and a minority answers 503")
+    func takeoverAndMinority() throws {
+        try waitUntil("the 16 shards to be owned once each") {
+            let owned = try nodes.flatMap(ownedShards)
+            return owned.sorted() == Array(0..<16)
+        }
+        // Commands go through the owner of the device's shard, with its lease token as fence.
+        let shard = ShardPlacement.shard(ofDevice: "valve-9", shardCount: 16)
+        let owner = try nodes.firstIndex { try ownedShards($0).contains(shard) }!
+        for (index, node) in nodes.enumerated() {
+            let sent = try call(node, "POST", "/v1/devices/valve-9/commands", #"{"name":"open_valve","args":{}}"#)
+            if index == owner {
+                #expect(sent.status == 202 && (sent.json["fence"]?.numberValue ?? 0) >= 1, "\(sent)")
+            } else {
+                #expect(sent.status == 409, "a node that does not own the shard must refuse: \(sent)")
+            }
+        }
+
+        let victim = owner
+        nodes[victim].stopEdge(signal: SIGKILL)
+        let survivors = nodes.indices.filter { $0 != victim }.map { nodes[$0] }
+        try waitUntil("the survivors to own every shard", seconds: 10) {
+            try survivors.flatMap(ownedShards).sorted() == Array(0..<16)
+        }
+        #expect(try call(survivors[0], "POST", "/v1/kv/after-failover", #"{"expected_version":0,"value":true}"#).status == 200)
+
+        // Two of three down: the last node must refuse (503 within its operation timeout; the
+        // test client gives up after 10 s, so a hang fails the test), not guess.
+        survivors[1].stopEdge(signal: SIGKILL)
+        let refused = try call(survivors[0], "POST", "/v1/kv/after-failover", #"{"expected_version":1,"value":false}"#)
+        #expect(refused.status == 503, "\(refused)")
+        #expect(try call(survivors[0], "GET", "/v1/kv/after-failover").status == 503, "reads need a quorum too")
+    }
+}
