@@ -71,6 +71,14 @@ final class QuorumProcessTests {
         #expect(try call(c, "POST", "/v1/leases/pump-room/release", #"{"holder":"worker-1","token":\#(Int(token))}"#).status == 200)
         let next = try call(b, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-2","ttl_ms":10000}"#)
         #expect(next.status == 200 && (next.json["token"]?.numberValue ?? 0) > token, "fencing tokens only grow: \(next)")
+
+        // Node a's decisions are in its hash-chained audit log, which verifies.
+        let audit = try call(a, "GET", "/v1/audit")
+        #expect(audit.json["verified"]?.boolValue == true)
+        let decisions = audit.json["entries"]?.arrayElements?.compactMap { entry in
+            entry["kind"]?.stringValue.flatMap { kind in entry["key"]?.stringValue.map { "\(kind) \($0)" } }
+        } ?? []
+        #expect(decisions.contains("kv kv/site/mode") && decisions.contains("lease.acquire lease/pump-room"), "\(decisions)")
     }
 
     @Test("the shards are split between the nodes, a killed node's are taken over, and a minority answers 503")

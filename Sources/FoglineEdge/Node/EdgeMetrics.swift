@@ -23,6 +23,10 @@ final class EdgeMetrics: Sendable {
     let mqttDropped: Counter
     let devicesOnline: Gauge
     let clockTrusted: Gauge
+    private let peerRejected: [String: Counter]
+    let quorumFramesRejected: Counter
+    let ownedShards: Gauge
+    let liveMembers: Gauge
 
     static let rejectReasons = PayloadRejection.allReasons + [
         DevicePlane.IngestRejection.seqBackwards, DevicePlane.IngestRejection.unknownCommand,
@@ -45,6 +49,17 @@ final class EdgeMetrics: Sendable {
         mqttDropped = Counter(label: "fogline_mqtt_incoming_dropped_total", factory: factory)
         devicesOnline = Gauge(label: "fogline_devices_online", factory: factory)
         clockTrusted = Gauge(label: "fogline_clock_trusted", factory: factory)
+        peerRejected = Dictionary(uniqueKeysWithValues: PeerTransport.RejectReason.allCases.map {
+            ($0.rawValue, Counter(label: "fogline_peer_frames_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
+        quorumFramesRejected = Counter(label: "fogline_quorum_messages_rejected_total", factory: factory)
+        ownedShards = Gauge(label: "fogline_quorum_owned_shards", factory: factory)
+        liveMembers = Gauge(label: "fogline_quorum_live_members", factory: factory)
+    }
+
+    /// Adds `count` peer frames rejected for `reason` (unauthenticated, replayed, oversized, …).
+    func countPeerRejections(_ reason: PeerTransport.RejectReason, _ count: Int) {
+        peerRejected[reason.rawValue]?.increment(by: Int64(count))
     }
 
     func countRejection(_ reason: String) {

@@ -23,6 +23,9 @@ public actor EdgeNode {
     private let outgoing: AsyncStream<MQTTMessage>
     private let outgoingContinuation: AsyncStream<MQTTMessage>.Continuation
     private var droppedIncomingSeen = 0
+    /// Rejections already added to the metrics, by reason (the transport keeps running totals).
+    private var peerRejectionsSeen: [PeerTransport.RejectReason: Int] = [:]
+    private var quorumRejectionsSeen = 0
     private let started = ContinuousClock.now
     private let quorum: QuorumService
     private var subscriptions: DeviceSubscriptions
@@ -214,6 +217,23 @@ public actor EdgeNode {
             let online = plane.state.presence.registers.values.filter(\.value.online).count
             metrics.devicesOnline.record(online)
             metrics.clockTrusted.record(clockTrust == "trusted" ? 1 : 0)
+            await recordQuorumMetrics()
+        }
+    }
+
+    private func recordQuorumMetrics() async {
+        metrics.ownedShards.record(fences.count)
+        metrics.liveMembers.record(await quorum.memberStatus().filter(\.live).count)
+        if let statistics = await quorum.transportStatistics {
+            for (reason, total) in statistics.rejected where total > peerRejectionsSeen[reason, default: 0] {
+                metrics.countPeerRejections(reason, total - peerRejectionsSeen[reason, default: 0])
+                peerRejectionsSeen[reason] = total
+            }
+        }
+        let rejected = await quorum.rejectedFrames
+        if rejected > quorumRejectionsSeen {
+            metrics.quorumFramesRejected.increment(by: Int64(rejected - quorumRejectionsSeen))
+            quorumRejectionsSeen = rejected
         }
     }
 
@@ -319,6 +339,8 @@ public actor EdgeNode {
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: metrics.render())
         case ("GET", "/v1/status"):
             return .json(200, await statusJSON())
+        case ("GET", "/v1/audit"):
+            return await auditJSON(query: request.path.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init))
         default:
             switch QuorumRoutes.route(request) {
             case .invalid(let response)?: return response
@@ -333,6 +355,35 @@ public actor EdgeNode {
             await perform(actions)
             return response
         }
+    }
+
+    /// `GET /v1/audit[?after=N]`: this node's decisions (up to 1,000 after index N), each with
+    /// its hash and the previous one's, and whether the stretch verifies.
+    private func auditJSON(query: String?) async -> AdminResponse {
+        let after = query?.split(separator: "&").compactMap { part -> UInt64? in
+            let pair = part.split(separator: "=", maxSplits: 1)
+            return pair.count == 2 && pair[0] == "after" ? UInt64(pair[1]) : nil
+        }.first ?? 0
+        let entries: [AuditEntry]
+        do { entries = try await quorum.auditEntries(after: after) } catch {
+            return .error(500, "cannot read the audit log: \(error)")
+        }
+        let anchor: AuditChain.Anchor = after == 0
+            ? .genesis
+            : (try? await quorum.auditEntries(after: after - 1, limit: 1).first).flatMap { $0.map(AuditChain.Anchor.init(after:)) } ?? .genesis
+        let verified = after == 0 || anchor.index == after ? AuditChain.verify(entries, from: anchor).isValid : false
+        return .json(200, .object([
+            (key: "node", value: .string(configuration.node)),
+            (key: "verified", value: .bool(verified)),
+            (key: "entries", value: .array(entries.map { entry in
+                .object([
+                    (key: "index", value: .number(Double(entry.index))), (key: "hlc", value: .string(entry.timestamp.description)),
+                    (key: "kind", value: .string(entry.kind)), (key: "key", value: .string(entry.key)),
+                    (key: "detail", value: .string(entry.detail)), (key: "previous", value: .string(entry.previousHash.description)),
+                    (key: "hash", value: .string(entry.hash.description)),
+                ])
+            })),
+        ]))
     }
 
     private func statusJSON() async -> JSONValue {
