@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps demo bench bench-micro bench-core bench-store bench-ingest proto clean
+.PHONY: all build test deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
 
 all: build
 
@@ -37,8 +37,8 @@ demo: deps
 	scripts/demo
 
 # package-benchmark micro benchmarks, the end-to-end CRDT comparison with pycrdt and loro, the
-# store's commit throughput and the edge's end-to-end ingest.
-bench: bench-micro bench-core bench-store bench-ingest
+# store's commit throughput, the edge's end-to-end ingest and the quorum beside etcd.
+bench: bench-micro bench-core bench-store bench-ingest bench-quorum
 
 bench-micro: deps
 	$(SWIFT) package --allow-writing-to-package-directory benchmark --target CoreBenchmarks
@@ -54,6 +54,11 @@ bench-store: deps
 # same broker, then RSS, CPU and disk bytes per reading at 1,000 devices × 1 Hz.
 bench-ingest: deps
 	scripts/bench-ingest
+
+# Three fogline-edge nodes beside a three-member etcd (installed when missing), same clients: CAS/s
+# and p50/p99 with 1 and 16 clients, lease acquire→release latency, RSS per member.
+bench-quorum: deps
+	scripts/bench-quorum
 
 # Regenerates Sources/FoglineWire/Generated from the .proto schema.
 proto:
