@@ -47,6 +47,8 @@ struct SimulatorReport {
         var lastSeq: Double?
         var gaps: Double
         var births: Double
+        /// Births published without having seen an edge `online` (`--await-edge` ran out).
+        var edgeWaitTimeouts: Double
         var connectionLosses: Double
         var fenceRejections: Double
         var acked: (ok: Double, rejected: Double, failed: Double)
@@ -64,6 +66,7 @@ struct SimulatorReport {
             devices[id] = Device(
                 published: device["published"]?.numberValue ?? 0, lastSeq: device["lastSeq"]?.numberValue,
                 gaps: device["gaps"]?.numberValue ?? 0, births: device["births"]?.numberValue ?? 0,
+                edgeWaitTimeouts: device["edgeWaitTimeouts"]?.numberValue ?? 0,
                 connectionLosses: device["connectionLosses"]?.numberValue ?? 0,
                 fenceRejections: device["fenceRejections"]?.numberValue ?? 0,
                 acked: (acked?["ok"]?.numberValue ?? 0, acked?["rejected"]?.numberValue ?? 0, acked?["failed"]?.numberValue ?? 0))

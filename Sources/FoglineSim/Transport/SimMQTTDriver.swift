@@ -29,12 +29,13 @@ public final class SimMQTTDriver: @unchecked Sendable {
     /// born (later than connected when devices wait for an edge's `online` status).
     private var bornOnce: [Bool]
     private var bornOnceCount = 0
-    /// Each device's publishes not yet acknowledged (QoS 1) or written (QoS 0), by mid.
-    private var unacknowledged: [Set<Int32>]
-    /// Devices connected again whose new session waits for the previous session's publishes.
-    private var waitingForPreviousSession: Set<Int> = []
-    /// How long a new session waits for the previous one's publishes before starting anyway.
-    private static let previousSessionWait: Duration = .seconds(5)
+    /// Each device's publishes not yet acknowledged (QoS 1) or written (QoS 0), in order.
+    private var unacknowledged: [[(mid: Int32, message: MQTTMessage)]]
+    /// Publishes of a device's previous sessions that were never acknowledged, sent again by
+    /// the driver in the next session right before its birth (see ``reconnect(_:)``).
+    private var held: [[MQTTMessage]]
+    /// Each device's client configuration, to replace its client on a reconnect.
+    private var configurations: [MQTTClientConfiguration?]
 
     /// How long a client's own reconnect is held off; the engine reconnects long before.
     private static let holdOff: Duration = .seconds(24 * 3600)
@@ -52,6 +53,8 @@ public final class SimMQTTDriver: @unchecked Sendable {
         connectedOnce = Array(repeating: false, count: simulation.devices.count)
         bornOnce = Array(repeating: false, count: simulation.devices.count)
         unacknowledged = Array(repeating: [], count: simulation.devices.count)
+        held = Array(repeating: [], count: simulation.devices.count)
+        configurations = Array(repeating: nil, count: simulation.devices.count)
         startWall = Int64(Date().timeIntervalSince1970 * 1_000)
     }
 
@@ -91,24 +94,24 @@ public final class SimMQTTDriver: @unchecked Sendable {
                 configuration.will = MQTTMessage(
                     topic: will.topic, payload: will.payload, qos: MQTTQoS(rawValue: Int32(will.qos.rawValue)) ?? .atLeastOnce,
                     retain: will.retain)
-                do {
-                    clients[device] = try multiplexer.addClient(configuration) { [self] client, event in
-                        handle(event, device: device, client: client)
-                    }
-                } catch {
-                    logger.error("cannot create the client of device \(device)", metadata: ["error": "\(error)"])
-                }
+                configurations[device] = configuration
+                addClient(of: device)
             case .reconnect(let device):
                 droppedOnPurpose.remove(device)
-                clients[device]?.reconnect()
+                reconnect(device)
             case .subscribe(let device, let filter, let qos):
                 _ = clients[device]?.subscribe(filter, qos: MQTTQoS(rawValue: Int32(qos.rawValue)) ?? .atLeastOnce)
             case .publish(let device, let message):
-                let mid = clients[device]?.publish(MQTTMessage(
+                if message.kind == .birth {
+                    // The previous sessions' last readings go before the new birth, in their own
+                    // epoch; the edge is online by now (or the wait ran out).
+                    for old in held[device] { publish(old, device: device) }
+                    held[device].removeAll()
+                    noteFirstBirth(of: device)
+                }
+                publish(MQTTMessage(
                     topic: message.topic, payload: message.payload,
-                    qos: MQTTQoS(rawValue: Int32(message.qos.rawValue)) ?? .atLeastOnce, retain: message.retain))
-                if let mid { unacknowledged[device].insert(mid) }
-                if message.kind == .birth { noteFirstBirth(of: device) }
+                    qos: MQTTQoS(rawValue: Int32(message.qos.rawValue)) ?? .atLeastOnce, retain: message.retain), device: device)
             case .dropConnection(let device):
                 droppedOnPurpose.insert(device)
                 clients[device]?.dropConnection(reconnectAfter: Self.holdOff)
@@ -119,31 +122,49 @@ public final class SimMQTTDriver: @unchecked Sendable {
         scheduleNextTick()
     }
 
+    private func addClient(of device: Int) {
+        guard let configuration = configurations[device] else { return }
+        do {
+            clients[device] = try multiplexer.addClient(configuration) { [self] client, event in
+                handle(event, device: device, client: client)
+            }
+        } catch {
+            logger.error("cannot create the client of device \(device)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func publish(_ message: MQTTMessage, device: Int) {
+        if let mid = clients[device]?.publish(message) { unacknowledged[device].append((mid, message)) }
+    }
+
+    /// Connects the device again. With publishes of the session that ended still
+    /// unacknowledged, the client is replaced by a new one: libmosquitto would send them
+    /// again as soon as the broker accepts the connection, and after a broker restart that is
+    /// before the edge has resubscribed, so they would be lost. The driver keeps them and
+    /// sends them itself right before the next birth, once the edge is online.
+    private func reconnect(_ device: Int) {
+        guard !unacknowledged[device].isEmpty else {
+            clients[device]?.reconnect()
+            return
+        }
+        held[device] += unacknowledged[device].map(\.message)
+        unacknowledged[device].removeAll()
+        logger.notice("device \(simulation.deviceID(device)): \(held[device].count) unacknowledged publishes held for the next session")
+        clients[device]?.remove()
+        clients[device] = nil
+        addClient(of: device)
+    }
+
     private func handle(_ event: MQTTMultiplexerEvent, device: Int, client: MQTTMultiplexer.ClientHandle) {
+        // A replaced client's last words are no news.
+        guard client == clients[device] else { return }
         switch event {
         case .connected:
             noteFirstConnection(of: device)
-            // libmosquitto sends the previous session's unacknowledged QoS 1 publishes again on
-            // the new connection. The new session (birth, seq from 0) starts once they are
-            // acknowledged, so no reading of the old session reaches the edge after the new birth.
-            if unacknowledged[device].isEmpty {
-                perform(simulation.connectionChanged(device: device, connected: true, now: now()))
-            } else {
-                waitingForPreviousSession.insert(device)
-                multiplexer.schedule(after: Self.previousSessionWait) { [self] in
-                    guard waitingForPreviousSession.remove(device) != nil else { return }
-                    logger.warning("device \(device): the previous session's publishes were not acknowledged; starting the new session anyway")
-                    unacknowledged[device].removeAll()
-                    perform(simulation.connectionChanged(device: device, connected: true, now: now()))
-                }
-            }
+            perform(simulation.connectionChanged(device: device, connected: true, now: now()))
         case .published(let mid):
-            unacknowledged[device].remove(mid)
-            if unacknowledged[device].isEmpty, waitingForPreviousSession.remove(device) != nil {
-                perform(simulation.connectionChanged(device: device, connected: true, now: now()))
-            }
+            unacknowledged[device].removeAll { $0.mid == mid }
         case .disconnected, .connectFailed:
-            waitingForPreviousSession.remove(device)
             if droppedOnPurpose.contains(device) || stopping { return }
             // Pause the client's own retries: the engine schedules the reconnect.
             client.disconnect()
