@@ -15,16 +15,21 @@ struct CommitTransaction {
     /// The database file, for error messages.
     let path: String
 
-    func write(_ batch: StoreBatch) throws -> CommitReport {
+    /// Writes `batch`; raw readings, ingest rows and (when they can be replayed) rollup cells go
+    /// to the telemetry journal, which is folded when `journal` says it is due (see
+    /// ``TelemetryJournal``). `journal` is the store's copy: keep the result only if the
+    /// transaction commits.
+    func write(_ batch: StoreBatch, journal: inout TelemetryJournal.Pending, policy: TelemetryJournal.Policy) throws -> CommitReport {
         let changesBefore = db.totalChangesCount
         var report = CommitReport()
         if !batch.deltas.isEmpty {
-            report.blobBytes += try upsertParts(of: batch.deltas)
+            report.blobBytes += try upsertParts(of: batch.deltas, journal: &journal)
         }
         if !batch.deltas.isEmpty || batch.context != nil || batch.alarms != nil {
             try foldContextAndAlarms(batch)
         }
-        try upsertIngest(batch.ingest)
+        try TelemetryJournal.appendIngest(batch.ingest, db: db)
+        journal.journalRows += batch.ingest.count
         if let bound = batch.hlcBound { try raiseHLCBound(to: bound) }
         try deleteOutbox(ids: batch.acknowledgedOutboxIDs)
         for message in batch.outboxAppends {
@@ -32,6 +37,10 @@ struct CommitTransaction {
             report.blobBytes += message.payload.count
         }
         try upsertCommands(batch.commands)
+        if policy.foldIsDue(journal) {
+            try TelemetryJournal.fold(db, path: path)
+            journal = TelemetryJournal.Pending()
+        }
         report.rowsChanged = db.totalChangesCount - changesBefore
         return report
     }
@@ -71,17 +80,38 @@ struct CommitTransaction {
         }
     }
 
-    /// Upserts every part of `deltas`; returns the bytes of raw value blobs written.
-    private func upsertParts(of deltas: [SiteDelta]) throws -> Int {
+    /// Upserts every part of `deltas`, raw readings and deferrable rollups into the journal;
+    /// returns the bytes of raw value blobs written.
+    private func upsertParts(of deltas: [SiteDelta], journal: inout TelemetryJournal.Pending) throws -> Int {
         let parts = JoinedParts(deltas)
         if let part = parts.registry { try upsertFields(part, as: .registry) }
         if let part = parts.reported { try upsertFields(part, as: .reported) }
         if let part = parts.desired { try upsertFields(part, as: .desired) }
         if let part = parts.presence { try upsertPresence(part) }
         if let part = parts.counters { try upsertCounters(part) }
-        if let part = parts.rollups { try upsertRollups(part) }
-        if let part = parts.raw { return try upsertRaw(part) }
-        return 0
+        var rollupDots: [Int: Int]?
+        if let part = parts.rollups {
+            let reader = StateReader(db: db, path: path)
+            rollupDots = try journal.defer(deltas, storedCell: { try reader.rollupCell($0) })
+            if rollupDots == nil {
+                // Journal rows replayed later would land on top of these cells: fold them first.
+                try TelemetryJournal.fold(db, path: path, ingest: false)
+                journal.cells = [:]
+                try upsertRollups(part)
+            }
+        }
+        guard let part = parts.raw else { return 0 }
+        if let rollupDots {
+            // Each delta's reading with its dots, in delta order: the order the replay needs.
+            var rows: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
+            for (index, delta) in deltas.enumerated() {
+                for (key, reading) in delta.raw?.readings ?? [:] { rows.append((key, reading, rollupDots[index] ?? 0)) }
+            }
+            journal.journalRows += rows.count
+            return try TelemetryJournal.appendRaw(rows, db: db)
+        }
+        journal.journalRows += part.readings.count
+        return try TelemetryJournal.appendRaw(part.readings.lazy.map { ($0.key, $0.value, 0) }, db: db)
     }
 
     private func upsertFields(_ part: FieldMaps, as group: FieldPart) throws {
@@ -146,7 +176,7 @@ struct CommitTransaction {
         }
     }
 
-    private func upsertRollups(_ part: TelemetryRollups) throws {
+    func upsertRollups(_ part: TelemetryRollups) throws {
         // Only the writer updates its own cell; its higher dot is the newer summary.
         let statement = try db.cachedStatement(
             sql: """
@@ -174,37 +204,6 @@ struct CommitTransaction {
                 row.int(StoredInteger.bits(summary.dotCounter))
             }
         }
-    }
-
-    private func upsertRaw(_ part: RawTelemetry) throws -> Int {
-        // Grow-only by (device, epoch, seq); two ingestions of one reading resolve to the earlier
-        // stamp, as RawTelemetry.insert does.
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO raw_telemetry (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (device, epoch, seq) DO UPDATE SET
-                    metrics = excluded.metrics, device_time_ms = excluded.device_time_ms,
-                    logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
-                WHERE (excluded.logical, excluded.writer) < (raw_telemetry.logical, raw_telemetry.writer)
-                """)
-        var bytes = 0
-        let direct = DirectStatement(statement)
-        for (key, reading) in part.readings {
-            let metrics = MetricsBlob.encode(reading.values)
-            bytes += metrics.count
-            try direct.execute { row in
-                row.text(key.device)
-                row.int(StoredInteger.sortable(key.epoch))
-                row.int(StoredInteger.bits(key.seq))
-                metrics.withUnsafeBytes { row.blob($0) }
-                row.int(reading.deviceTime)
-                row.int(StoredInteger.sortable(reading.stamp.logical))
-                row.int(StoredInteger.sortable(reading.stamp.node.rawValue))
-                row.int(StoredInteger.bits(reading.dotCounter))
-            }
-        }
-        return bytes
     }
 
     // MARK: Causal context and alarms
@@ -252,25 +251,6 @@ struct CommitTransaction {
     }
 
     // MARK: Edge bookkeeping
-
-    private func upsertIngest(_ rows: [IngestRow]) throws {
-        guard !rows.isEmpty else { return }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO ingest_state (device, epoch, last_seq, received, duplicates, gaps, missing_ranges)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (device) DO UPDATE SET
-                    epoch = excluded.epoch, last_seq = excluded.last_seq, received = excluded.received,
-                    duplicates = excluded.duplicates, gaps = excluded.gaps, missing_ranges = excluded.missing_ranges
-                """)
-        for row in rows {
-            try statement.execute(arguments: [
-                row.device, StoredInteger.bits(row.epoch), row.lastSeq.map(StoredInteger.bits),
-                StoredInteger.bits(row.received), StoredInteger.bits(row.duplicates), StoredInteger.bits(row.gaps),
-                Data(row.missingRanges),
-            ])
-        }
-    }
 
     private func raiseHLCBound(to bound: UInt64) throws {
         // Never lowered: a clock restarted from a lower bound could reissue timestamps.

@@ -112,7 +112,27 @@ struct StateReader {
                 last: try real(row, 8), lastLogical: try sortable(row, 9), dotCounter: try bits(row, 10))
             rollups.insert(summary, for: key)
         }
+        // The cells committed since the last fold are the stored ones plus the journal's replay.
+        try TelemetryJournal.replay(into: &rollups, reader: self) { _ in nil }
         return rollups
+    }
+
+    /// One stored rollup cell (without the journal's replay).
+    func rollupCell(_ key: TelemetryRollups.Key) throws -> TelemetryRollups.Summary? {
+        var found: TelemetryRollups.Summary?
+        try forEachRow(
+            "rollup",
+            sql: """
+                SELECT count, sum, min, max, last, last_logical, dot_counter FROM rollup
+                WHERE device = ? AND metric = ? AND window_start_ms = ? AND writer = ?
+                """,
+            arguments: [key.device, key.metric, StoredInteger.bits(key.windowStart), StoredInteger.sortable(key.writer.rawValue)]
+        ) { row in
+            found = TelemetryRollups.Summary(
+                count: try bits(row, 0), sum: try real(row, 1), min: try real(row, 2), max: try real(row, 3),
+                last: try real(row, 4), lastLogical: try sortable(row, 5), dotCounter: try bits(row, 6))
+        }
+        return found
     }
 
     func rawTelemetry() throws -> RawTelemetry {
@@ -120,7 +140,22 @@ struct StateReader {
         try forEachReading(sql: Self.readingColumns + " FROM raw_telemetry", arguments: []) { key, reading in
             raw.insert(reading, for: key)
         }
+        // Readings committed since the last fold (TelemetryJournal); insert keeps the earlier stamp.
+        try forEachReading(sql: Self.readingColumns + " FROM raw_log", arguments: []) { key, reading in
+            raw.insert(reading, for: key)
+        }
         return raw
+    }
+
+    /// Calls `body` with every row of a `raw_log` query that selects ``readingColumns`` and then
+    /// `rollup_dots`.
+    func forEachLoggedReading(
+        sql: String, _ body: (RawTelemetry.Key, RawTelemetry.Reading, Int64) throws -> Void
+    ) throws {
+        try forEachRow("raw_log", sql: sql) { row in
+            let (key, reading) = try Self.reading(row)
+            try body(key, reading, try row.decode(Int64.self, atIndex: 8))
+        }
     }
 
     static let readingColumns = "SELECT device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter"
@@ -131,15 +166,26 @@ struct StateReader {
         _ body: (RawTelemetry.Key, RawTelemetry.Reading) throws -> Void
     ) throws {
         try forEachRow("raw_telemetry", sql: sql, arguments: arguments) { row in
-            let metrics = try row.withUnsafeData(atIndex: 3) { data in data.flatMap(MetricsBlob.decode) }
-            guard let metrics else { throw Unreadable("the metrics blob does not decode") }
-            let key = RawTelemetry.Key(device: try row.decode(String.self, atIndex: 0), epoch: try sortable(row, 1), seq: try bits(row, 2))
-            let reading = RawTelemetry.Reading(
-                values: metrics, deviceTime: try row.decode(Int64?.self, atIndex: 4),
-                stamp: HLCTimestamp(logical: try sortable(row, 5), node: try node(row, 6)),
-                dotCounter: try bits(row, 7))
+            let (key, reading) = try Self.reading(row)
             try body(key, reading)
         }
+    }
+
+    /// Decodes the ``readingColumns`` of a row.
+    private static func reading(_ row: Row) throws -> (RawTelemetry.Key, RawTelemetry.Reading) {
+        let metrics = try row.withUnsafeData(atIndex: 3) { data in data.flatMap(MetricsBlob.decode) }
+        guard let metrics else { throw Unreadable("the metrics blob does not decode") }
+        let key = RawTelemetry.Key(
+            device: try row.decode(String.self, atIndex: 0),
+            epoch: StoredInteger.fromSortable(try row.decode(Int64.self, atIndex: 1)),
+            seq: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 2)))
+        let reading = RawTelemetry.Reading(
+            values: metrics, deviceTime: try row.decode(Int64?.self, atIndex: 4),
+            stamp: HLCTimestamp(
+                logical: StoredInteger.fromSortable(try row.decode(Int64.self, atIndex: 5)),
+                node: NodeID(rawValue: StoredInteger.fromSortable(try row.decode(Int64.self, atIndex: 6)))),
+            dotCounter: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 7)))
+        return (key, reading)
     }
 
     // MARK: Row helpers

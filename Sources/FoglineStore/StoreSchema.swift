@@ -16,6 +16,7 @@ enum StoreSchema {
         migrator.registerMigration("v1-site-state", migrate: createSiteStateTables)
         migrator.registerMigration("v1-edge-bookkeeping", migrate: createEdgeBookkeepingTables)
         migrator.registerMigration("v2-raw-telemetry-epoch", migrate: addEpochToRawTelemetry)
+        migrator.registerMigration("v3-telemetry-journal", migrate: TelemetryJournal.createTables)
         return migrator
     }
 

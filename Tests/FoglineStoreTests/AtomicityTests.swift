@@ -65,7 +65,7 @@ struct AtomicityTests {
         let node = NodeID(name: "edge-a")
         try DatabaseQueue(path: path).write { db in
             try db.execute(sql: """
-                CREATE TRIGGER fail_raw BEFORE INSERT ON raw_telemetry WHEN NEW.seq = 7
+                CREATE TRIGGER fail_raw BEFORE INSERT ON raw_log WHEN NEW.seq = 7
                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END
                 """)
         }
