@@ -15,14 +15,18 @@ struct QuorumSite {
         var nodes = 3
         var clientsPerNode = 2
         /// Real milliseconds of faulty operation, followed by a healed period.
-        var faultyMilliseconds: UInt64 = 6_000
-        var healedMilliseconds: UInt64 = 5_000
+        var faultyMilliseconds: UInt64 = 3_000
+        var healedMilliseconds: UInt64 = 4_000
         var leaseTTLMilliseconds: UInt64 = 300
         var maxClockDrift = 0.01
         var crashChance = 0.3
         var faults = SimulatedNetwork.Faults()
         var kvKeys = ["kv/a", "kv/b"]
         var leaseKeys = ["lease/x", "lease/y"]
+        /// Jobs are claimed with compare-and-set from version 0: at most one claim can succeed.
+        var jobKeys = ["job/1", "job/2", "job/3"]
+        /// A partition held for the whole run instead of random ones (no crashes, no healing).
+        var pinnedPartition: SimulatedNetwork.Partition?
     }
 
     typealias KVSpec = VersionedRegisterSpecification<String>
@@ -46,6 +50,8 @@ struct QuorumSite {
         case faultChange
         case restart(node: Int)
         case heal
+        /// Once healed, every node claims every job: each must end claimed exactly once.
+        case claimAllJobs
     }
 
     private struct Node {
@@ -61,6 +67,9 @@ struct QuorumSite {
         var inFlight: [OperationID: InFlight] = [:]
         var clients: [ClientState]
     }
+
+    /// The client index of operations the simulation itself issues.
+    private static let janitor = -1
 
     private struct InFlight {
         var client: Int
@@ -103,6 +112,9 @@ struct QuorumSite {
     private(set) var successesAfterHeal = 0
     private(set) var unavailableAfterHeal: [String] = []
     private(set) var crashes = 0
+    /// Per node: operations that decided something, and those that ended without a quorum.
+    private(set) var decidedByNode: [Int: Int] = [:]
+    private(set) var undecidedByNode: [Int: Int] = [:]
     private(set) var partitionsSeen: [String] = []
 
     init(seed: UInt64, settings: Settings = Settings()) {
@@ -126,8 +138,12 @@ struct QuorumSite {
                 events.push(.clientTurn(node: node, client: client, incarnation: 0), at: UInt64(random.int(in: 0...20)))
             }
         }
-        events.push(.faultChange, at: 200)
-        events.push(.heal, at: settings.faultyMilliseconds)
+        if let pinned = settings.pinnedPartition {
+            network.partition = pinned
+        } else {
+            events.push(.faultChange, at: 200)
+            events.push(.heal, at: settings.faultyMilliseconds)
+        }
     }
 
     // MARK: Running
@@ -162,6 +178,17 @@ struct QuorumSite {
             network.partition = .none
             network.faults = SimulatedNetwork.Faults(dropRate: 0, duplicateRate: 0, delayMilliseconds: settings.faults.delayMilliseconds)
             for node in nodes.indices where !nodes[node].alive { restart(node) }
+            events.push(.claimAllJobs, at: now + nodes[0].proposer.configuration.operationTimeoutMilliseconds + 500)
+        case .claimAllJobs:
+            for node in nodes.indices {
+                for key in settings.jobKeys {
+                    let value = "janitor-\(node)"
+                    kvRecords.append(Recorded(client: 10_000 + node, key: key, input: .cas(expectedVersion: 0, newValue: value), invokedAt: now))
+                    let (id, outputs) = nodes[node].proposer.submit(.compareAndSet(expectedVersion: 0, value: Array(value.utf8)), key: key, at: localTime(node))
+                    nodes[node].inFlight[id] = InFlight(client: Self.janitor, record: kvRecords.count - 1, submittedReal: now, isLease: false)
+                    perform(outputs, at: node)
+                }
+            }
         }
     }
 
@@ -262,6 +289,12 @@ struct QuorumSite {
                 operation = .acquireLease(holder: holder, ttlMilliseconds: settings.leaseTTLMilliseconds)
                 leaseRecords.append(Recorded(client: clientID(node, client), key: key, input: .acquire(holder: holder), invokedAt: now))
             }
+        } else if random.chance(healed ? 0.3 : 0.1) {
+            // Claim a job: compare-and-set from version 0.
+            key = random.pick(settings.jobKeys)
+            let value = holderName(node: node, client: client)
+            operation = .compareAndSet(expectedVersion: 0, value: Array(value.utf8))
+            kvRecords.append(Recorded(client: clientID(node, client), key: key, input: .cas(expectedVersion: 0, newValue: value), invokedAt: now))
         } else {
             key = random.pick(settings.kvKeys)
             if random.chance(0.4) {
@@ -288,10 +321,12 @@ struct QuorumSite {
     private mutating func complete(_ id: OperationID, key: String, _ operation: RegisterOperation, _ outcome: RegisterOutcome, at node: Int) {
         guard let flight = nodes[node].inFlight.removeValue(forKey: id) else { return }
         let client = flight.client
-        nodes[node].clients[client].busy = false
-        // Clients hammer the keys while faults run (to provoke races), then think like operators.
-        let pause = healed ? random.int(in: 20...200) : random.int(in: 0...40)
-        events.push(.clientTurn(node: node, client: client, incarnation: nodes[node].incarnation), at: now + UInt64(pause))
+        if client != Self.janitor {
+            nodes[node].clients[client].busy = false
+            // Clients hammer the keys while faults run (to provoke races), then think like operators.
+            let pause = healed ? random.int(in: 20...200) : random.int(in: 0...40)
+            events.push(.clientTurn(node: node, client: client, incarnation: nodes[node].incarnation), at: now + UInt64(pause))
+        }
         // Operations queued behind ones from the faulty period may wait out their deadline, so
         // liveness is judged on those submitted once every earlier operation has ended.
         let settled = settings.faultyMilliseconds + nodes[node].proposer.configuration.operationTimeoutMilliseconds + 500
@@ -300,6 +335,10 @@ struct QuorumSite {
             case .unavailable(let why), .indeterminate(let why): unavailableAfterHeal.append("\(key) \(operation): \(why)")
             default: successesAfterHeal += 1
             }
+        }
+        switch outcome {
+        case .unavailable, .indeterminate: undecidedByNode[node, default: 0] += 1
+        default: decidedByNode[node, default: 0] += 1
         }
         if flight.isLease {
             completeLease(flight, key: key, operation, outcome, node: node)
@@ -325,9 +364,11 @@ struct QuorumSite {
         }
         kvRecords[flight.record].output = output
         kvRecords[flight.record].respondedAt = now
-        if case .value(_, let version) = output { nodes[node].clients[flight.client].kvVersions[key] = version }
-        if case .ok(let version) = output { nodes[node].clients[flight.client].kvVersions[key] = version }
-        if case .conflict(let version) = output { nodes[node].clients[flight.client].kvVersions[key] = version }
+        guard flight.client != Self.janitor else { return }
+        switch output {
+        case .value(_, let version), .ok(let version), .conflict(let version):
+            nodes[node].clients[flight.client].kvVersions[key] = version
+        }
     }
 
     private mutating func completeLease(_ flight: InFlight, key: String, _ operation: RegisterOperation, _ outcome: RegisterOutcome, node: Int) {
@@ -390,6 +431,21 @@ struct QuorumSite {
             }
         }
         return violations
+    }
+
+    /// Jobs that were never claimed, or claimed more than once.
+    var jobsNotClaimedExactlyOnce: [String] {
+        settings.jobKeys.filter { key in
+            let versions = kvRecords.filter { $0.key == key }.compactMap { record -> UInt64? in
+                switch record.output {
+                case .ok(let version)?: version
+                case .conflict(let version)?: version
+                case .value(_, let version)?: version
+                case nil: nil
+                }
+            }
+            return versions.max() != 1
+        }
     }
 
     var completedCount: (kv: Int, lease: Int) {

@@ -18,6 +18,8 @@ struct SimulatedNetwork {
         case oneWay(Int)
         /// Two halves that cannot talk, joined only through one bridge node.
         case bridge(left: [Int], bridge: Int, right: [Int])
+        /// `side` cut off from everyone else, both ways.
+        case split(side: [Int])
 
         var description: String {
             switch self {
@@ -25,6 +27,7 @@ struct SimulatedNetwork {
             case .isolated(let node): "isolated(\(node))"
             case .oneWay(let node): "deaf(\(node))"
             case .bridge(let left, let bridge, let right): "bridge(\(left)|\(bridge)|\(right))"
+            case .split(let side): "split(\(side))"
             }
         }
 
@@ -35,6 +38,7 @@ struct SimulatedNetwork {
             case .oneWay(let node): to == node && from != node
             case .bridge(let left, _, let right):
                 (left.contains(from) && right.contains(to)) || (right.contains(from) && left.contains(to))
+            case .split(let side): side.contains(from) != side.contains(to)
             }
         }
 
