@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build test chaos deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
 
 all: build
 
@@ -30,6 +30,11 @@ test: deps
 	$(SWIFT) build --product CoreBenchmarks
 	@# Swift Testing prints a line per started/passed case; keep failures, issues and the summary.
 	set -o pipefail; $(SWIFT) test --parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
+
+# The real-process quorum fault test for longer (FOGLINE_CHAOS_SECONDS, default 300): prints
+# `N ops, K faults, A anomalies`.
+chaos: deps
+	scripts/chaos
 
 # A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
 demo: deps

@@ -16,7 +16,7 @@ import Glibc
 /// Then: every key's history is linearizable, no two clients' lease validity windows overlap,
 /// fencing tokens only grow. It prints `N ops, K faults, A anomalies`.
 ///
-/// `FOGLINE_CHAOS_SECONDS` sets how long the clients run (default 30); `scripts/chaos` runs it
+/// `FOGLINE_CHAOS_SECONDS` sets how long the clients run (default 32); `scripts/chaos` runs it
 /// longer. `FOGLINE_CHAOS_KEEP=DIR` keeps the node logs and the history there even on success.
 ///
 /// Waits poll with deadlines; the fixed durations are how long a fault lasts (`faultSeconds`)
@@ -31,9 +31,9 @@ final class QuorumChaosTests {
 
     static let leaseTTLMilliseconds: UInt64 = 1_000
     /// How long a kill, stop or partition lasts (fixed on purpose: it is the fault, not a wait).
-    static let faultSeconds = 2.5
+    static let faultSeconds = 2.0
     /// Normal operation between faults (fixed on purpose).
-    static let calmSeconds = 1.0
+    static let calmSeconds = 0.5
 
     init() throws {
         // A node killed mid-request must not kill the test process with SIGPIPE.
@@ -56,7 +56,8 @@ final class QuorumChaosTests {
             arguments.append(nodeArguments)
             try node.startEdge(node: names[index], extraArguments: nodeArguments)
         }
-        try waitForAllLive()
+        // Generous: on a loaded machine (make test runs suites in parallel) peering can be slow.
+        try waitForAllLive(seconds: 60)
     }
 
     deinit {
@@ -67,14 +68,14 @@ final class QuorumChaosTests {
     func waitForAllLive(seconds: Double = 20) throws {
         try waitUntil("every node to see the others live", seconds: seconds) {
             try nodes.allSatisfy { node in
-                let status = try StrictJSON.parse(HTTPTestClient.request(port: node.adminPort, method: "GET", path: "/v1/status", timeoutSeconds: 2).body)
+                let status = try StrictJSON.parse(HTTPTestClient.request(port: node.adminPort, method: "GET", path: "/v1/status", timeoutSeconds: 5).body)
                 return status["quorum"]?["members"]?.arrayElements?.allSatisfy { $0["live"]?.boolValue == true } == true
             }
         }
     }
 
     static var loadSeconds: Double {
-        ProcessInfo.processInfo.environment["FOGLINE_CHAOS_SECONDS"].flatMap(Double.init) ?? 30
+        ProcessInfo.processInfo.environment["FOGLINE_CHAOS_SECONDS"].flatMap(Double.init) ?? 32
     }
 
     @Test("linearizable kv and leases, no overlapping leases, growing fencing tokens under kill -9, SIGSTOP and partitions")
@@ -96,15 +97,16 @@ final class QuorumChaosTests {
             thread.start()
         }
 
-        // Faults, one at a time, each on a random node, cycling through the kinds; after each,
-        // the links heal and the test waits until every node sees the others again.
+        // Faults, one at a time, each on a random node, cycling through the kinds in this order
+        // (the default run gets through all six); after each, the links heal and the test waits
+        // until every node sees the others again.
         var random = SystemRandomNumberGenerator()
         var faultCount = 0
         var recoveryProblems: [String] = []
         let kinds = ["kill", "stop", "isolate", "mute", "deafen", "link"]
         // Leave room after the last fault for the clients to run on a healed site.
         let lastFaultStart = stopAt - UInt64(min(6, loadSeconds / 4) * 1_000_000)
-        var kindIndex = Int.random(in: 0..<kinds.count, using: &random)
+        var kindIndex = 0
         while recorder.now < lastFaultStart {
             sleepSeconds(Self.calmSeconds)
             guard recorder.now < lastFaultStart else { break }
