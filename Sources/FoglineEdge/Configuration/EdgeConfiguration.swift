@@ -52,6 +52,10 @@ public struct EdgeConfiguration: Sendable, Equatable {
     public var adminHost = "127.0.0.1"
     public var adminPort = 8080
     public var flushIntervalMilliseconds = 200
+    /// `storage.checkpoint_interval_ms`: how often the store folds its telemetry journal into the
+    /// device-ordered tables (`EdgeStore.Configuration.journalFoldInterval`). Not a durability
+    /// setting: each commit is complete on its own.
+    public var checkpointIntervalMilliseconds = 30_000
     public var rawRetentionPerDevice = 10_000
     public var presenceTimeoutSeconds = 90
     public var keepRawTelemetry = true
@@ -148,8 +152,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
         if let section = reader.section(root, "quorum") { readQuorum(section, reader) }
         if let storage = reader.section(root, "storage") {
-            reader.rejectUnknownKeys(in: storage, known: ["flush_interval_ms", "raw_retention_per_device"], section: "storage")
+            reader.rejectUnknownKeys(
+                in: storage, known: ["flush_interval_ms", "checkpoint_interval_ms", "raw_retention_per_device"], section: "storage")
             flushIntervalMilliseconds = reader.integer(storage, "flush_interval_ms", in: 1...60_000) ?? flushIntervalMilliseconds
+            checkpointIntervalMilliseconds =
+                reader.integer(storage, "checkpoint_interval_ms", in: 0...3_600_000) ?? checkpointIntervalMilliseconds
             rawRetentionPerDevice = reader.integer(storage, "raw_retention_per_device", in: 0...10_000_000) ?? rawRetentionPerDevice
         }
         if let devices = reader.section(root, "devices") {
