@@ -122,11 +122,11 @@ final class SimulatorScaleProcessTests {
         .enabled(if: ProcessInfo.processInfo.environment["FOGLINE_MEASURE_CONNECT"] != nil),
         .timeLimit(.minutes(5)))
     func connectTimes() throws {
-        for wait in ["0", "5", "0", "5"] {
+        for wait in ["5", "0", "5", "0"] {
             let sim = try SimulatorProcess(
                 broker: site.broker, directory: site.directory,
                 arguments: SimulatorProcess.profiles(Self.profiles[0], Self.profiles[1], Self.profiles[2], Self.profiles[3], Self.profiles[4])
-                    + ["--count", "\(Self.perProfile)", "--rate", "0.05", "--duration", "6", "--seed", "5000", "--await-edge", wait])
+                    + ["--count", "\(Self.perProfile)", "--rate", "0.05", "--duration", "20", "--seed", "5000", "--await-edge", wait])
             let (status, _) = try sim.finish()
             #expect(status == 0, "fogline-sim failed:\n\(sim.log.suffix(4_000))")
             for figure in ["devices connected in", "devices born in"] {
