@@ -20,6 +20,9 @@ public final class QuorumStore: Sendable {
         var options = GRDB.Configuration()
         options.label = "FoglineQuorumStore"
         options.journalMode = .wal
+        // Small pages: a record is tens of bytes and every commit rewrites the pages it touches.
+        // (Only a new database takes it, before WAL mode is entered.)
+        options.prepareDatabase { db in try db.execute(sql: "PRAGMA page_size = 1024") }
         do {
             queue = try DatabaseQueue(path: path, configuration: options)
             try queue.writeWithoutTransaction { db in

@@ -4,7 +4,7 @@
 /// admin API submits (key-value, leases, job claims).
 ///
 /// Placement is rendezvous hashing over the members this node believes alive: the first of them
-/// for a shard or role acquires its lease and renews it every third of the TTL. When a node dies,
+/// for a shard or role acquires its lease and renews it every half TTL. When a node dies,
 /// the next in line acquires once the dead node's lease expires (within the TTL plus detection).
 /// When it returns, the current holder releases to it once it has been alive for
 /// `rebalanceDelayMilliseconds`. Ownership is only ever what a granted, still valid lease says,
@@ -148,8 +148,8 @@ public struct SiteCoordinator: Sendable {
         let ttl = configuration.leaseTTLMilliseconds
         let lease = held[key].flatMap { $0.validUntil > now ? $0 : nil }
         if preferred == configuration.node {
-            // Acquire, or renew once a third of the TTL has passed.
-            guard lease == nil || lease!.validUntil < now + ttl * 2 / 3 else { return [] }
+            // Acquire, or renew once half of the TTL has passed (half is left to retry in).
+            guard lease == nil || lease!.validUntil < now + ttl / 2 else { return [] }
             return submitOwn(.acquireLease(holder: configuration.node, ttlMilliseconds: ttl), key: key, at: now)
         }
         guard let lease else { return [] }
@@ -159,7 +159,7 @@ public struct SiteCoordinator: Sendable {
             return submitOwn(.releaseLease(holder: configuration.node, token: lease.token), key: key, at: now)
         }
         // Nobody better is ready: keep serving.
-        guard lease.validUntil < now + ttl * 2 / 3 else { return [] }
+        guard lease.validUntil < now + ttl / 2 else { return [] }
         return submitOwn(.acquireLease(holder: configuration.node, ttlMilliseconds: ttl), key: key, at: now)
     }
 

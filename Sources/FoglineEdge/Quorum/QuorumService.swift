@@ -9,7 +9,7 @@ public import Logging
 /// replies that depend on them leave, appends decisions to the node's audit chain, and lets
 /// the admin API await operations. It keeps no protocol logic of its own.
 ///
-/// Handling one input never suspends the actor: a record, the replies it allows and the
+/// Handling one input never suspends the actor: its records, the replies they allow and the
 /// completions they cause happen in that order, with no other input in between.
 public actor QuorumService {
     public struct Configuration: Sendable, Equatable {
@@ -210,25 +210,21 @@ public actor QuorumService {
         }
     }
 
-    /// Performs outputs in order: an acceptor record is on disk before anything after it
-    /// happens, messages to this node itself are handled at once, and messages to peers leave,
-    /// and waiting clients resume, only once every record before them is durable.
+    /// Performs outputs in order. Acceptor records are written in one fsynced transaction
+    /// before any message leaves for a peer and before any waiting client resumes: nothing
+    /// outside this process can depend on a record that is not on disk yet. Messages to this node
+    /// itself are handled at once (a crash before the write loses them together with the state
+    /// they changed), so a lone node completes a whole round in one call and one transaction.
     private func perform(_ outputs: [SiteCoordinator.Output]) {
         var work = outputs[...]
+        var durable: [(key: String, record: Acceptor.Record)] = []
         var outgoing: [(QuorumMessage, String)] = []
         var completions: [(OperationID, RegisterOutcome)] = []
         var entries: [AuditEntry] = []
         while let output = work.popFirst() {
             switch output {
             case .persistAcceptor(let key, let record):
-                do {
-                    try store.saveAcceptorRecords([(key, record)])
-                } catch {
-                    // Answering without the record on disk could break Paxos: stay silent; the
-                    // proposers retry and the operations time out.
-                    logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
-                    return
-                }
+                durable.append((key, record))
             case .send(let message, let to) where to == configuration.node:
                 work.append(contentsOf: coordinator.receive(message, from: to, at: now))
             case .send(let message, let to):
@@ -248,6 +244,14 @@ public actor QuorumService {
                 let stamp = auditClock.now(wallMilliseconds: Self.wallMilliseconds()).timestamp
                 entries.append(audit.append(at: stamp, kind: kind, key: key, detail: detail))
             }
+        }
+        do {
+            try store.saveAcceptorRecords(durable)
+        } catch {
+            // Answering without the records on disk could break Paxos: stay silent; proposers
+            // retry and the operations time out.
+            logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
+            return
         }
         do { try store.appendAudit(entries) } catch {
             logger.error("could not append to the audit log", metadata: ["error": "\(error)"])
