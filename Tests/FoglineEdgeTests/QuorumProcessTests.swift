@@ -114,4 +114,41 @@ final class QuorumProcessTests {
         #expect(refused.status == 503, "\(refused)")
         #expect(try call(survivors[0], "GET", "/v1/kv/after-failover").status == 503, "reads need a quorum too")
     }
+
+    @Test("a killed node's devices are served by another node")
+    func devicesFailOver() throws {
+        try waitUntil("the 16 shards to be owned once each") { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }
+        let sim = try SimulatorProcess(
+            broker: nodes[0].broker, directory: nodes[0].directory,
+            arguments: SimulatorProcess.profiles("thermostat") + ["--count", "12", "--rate", "4", "--duration", "40", "--seed", "5"])
+        defer { _ = try? sim.finish(stop: true) }
+        func received(_ node: EdgeUnderTest) throws -> [String: Double] {
+            var counts: [String: Double] = [:]
+            for (id, device) in try AdminClient(port: node.adminPort).devices() {
+                counts[id] = device["telemetry"]?["received"]?.numberValue ?? 0
+            }
+            return counts
+        }
+        // Each device's readings arrive at the node owning its shard, and only there.
+        let devices = (1...12).map { String(format: "thermostat-%04d", $0) }
+        func owner(of device: String) throws -> Int? {
+            let shard = ShardPlacement.shard(ofDevice: device, shardCount: 16)
+            return try nodes.indices.first { try ownedShards(nodes[$0]).contains(shard) }
+        }
+        try waitUntil("every device's readings at its owner", seconds: 30) {
+            try devices.allSatisfy { device in try owner(of: device).map { try received(nodes[$0])[device, default: 0] > 0 } ?? false }
+        }
+        let victim = try #require(try owner(of: devices[0]))
+        let orphans = try devices.filter { try owner(of: $0) == victim }
+        nodes[victim].stopEdge(signal: SIGKILL)
+        let survivors = nodes.indices.filter { $0 != victim }
+        let before = try survivors.map { try received(nodes[$0]) }
+        try waitUntil("another node to serve the killed node's devices", seconds: 15) {
+            try orphans.allSatisfy { device in
+                try survivors.enumerated().contains { index, node in
+                    try received(nodes[node])[device, default: 0] > before[index][device, default: 0] + 2
+                }
+            }
+        }
+    }
 }
