@@ -17,7 +17,7 @@ struct FoglineEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fogline-edge",
         abstract: "The Fogline edge node daemon and its tools.",
-        subcommands: [Run.self, CheckConfig.self, Status.self])
+        subcommands: [Run.self, CheckConfig.self, Status.self, KeyValue.self, Lease.self])
 }
 
 /// Flags shared by the commands that read a configuration.
@@ -116,5 +116,117 @@ struct Status: AsyncParsableCommand {
         }
         print(response.text, terminator: "")
         guard response.status == 200 else { throw ExitCode(1) }
+    }
+}
+
+/// The admin API address shared by the client commands.
+struct AdminOption: ParsableArguments {
+    @Option(name: .long, help: "Admin API of a node of the site (HOST:PORT).")
+    var admin = "127.0.0.1:8080"
+
+    /// Sends the request, prints the JSON answer, and fails (exit 1) unless it is a success.
+    func call(_ method: String, _ path: String, body: JSONBody? = nil) throws {
+        let client: AdminClient
+        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
+        let response: AdminClient.Response
+        do { response = try client.request(method: method, path: path, body: body.map { Array($0.text.utf8) }) } catch {
+            throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
+        }
+        print(response.text, terminator: "")
+        guard (200..<300).contains(response.status) else { throw ExitCode(1) }
+    }
+}
+
+/// A JSON request body built from flags (values are JSON-escaped).
+struct JSONBody {
+    var text: String
+
+    init(_ members: [(String, String)]) {
+        text = "{" + members.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    static func string(_ value: String) -> String {
+        var escaped = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped + "\""
+    }
+}
+
+struct KeyValue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kv", abstract: "Read or compare-and-set a key of the site's quorum store.",
+        subcommands: [Get.self, CompareAndSet.self])
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a key's value and version (linearizable read).")
+        @OptionGroup var admin: AdminOption
+        @Argument(help: "The key, e.g. site/mode.") var key: String
+
+        func run() throws { try admin.call("GET", "/v1/kv/\(key)") }
+    }
+
+    struct CompareAndSet: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cas", abstract: "Write a value if the key is still at the expected version (0: a new key).")
+        @OptionGroup var admin: AdminOption
+        @Argument(help: "The key, e.g. site/mode.") var key: String
+        @Option(name: .customLong("expected-version"), help: "The version the key must have.") var expectedVersion: UInt64
+        @Option(help: "The new value, as JSON (e.g. '{\"mode\":\"auto\"}' or '\"text\"').") var value: String
+
+        func run() throws {
+            try admin.call("POST", "/v1/kv/\(key)", body: JSONBody([("expected_version", "\(expectedVersion)"), ("value", value)]))
+        }
+    }
+}
+
+struct Lease: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Acquire, renew or release a lease; the answer carries the fencing token.",
+        subcommands: [Acquire.self, Renew.self, Release.self])
+
+    struct Acquire: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Acquire a lease (or renew it, by its holder).")
+        @OptionGroup var admin: AdminOption
+        @Argument(help: "The lease key, e.g. pump-room.") var key: String
+        @Option(help: "Who holds it.") var holder: String
+        @Option(name: .customLong("ttl-ms"), help: "Time to live in milliseconds.") var ttl: UInt64 = 10_000
+
+        func run() throws {
+            try admin.call("POST", "/v1/leases/\(key)/acquire", body: JSONBody([("holder", JSONBody.string(holder)), ("ttl_ms", "\(ttl)")]))
+        }
+    }
+
+    struct Renew: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Renew a lease grant.")
+        @OptionGroup var admin: AdminOption
+        @Argument(help: "The lease key.") var key: String
+        @Option(help: "Who holds it.") var holder: String
+        @Option(help: "The fencing token of the grant.") var token: UInt64
+        @Option(name: .customLong("ttl-ms"), help: "Time to live in milliseconds.") var ttl: UInt64 = 10_000
+
+        func run() throws {
+            try admin.call(
+                "POST", "/v1/leases/\(key)/renew",
+                body: JSONBody([("holder", JSONBody.string(holder)), ("token", "\(token)"), ("ttl_ms", "\(ttl)")]))
+        }
+    }
+
+    struct Release: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Release a lease grant.")
+        @OptionGroup var admin: AdminOption
+        @Argument(help: "The lease key.") var key: String
+        @Option(help: "Who holds it.") var holder: String
+        @Option(help: "The fencing token of the grant.") var token: UInt64
+
+        func run() throws {
+            try admin.call("POST", "/v1/leases/\(key)/release", body: JSONBody([("holder", JSONBody.string(holder)), ("token", "\(token)")]))
+        }
     }
 }

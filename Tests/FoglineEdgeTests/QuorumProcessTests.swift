@@ -72,6 +72,20 @@ final class QuorumProcessTests {
         let next = try call(b, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-2","ttl_ms":10000}"#)
         #expect(next.status == 200 && (next.json["token"]?.numberValue ?? 0) > token, "fencing tokens only grow: \(next)")
 
+        // The same through the command line.
+        let cli = ProgramProcess.buildDirectory.appendingPathComponent("fogline-edge").path
+        let address = "127.0.0.1:\(c.adminPort)"
+        let get = try ProgramProcess.run(cli, ["kv", "get", "site/mode", "--admin", address])
+        #expect(get.status == 0 && get.output.contains(#""mode":"auto""#), "\(get.output)")
+        let cas = try ProgramProcess.run(cli, ["kv", "cas", "site/mode", "--expected-version", "1", "--value", #"{"mode":"manual"}"#, "--admin", address])
+        #expect(cas.status == 0 && cas.output.contains(#""version":2"#), "\(cas.output)")
+        let conflict = try ProgramProcess.run(cli, ["kv", "cas", "site/mode", "--expected-version", "1", "--value", "1", "--admin", address])
+        #expect(conflict.status == 1 && conflict.output.contains(#""version":2"#), "\(conflict.output)")
+        let lease = try ProgramProcess.run(cli, ["lease", "acquire", "cli-lock", "--holder", "ops \"1\"", "--ttl-ms", "5000", "--admin", address])
+        #expect(lease.status == 0 && lease.output.contains(#""token":1"#), "\(lease.output)")
+        let release = try ProgramProcess.run(cli, ["lease", "release", "cli-lock", "--holder", "ops \"1\"", "--token", "1", "--admin", address])
+        #expect(release.status == 0, "\(release.output)")
+
         // Node a's decisions are in its hash-chained audit log, which verifies.
         let audit = try call(a, "GET", "/v1/audit")
         #expect(audit.json["verified"]?.boolValue == true)
