@@ -48,7 +48,9 @@ public actor EdgeNode {
         } catch {
             throw EdgeNodeError.dataDirectory(path: configuration.dataDirectory, reason: error.localizedDescription)
         }
-        let store = try EdgeStore(path: configuration.dataDirectory + "/edge.sqlite")
+        let store = try EdgeStore(
+            path: configuration.dataDirectory + "/edge.sqlite",
+            configuration: .init(journalFoldInterval: .milliseconds(configuration.checkpointIntervalMilliseconds)))
         self.store = store
         let metrics = EdgeMetrics()
         self.metrics = metrics
