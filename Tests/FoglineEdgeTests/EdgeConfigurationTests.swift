@@ -16,8 +16,49 @@ struct EdgeConfigurationTests {
             var defaults = EdgeConfiguration()
             defaults.site = "plant-1"
             defaults.node = "edge-a"
+            // The example is one node of a three-node site; everything else is the default.
+            defaults.quorum.peers = ["edge-b": .init(host: "127.0.0.1", port: 7947), "edge-c": .init(host: "127.0.0.1", port: 7948)]
+            defaults.quorum.siteKeyFile = "/etc/fogline/site.key"
             return defaults
         }(), "the example must show the defaults")
+        for other in ["edge-b", "edge-c"] {
+            let file = url.deletingLastPathComponent().appendingPathComponent("\(other).yaml")
+            let peer = try EdgeConfiguration.load(text: try String(contentsOf: file, encoding: .utf8), file: "\(other).yaml")
+            #expect(peer.node == other && peer.quorum.peers.count == 2 && peer.quorum.peers[other] == nil)
+            #expect(peer.quorum.peers["edge-a"]?.port == config.quorum.listenPort, "the nodes must point at each other")
+        }
+    }
+
+    @Test("quorum settings: flags replace the peers; a peer that is this node or peers without a site key are refused")
+    func quorumSettings() throws {
+        let flags = try EdgeConfiguration.load(
+            text: nil, file: "(flags)",
+            overrides: .init(site: "s", node: "a", listen: "127.0.0.1:9001", peers: ["b=127.0.0.1:9002", "c=127.0.0.1:9003"], siteKeyFile: "/k"))
+        #expect(flags.quorum.listenPort == 9001 && flags.quorum.peers["c"]?.port == 9003 && flags.quorum.siteKeyFile == "/k")
+        #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", peers: ["b=127.0.0.1:9002"]))
+        }
+        #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", peers: ["a=127.0.0.1:9002"], siteKeyFile: "/k"))
+        }
+        #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", peers: ["b:9002"], siteKeyFile: "/k"))
+        }
+        let yaml = """
+        site: s
+        node: a
+        quorum:
+          peers: {b: "nohost"}
+          shards: 0
+          roles: backup
+        """
+        do {
+            _ = try EdgeConfiguration.load(text: yaml, file: "q.yaml")
+            Issue.record("a bad quorum section was accepted")
+        } catch {
+            let text = error.description
+            #expect(text.contains("q.yaml:4:") && text.contains("q.yaml:5:") && text.contains("q.yaml:6:"), "\(text)")
+        }
     }
 
     @Test("flags alone are enough to run a node, and override the file")

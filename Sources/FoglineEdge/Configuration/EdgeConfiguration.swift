@@ -27,6 +27,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public struct Peer: Sendable, Equatable {
             public var host: String
             public var port: Int
+
+            public init(host: String, port: Int) {
+                self.host = host
+                self.port = port
+            }
         }
 
         public var listenHost = "127.0.0.1"
