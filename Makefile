@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test chaos deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build test chaos soak deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: deps
 # `N ops, K faults, A anomalies`.
 chaos: deps
 	scripts/chaos
+
+# The whole-site simulations with twenty times the seeds of `make test` (about 40,000 runs).
+soak: deps
+	$(SWIFT) build --build-tests
+	FOGLINE_SEED_SCALE=$${FOGLINE_SEED_SCALE:-20} $(SWIFT) test --skip-build --parallel --filter 'Whole-site'
 
 # A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
 demo: deps
