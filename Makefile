@@ -39,7 +39,7 @@ chaos: deps
 # The whole-site simulations with twenty times the seeds of `make test` (about 40,000 runs).
 soak: deps
 	$(SWIFT) build --build-tests
-	FOGLINE_SEED_SCALE=$${FOGLINE_SEED_SCALE:-20} $(SWIFT) test --skip-build --parallel --filter 'Whole-site'
+	FOGLINE_SEED_SCALE=$${FOGLINE_SEED_SCALE:-20} $(SWIFT) test --skip-build --parallel --filter FoglineSiteSimulationTests
 
 # A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
 demo: deps
