@@ -12,7 +12,9 @@ connection (http.client) to one member, client i to member i mod 3, for both sys
 - CAS: each client loops "read my key's version; compare-and-set it to that version"; every
   client has a key of its own, so a CAS never loses to another client (conflicts are counted and
   should be 0). The figure is successful CASes per second over BENCH_CAS_SECONDS; the latency is
-  that of the CAS request alone (the read is reported beside it).
+  that of the CAS request alone (the read is reported beside it). A 5xx answer (no quorum within
+  the operation timeout, outcome unknown) is counted as an error, its latency kept, and the
+  client carries on.
 - Leases: one client, one key: acquire then release, BENCH_LEASE_ROUNDS times; the latency is
   acquire→release (both requests). For etcd, the equivalent of Fogline's named lease with a
   fencing token is what etcd's own concurrency.Mutex does: lease grant, a txn that creates the
@@ -88,11 +90,11 @@ def wait_for(what, condition, seconds=60, every=0.1):
     raise SystemExit(f"bench-quorum: timed out waiting for {what} ({last}); logs are in {work} (BENCH_KEEP=1 keeps them)")
 
 
-def rss_mb(pid):
+def rss_mb(pid, field="VmRSS"):
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -104,6 +106,7 @@ class RSSSampler:
 
     def __init__(self):
         self.processes, self.max, self.running = {}, {}, True
+        self.split = {}  # label → (RssAnon, RssFile) MB at the end: heap and stacks, mapped files
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -120,7 +123,12 @@ class RSSSampler:
     def stop(self):
         for label, pid in self.processes.items():
             self.max[label] = max(self.max[label], rss_mb(pid))
+            self.split[label] = (rss_mb(pid, "RssAnon"), rss_mb(pid, "RssFile"))
         self.running = False
+
+
+class Unavailable(Exception):
+    """A 5xx answer (no quorum, outcome unknown): counted as an error, the client carries on."""
 
 
 class Connection:
@@ -143,7 +151,10 @@ class Connection:
             self.http.request(method, path, body=data, headers=headers)
             response = self.http.getresponse()
             payload = response.read()
-        return response.status, (json.loads(payload) if payload else {})
+        body = json.loads(payload) if payload else {}
+        if response.status >= 500:
+            raise Unavailable(f"{method} {path}: {response.status} {body}")
+        return response.status, body
 
 
 # ---- Backends: the same four operations on each system -------------------------------------
@@ -253,24 +264,37 @@ def cas_loop(make_client, ports, clients, seconds, prefix):
         try:
             backend = make_client(ports[i % len(ports)])
             key = f"{prefix}/c{i}"
-            version = backend.read(key)
-            backend.cas(key, version, {"client": i, "n": 0})  # the key exists before timing starts
+            for attempt in range(5):  # the key exists before timing starts
+                try:
+                    backend.cas(key, backend.read(key), {"client": i, "n": 0})
+                    break
+                except Unavailable:
+                    if attempt == 4:
+                        raise
             start_barrier.wait()
             go.wait()
-            cas_ms, read_ms, ok, conflicts, n = [], [], 0, 0, 0
+            cas_ms, read_ms, ok, conflicts, failed, n = [], [], 0, 0, 0, 0
             while time.monotonic() < stop_at[0]:
                 n += 1
                 t0 = time.monotonic()
-                version = backend.read(key)
+                try:
+                    version = backend.read(key)
+                except Unavailable:
+                    failed += 1
+                    read_ms.append((time.monotonic() - t0) * 1000)
+                    continue
                 t1 = time.monotonic()
-                if backend.cas(key, version, {"client": i, "n": n}):
-                    ok += 1
-                else:
-                    conflicts += 1
+                try:
+                    if backend.cas(key, version, {"client": i, "n": n}):
+                        ok += 1
+                    else:
+                        conflicts += 1
+                except Unavailable:  # its latency counts; the next read finds out what happened
+                    failed += 1
                 t2 = time.monotonic()
                 read_ms.append((t1 - t0) * 1000)
                 cas_ms.append((t2 - t1) * 1000)
-            results[i] = (ok, conflicts, cas_ms, read_ms, time.monotonic())
+            results[i] = (ok, conflicts, cas_ms, read_ms, time.monotonic(), failed)
         except BaseException as error:  # noqa: BLE001 - reported below, the others must not hang
             errors.append(f"client {i}: {error}")
             try:
@@ -297,8 +321,10 @@ def cas_loop(make_client, ports, clients, seconds, prefix):
     ok = sum(r[0] for r in results)
     cas_ms = [x for r in results for x in r[2]]
     read_ms = [x for r in results for x in r[3]]
-    return dict(per_s=ok / elapsed, ok=ok, conflicts=sum(r[1] for r in results), seconds=elapsed,
-                p50=percentile(cas_ms, 50), p99=percentile(cas_ms, 99), mean=sum(cas_ms) / len(cas_ms),
+    return dict(per_s=ok / elapsed, ok=ok, conflicts=sum(r[1] for r in results), errors=sum(r[5] for r in results),
+                seconds=elapsed,
+                p50=percentile(cas_ms, 50), p90=percentile(cas_ms, 90), p99=percentile(cas_ms, 99), max=max(cas_ms),
+                mean=sum(cas_ms) / len(cas_ms), slow_over_50ms=sum(1 for x in cas_ms if x > 50),
                 read_p50=percentile(read_ms, 50), read_p99=percentile(read_ms, 99))
 
 
@@ -354,6 +380,19 @@ def start_fogline(broker_port, rss):
                 return False
         return True
     wait_for("every fogline-edge node to report all members live", all_live)
+
+    def shards_placed():  # the nodes' own shard leases are placed (and rebalanced) before any load
+        owned, count = [], 0
+        for port in admin_ports:
+            status, body = Connection(port).call("GET", "/v1/status")
+            shards = (body.get("quorum") or {}).get("shards") or {}
+            count = int(shards.get("count", 0))
+            mine = shards.get("owned") or []
+            if not mine:
+                return False
+            owned += mine
+        return count > 0 and sorted(owned) == list(range(count))
+    wait_for("every node to own its share of the shards, each shard once", shards_placed)
     return admin_ports
 
 
@@ -428,11 +467,14 @@ def main():
             result[f"{system}_read_p50_ms_{n}"] = r(m["read_p50"], 3)
             result[f"{system}_read_p99_ms_{n}"] = r(m["read_p99"], 3)
             result[f"{system}_conflicts_{n}"] = m["conflicts"]
+            result[f"{system}_errors_{n}"] = m["errors"]  # 5xx answers (no quorum / outcome unknown)
         result[f"{system}_lease_p50_ms"] = r(out["lease"]["p50"], 3)
         result[f"{system}_lease_p99_ms"] = r(out["lease"]["p99"], 3)
         members = [label for label in rss.max if label.startswith("edge-" if system == "fogline" else "etcd-")]
         result[f"{system}_rss_mb_members"] = {label: r(rss.max[label], 1) for label in members}
         result[f"{system}_rss_mb"] = r(max(rss.max[label] for label in members), 1)
+        result[f"{system}_rss_anon_mb_final"] = r(max(rss.split[label][0] for label in members), 1)
+        result[f"{system}_rss_file_mb_final"] = r(max(rss.split[label][1] for label in members), 1)
     if etcd:
         result["etcd_bare_lease_p50_ms"] = r(etcd["bare_lease"]["p50"], 3)
         result["etcd_bare_lease_p99_ms"] = r(etcd["bare_lease"]["p99"], 3)
@@ -467,6 +509,7 @@ def main():
                 f"{result[f'fogline_p50_ms_{n}'] / result[f'etcd_p50_ms_{n}']:.2f}", "")
             row(f"  CAS p99 ms, {n} client(s)", f"{result[f'fogline_p99_ms_{n}']:.2f}", f"{result[f'etcd_p99_ms_{n}']:.2f}",
                 f"{result[f'p99_ratio_{n}']:.2f}", f"≤ 1 {'met' if met[f'p99_{n}'] else 'NOT met'}")
+            row(f"  5xx answers (timeouts), {n} client(s)", f"{result[f'fogline_errors_{n}']}", f"{result[f'etcd_errors_{n}']}", "", "")
             row(f"  read p50/p99 ms, {n} client(s)",
                 f"{result[f'fogline_read_p50_ms_{n}']:.2f}/{result[f'fogline_read_p99_ms_{n}']:.2f}",
                 f"{result[f'etcd_read_p50_ms_{n}']:.2f}/{result[f'etcd_read_p99_ms_{n}']:.2f}", "", "")
@@ -479,6 +522,8 @@ def main():
             f"{result['rss_ratio']:.2f}", f"≤ 0.25 {'met' if met['rss'] else 'NOT met'}")
         row("  members", " ".join(f"{v:.0f}" for v in result["fogline_rss_mb_members"].values()),
             " ".join(f"{v:.0f}" for v in result["etcd_rss_mb_members"].values()), "", "")
+        row("  heap + mapped files at the end", f"{result['fogline_rss_anon_mb_final']:.0f} + {result['fogline_rss_file_mb_final']:.0f}",
+            f"{result['etcd_rss_anon_mb_final']:.0f} + {result['etcd_rss_file_mb_final']:.0f}", "", "")
     print(json.dumps(result))
 
 
