@@ -34,6 +34,11 @@ struct FoglineSimCommand: ParsableCommand {
             discussion: "Devices subscribe to fogline/v1/{site}/node/+/status; an edge announces online only once it has subscribed, so births are not lost while it reconnects.",
             valueName: "seconds"))
     var awaitEdge: Double = 5
+    @Option(
+        help: ArgumentHelp(
+            "After --duration, stay connected this many seconds without new readings, answering the edge's replay requests for the last gaps.",
+            valueName: "seconds"))
+    var linger: Double = 1
     @Option(help: "Write a JSON report (per device: messages published, last seq, …) to this file.") var report: String?
 
     func run() throws {
@@ -44,6 +49,9 @@ struct FoglineSimCommand: ParsableCommand {
         guard awaitEdge >= 0, awaitEdge * 1_000 <= Double(Simulation.maxAwaitEdgeMillis) else {
             throw ValidationError("--await-edge must be 0 to \(Simulation.maxAwaitEdgeMillis / 1_000) seconds, got \(awaitEdge).")
         }
+        guard linger >= 0, linger * 1_000 <= Double(Simulation.maxAwaitEdgeMillis) else {
+            throw ValidationError("--linger must be 0 to \(Simulation.maxAwaitEdgeMillis / 1_000) seconds, got \(linger).")
+        }
         let loaded = try profiles.map { path in
             do { return (profile: try Profile.load(path: path), count: count) } catch { throw ValidationError("\(error)") }
         }
@@ -53,7 +61,8 @@ struct FoglineSimCommand: ParsableCommand {
         do {
             simulation = try Simulation(
                 profiles: loaded, site: site, seed: seed, rateOverride: rate, faults: plan,
-                durationMillis: duration.map { Int64($0 * 1_000) }, awaitEdgeMillis: Int64((awaitEdge * 1_000).rounded()))
+                durationMillis: duration.map { Int64($0 * 1_000) }, awaitEdgeMillis: Int64((awaitEdge * 1_000).rounded()),
+                lingerMillis: Int64((linger * 1_000).rounded()))
         } catch { throw ValidationError("\(error)") }
         let driver: SimMQTTDriver
         do { driver = try SimMQTTDriver(simulation: simulation, brokerURL: broker, logger: logger) } catch {

@@ -50,6 +50,24 @@ struct ReplayAndGapTests {
         #expect(run.simulation.report().devices[0].replaysAnswered == 0)
     }
 
+    @Test("lingering after the duration: no new readings, replay still answered, then death")
+    func lingerAnswersReplay() throws {
+        let simulation = try Simulation(
+            profiles: [(try Self.smallBufferProfile(), 1)], site: Fixtures.site, seed: 4, durationMillis: 2_000, lingerMillis: 1_000)
+        var run = LoopbackRun(simulation: simulation)
+        run.start(at: Fixtures.start)
+        run.run(until: Fixtures.start + 2_500)
+        #expect(!run.simulation.isFinished)
+        let readings = run.publications(.telemetry)
+        #expect(readings.count == 20 && readings.allSatisfy { $0.time < Fixtures.start + 2_000 })
+        let answer = try replay(&run, device: 0, from: 19, to: 19)
+        #expect(answer.map(\.message.kind) == [.replayedTelemetry])
+        run.runToEnd()
+        #expect(run.publications(.telemetry).count == 20, "nothing sampled while lingering")
+        #expect(run.publications(.death).map(\.time) == [Fixtures.start + 3_000])
+        #expect(run.simulation.report().elapsedMillis == 3_000)
+    }
+
     @Test("a device without replay ignores replay requests")
     func noReplaySupport() throws {
         var run = try Fixtures.run([("door_sensor", 1)])

@@ -60,11 +60,16 @@ public struct Simulation: Sendable {
     /// it publishes its birth anyway; 0 publishes the birth at once (see the type's
     /// "Waiting for the edge").
     public let awaitEdgeMillis: Int64
+    /// How long devices stay connected after ``durationMillis``, sampling nothing new but
+    /// answering `replay` (and `cmd`, `desired`), before their `death`: a gap in the last
+    /// readings is detected by the edge only when the reading after it arrives, and its
+    /// request would otherwise reach a device that has already left.
+    public let lingerMillis: Int64
     /// The filter every device subscribes to for the edge nodes' status when
     /// ``awaitEdgeMillis`` is above 0: `fogline/v1/{site}/node/+/status`.
     public var edgeStatusFilter: String { FoglineTopic.nodeStatusFilter(site: site) }
 
-    /// The longest ``awaitEdgeMillis`` accepted: one day.
+    /// The longest ``awaitEdgeMillis`` (and ``lingerMillis``) accepted: one day.
     public static let maxAwaitEdgeMillis: Int64 = 86_400_000
 
     /// Delay before reconnecting after a connection the transport reported lost or failed.
@@ -100,6 +105,8 @@ public struct Simulation: Sendable {
     ///   - durationMillis: the run's length (`--duration`); `nil` for no end.
     ///   - awaitEdgeMillis: how long a (re)connected device waits for an edge node's `online`
     ///     status before its birth (`--await-edge`); 0, the default, does not wait.
+    ///   - lingerMillis: how long devices stay after the duration to answer the last `replay`
+    ///     requests (`--linger`); 0, the default, ends the run at the duration.
     /// - Throws: ``SimulationError`` for an invalid site, a repeated kind, a negative count,
     ///   a rate, duration or edge wait out of range, or a profile the engine cannot run.
     public init(
@@ -109,7 +116,8 @@ public struct Simulation: Sendable {
         rateOverride: Double? = nil,
         faults: FaultPlan = .none,
         durationMillis: Int64? = nil,
-        awaitEdgeMillis: Int64 = 0
+        awaitEdgeMillis: Int64 = 0,
+        lingerMillis: Int64 = 0
     ) throws(SimulationError) {
         if let problem = SegmentName.problem(with: site) {
             throw SimulationError(message: "the site name \(problem); use 1 to 64 letters, digits, `_`, `.` or `-`")
@@ -127,6 +135,10 @@ public struct Simulation: Sendable {
             throw SimulationError(message: "the wait for an edge must be 0 to \(Self.maxAwaitEdgeMillis / 1_000) seconds, got \(awaitEdgeMillis) ms")
         }
         self.awaitEdgeMillis = awaitEdgeMillis
+        guard lingerMillis >= 0, lingerMillis <= Self.maxAwaitEdgeMillis else {
+            throw SimulationError(message: "the time to linger after the run must be 0 to \(Self.maxAwaitEdgeMillis / 1_000) seconds, got \(lingerMillis) ms")
+        }
+        self.lingerMillis = lingerMillis
         self.site = site
         self.seed = seed
         self.faults = faults
@@ -202,9 +214,9 @@ public struct Simulation: Sendable {
     /// (not started, finished, or every device waits for its transport).
     public var nextDeadline: Int64? {
         guard startedAt != nil, finishedAt == nil else { return nil }
-        let end = endTime
-        guard let earliest = timers.earliest?.due else { return end }
-        return min(earliest, end ?? .max)
+        // Timers due at or after the end never fire: past it, only the linger's end is due.
+        if let earliest = timers.earliest?.due, earliest < endTime ?? .max { return earliest }
+        return endTime.map { $0 + lingerMillis }
     }
 
     /// How many timers are queued (including stale ones not yet discarded): a few per
@@ -234,7 +246,7 @@ public struct Simulation: Sendable {
     }
 
     /// Runs every timer due at or before `now` (each at its own due time) and ends the run
-    /// if its duration has elapsed.
+    /// once its duration and ``lingerMillis`` have elapsed.
     public mutating func tick(now: Int64) -> [SimAction] {
         guard startedAt != nil, finishedAt == nil else { return [] }
         let now = advanceClock(to: now)
@@ -244,8 +256,8 @@ public struct Simulation: Sendable {
             _ = timers.removeEarliest()
             fire(earliest, actions: &actions)
         }
-        if now >= end {
-            finish(at: end, actions: &actions)
+        if end < .max, now >= end + lingerMillis {
+            finish(at: end + lingerMillis, actions: &actions)
         }
         discardStaleTimers()
         return actions
