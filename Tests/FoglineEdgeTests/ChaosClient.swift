@@ -137,20 +137,84 @@ struct ChaosClient {
     }
 
     private func call(_ node: Int, _ method: String, _ path: String, _ body: String = "") -> Answer {
-        let response: HTTPTestClient.Response
+        let response: (status: Int, body: [UInt8])
         do {
-            response = try HTTPTestClient.request(
+            response = try ChaosHTTP.request(
                 port: ports[node], method: method, path: path, body: Array(body.utf8), timeoutSeconds: Self.requestTimeoutSeconds)
-        } catch HTTPTestClient.Failure.connect(let error) where error == ECONNREFUSED {
-            return .unavailable  // only connect(2) reports ECONNREFUSED: nothing was sent
+        } catch .refused {
+            return .unavailable  // nothing was sent
         } catch {
             return .unknown
         }
         if response.status == 503 {
-            let message = (try? StrictJSON.parse(response.body))?["error"]?.stringValue ?? response.text
+            let message = (try? StrictJSON.parse(response.body))?["error"]?.stringValue ?? String(decoding: response.body, as: UTF8.self)
             return message.hasPrefix("no quorum") ? .unavailable : .unknown
         }
         guard let json = try? StrictJSON.parse(response.body) else { return .unknown }
         return .answered(status: response.status, json: json)
+    }
+}
+
+/// A minimal blocking HTTP/1.1 client like `HTTPTestClient`, but connecting *from* 127.0.0.2:
+/// the chaos test opens thousands of short connections, and their ephemeral ports must not
+/// collide with ports other tests running in parallel picked as free on 127.0.0.1 and are about
+/// to bind.
+enum ChaosHTTP {
+    enum Failure: Error {
+        /// connect(2) was refused: nothing was sent.
+        case refused
+        case failed(Int32)
+        case timeout
+        case malformed
+    }
+
+    static func request(port: Int, method: String, path: String, body: [UInt8] = [], timeoutSeconds: Int) throws(Failure) -> (status: Int, body: [UInt8]) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .failed(errno) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var source = address("127.0.0.2", port: 0)
+        _ = withUnsafePointer(to: &source) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var target = address("127.0.0.1", port: port)
+        let connected = withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw errno == ECONNREFUSED ? .refused : .failed(errno) }
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n"
+        let request = Array(head.utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let written = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw errno == EAGAIN ? .timeout : .failed(errno) }
+            sent += written
+        }
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            if count < 0 { throw errno == EAGAIN ? .timeout : .failed(errno) }
+            received += chunk[0..<count]
+        }
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0..<max(0, received.count - 3)).first(where: { received[$0..<$0 + 4].elementsEqual(separator) }) else {
+            throw .malformed
+        }
+        let statusLine = String(decoding: received[..<end], as: UTF8.self).prefix { $0 != "\r" }
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw .malformed }
+        return (status, Array(received[(end + 4)...]))
+    }
+
+    private static func address(_ host: String, port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(host)
+        address.sin_port = UInt16(port).bigEndian
+        return address
     }
 }

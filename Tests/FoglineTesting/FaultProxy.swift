@@ -11,8 +11,11 @@ import Glibc
 /// - `.drop` (a blackhole): connections stay open and new ones are accepted, but nothing is read
 ///   or forwarded, so bytes wait in the socket buffers like packets TCP keeps retransmitting
 ///   across a partition (they are delivered, late and in order, if the link passes again);
-/// - `.cut`: every connection is closed and the listening socket too, so new connections are
-///   refused (ECONNREFUSED) until the mode changes.
+/// - `.cut`: every connection is closed, and new ones are reset as soon as they are accepted
+///   (the listening socket keeps its port, so no other test can take it meanwhile).
+///
+/// The proxy's own connections to the target come from 127.0.0.2, so they never hold a port
+/// on 127.0.0.1 that another test picked as free and is about to bind.
 ///
 /// One proxy per *directed* link: put it in front of node Y's peer listener and give it to node
 /// X only (`--peer Y=127.0.0.1:<proxy port>`); since each node dials its peers for its own
@@ -37,11 +40,13 @@ public final class FaultProxy: @unchecked Sendable {
 
     private let lock = NSLock()
     private var wantedMode: Mode = .pass
+    /// Mode changes asked for, and seen by the loop.
+    private var requested = 0
+    private var applied = 0
     private var stopping = false
     private var counters = (connections: 0, bytes: 0)
     private let finished = DispatchSemaphore(value: 0)
-    /// Owned by the loop thread once started.
-    private var listener: Int32
+    private let listener: Int32
 
     public init(name: String = "proxy", targetPort: Int) throws {
         self.name = name
@@ -57,9 +62,21 @@ public final class FaultProxy: @unchecked Sendable {
         thread.start()
     }
 
+    /// Setting it returns once the proxy acts in the new mode (cut: once the connections are
+    /// closed), or after 5 s if its thread is stuck.
     public var mode: Mode {
         get { lock.withLock { wantedMode } }
-        set { lock.withLock { wantedMode = newValue } }
+        set {
+            let wanted = lock.withLock {
+                wantedMode = newValue
+                requested += 1
+                return requested
+            }
+            let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+            while lock.withLock({ applied < wanted && !stopping }) && DispatchTime.now().uptimeNanoseconds < deadline {
+                usleep(1_000)
+            }
+        }
     }
 
     /// Connections accepted and bytes forwarded so far.
@@ -101,22 +118,16 @@ public final class FaultProxy: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         defer {
             connections.forEach { $0.close() }
-            if listener >= 0 { close(listener) }
+            close(listener)
         }
         while true {
-            let (mode, stop) = lock.withLock { (wantedMode, stopping) }
+            let (mode, stop, generation) = lock.withLock { (wantedMode, stopping, requested) }
             if stop { return }
             if mode == .cut {
                 connections.forEach { $0.close() }
                 connections.removeAll()
-                if listener >= 0 {
-                    close(listener)
-                    listener = -1
-                }
-            } else if listener < 0 {
-                // Back from a cut: listen on the same port again (retried next turn if it fails).
-                listener = (try? Self.listen(port: port).fd) ?? -1
             }
+            lock.withLock { applied = generation }
             if mode == .pass {
                 for connection in connections where connection.upstream < 0 {
                     startUpstream(connection)
@@ -126,7 +137,7 @@ public final class FaultProxy: @unchecked Sendable {
 
             // Build the poll set: the listener, then per connection its client and upstream side.
             var fds: [pollfd] = []
-            if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+            fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             var watched: [(connection: Connection, clientIndex: Int?, upstreamIndex: Int?)] = []
             if mode == .pass {
                 for connection in connections {
@@ -150,10 +161,14 @@ public final class FaultProxy: @unchecked Sendable {
             let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 20) }
             if ready <= 0 { continue }
 
-            if listener >= 0, fds[0].revents & Int16(POLLIN) != 0 {
+            if fds[0].revents & Int16(POLLIN) != 0 {
                 while true {
                     let client = accept(listener, nil, nil)
                     if client < 0 { break }
+                    if mode == .cut {
+                        Self.reset(client)
+                        continue
+                    }
                     _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
                     _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                     Self.noDelay(client)
@@ -198,6 +213,10 @@ public final class FaultProxy: @unchecked Sendable {
             return
         }
         Self.noDelay(fd)
+        var source = Self.loopback(port: 0, host: "127.0.0.2")
+        _ = withUnsafePointer(to: &source) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         var address = Self.loopback(port: targetPort)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -242,12 +261,19 @@ public final class FaultProxy: @unchecked Sendable {
 
     // MARK: Sockets
 
-    private static func loopback(port: Int) -> sockaddr_in {
+    private static func loopback(port: Int, host: String = "127.0.0.1") -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         address.sin_port = UInt16(port).bigEndian
         return address
+    }
+
+    /// Closes `fd` with a reset (linger 0) rather than an orderly shutdown.
+    private static func reset(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
     }
 
     private static func noDelay(_ fd: Int32) {
