@@ -42,6 +42,20 @@ struct DevicePlaneTests {
         actions.compactMap { if case .rejected(let reason, _, _) = $0 { reason } else { nil } }
     }
 
+    @Test("readings that overtake their device's birth stay in its stream")
+    mutating func readingsOvertakeBirth() {
+        _ = telemetry("door-1", seq: 0)
+        _ = send("door-1", .birth, #"{"profile":"door_sensor"}"#)
+        _ = telemetry("door-1", seq: 1)
+        _ = telemetry("door-1", seq: 0)
+        let ingest = plane.devices["door-1"]
+        #expect(ingest?.received == 2 && ingest?.duplicates == 1 && ingest?.gaps == 0 && ingest?.lastSeq == 1, "\(String(describing: ingest))")
+        // A later birth is a restart: seq 0 is a new reading of a new epoch.
+        _ = send("door-1", .birth, #"{"profile":"door_sensor"}"#)
+        _ = telemetry("door-1", seq: 0)
+        #expect(plane.devices["door-1"]?.received == 3 && plane.devices["door-1"]?.lastSeq == 0)
+    }
+
     @Test("a re-birth restarts seq numbering without colliding with the earlier raw readings")
     mutating func rebirthKeepsRawReadings() {
         _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)

@@ -1,5 +1,6 @@
 import Crypto
 @testable import FoglineEdge
+import FoglineTesting
 import Logging
 import NIOCore
 import NIOPosix
@@ -343,17 +344,9 @@ struct PeerTransportTests {
         return try PeerTransport(configuration: configuration, logger: logger)
     }
 
-    /// Ports that were free a moment ago (bound together at port 0, then released).
+    /// Ports free for the transports a test starts (see ``MosquittoProcess/freeLoopbackPort()``).
     func freePorts(_ count: Int) async throws -> [Int] {
-        var channels: [any Channel] = []
-        for _ in 0..<count {
-            channels.append(try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "127.0.0.1", port: 0).get())
-        }
-        let ports = channels.compactMap { $0.localAddress?.port }
-        for channel in channels { try await channel.close() }
-        return ports
+        try (0..<count).map { _ in try MosquittoProcess.freeLoopbackPort() }
     }
 
     /// Runs `body` on a raw TCP connection to `port` (no framing help), then closes it.

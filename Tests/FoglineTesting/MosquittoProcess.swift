@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -96,24 +97,36 @@ public final class MosquittoProcess: @unchecked Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// A port the kernel reports free on 127.0.0.1 (bound to port 0, then released).
+    /// A port free on 127.0.0.1 for a server a test starts next.
+    ///
+    /// Picked at random below the kernel's ephemeral range (32768–60999 on Linux), where port 0
+    /// binds and outgoing connections take their ports: a port handed out by the kernel there can
+    /// be taken again by any connection before the test's server binds it, which under parallel
+    /// tests happens. Below the range only another server can take it, so each candidate is
+    /// checked by binding it, and no port is handed out twice by this process.
     public static func freeLoopbackPort() throws -> Int {
+        for _ in 0..<1_000 {
+            let port = Int.random(in: 20_000..<32_768)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if canBind(port: port) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func canBind(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
+        address.sin_port = UInt16(port).bigEndian
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 
     static func acceptsConnections(port: Int) -> Bool {

@@ -171,7 +171,11 @@ public struct DevicePlane: Sendable {
     private mutating func birth(_ device: String, _ birth: BirthPayload, _ moment: Moment, _ actions: inout [Action]) {
         let stamp = timestamp(moment, &actions)
         var ingest = devices[device] ?? DeviceIngest()
-        ingest.window = SequenceWindow(startingAt: 0)
+        // MQTT orders nothing across topics: a device's first readings (QoS 0) can overtake its
+        // birth (QoS 1). A stream that started at seq 0 with no birth seen is this birth's own
+        // stream, so its window continues; any other birth starts the window again at 0.
+        let overtaken = ingest.epoch == 0 && ingest.window.first == 0
+        if !overtaken { ingest.window = SequenceWindow(startingAt: 0) }
         ingest.epoch = stamp.logical
         ingest.supportsReplay = birth.supportsReplay
         ingest.online = true
