@@ -123,14 +123,6 @@ public struct DevicePlane: Sendable {
         rollupsKeptFrom = current
     }
 
-    /// The topic filters the node subscribes to (every device of the site; ownership by shard
-    /// narrows this later).
-    public var subscriptions: [String] {
-        FoglineTopic.DeviceChannel.allCases.filter(\.isFromDevice).map {
-            FoglineTopic.deviceFilter(site: configuration.site, device: nil, channel: $0)
-        }
-    }
-
     // MARK: Device messages
 
     /// Handles one message from the site broker.
