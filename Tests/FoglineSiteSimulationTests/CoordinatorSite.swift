@@ -6,8 +6,8 @@ import FoglineTesting
 /// Every 10 ms of real time it records who owns which shard and who holds which role, so tests
 /// can check that no two nodes ever own the same thing and that ownership moves when nodes die
 /// and return.
-struct CoordinatorSite {
-    struct Node {
+struct CoordinatorSite: Sendable {
+    struct Node: Sendable {
         var name: String
         var rate: Double
         var clockOffset: UInt64
@@ -17,7 +17,7 @@ struct CoordinatorSite {
         var coordinator: SiteCoordinator
     }
 
-    private enum Event {
+    private enum Event: Sendable {
         case deliver(from: Int, to: Int, QuorumMessage)
         case heartbeat(from: Int, to: Int)
         case tick(node: Int, incarnation: UInt64)
@@ -30,13 +30,13 @@ struct CoordinatorSite {
     private(set) var now: UInt64 = 0
     private(set) var random: SeededRandom
     var network = SimulatedNetwork()
-    let configuration: (Int) -> SiteCoordinator.Configuration
+    let configuration: @Sendable (Int) -> SiteCoordinator.Configuration
     /// Violations seen while sampling: a shard or role owned by two nodes at once.
     private(set) var violations: [String] = []
     /// Decisions per node, in order, as the audit chain would record them.
     private(set) var decisions: [[String]] = []
 
-    init(nodes count: Int, seed: UInt64, maxClockDrift: Double = 0.01, configure: @escaping (inout SiteCoordinator.Configuration) -> Void = { _ in }) {
+    init(nodes count: Int, seed: UInt64, maxClockDrift: Double = 0.01, configure: @escaping @Sendable (inout SiteCoordinator.Configuration) -> Void = { _ in }) {
         random = SeededRandom(seed: seed)
         let names = (0..<count).map { "node-\($0)" }
         configuration = { index in

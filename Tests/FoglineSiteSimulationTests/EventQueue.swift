@@ -1,6 +1,6 @@
 /// A min-heap of timed events; events at the same time come out in the order they were added,
 /// which keeps a simulation run a pure function of its seed.
-struct EventQueue<Event> {
+struct EventQueue<Event: Sendable>: Sendable {
     private var heap: [(time: UInt64, order: UInt64, event: Event)] = []
     private var added: UInt64 = 0
 

@@ -10,9 +10,12 @@ struct QuorumSimulationTests {
     static let kvChecker = LinearizabilityChecker(QuorumSite.KVSpec(), stepBudget: 2_000_000)
     static let leaseChecker = LinearizabilityChecker(QuorumSite.LeaseSpec.expiring, stepBudget: 2_000_000)
 
-    func check(seed: UInt64, settings: QuorumSite.Settings) {
-        var site = QuorumSite(seed: seed, settings: settings)
-        site.run()
+    func check(seed: UInt64, settings: QuorumSite.Settings) async {
+        let site = await OffPool.run {
+            var site = QuorumSite(seed: seed, settings: settings)
+            site.run()
+            return site
+        }
         let context = "seed \(seed), \(settings.nodes) nodes (replay: FOGLINE_SEED=\(seed))"
         #expect(site.unexpected.isEmpty, "\(context): \(site.unexpected.prefix(3))")
         switch Self.kvChecker.check(site.kvHistory) {
@@ -36,23 +39,26 @@ struct QuorumSimulationTests {
     }
 
     @Test("3 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 1_300))
-    func threeNodes(seed: UInt64) {
-        check(seed: seed, settings: QuorumSite.Settings(nodes: 3))
+    func threeNodes(seed: UInt64) async {
+        await check(seed: seed, settings: QuorumSite.Settings(nodes: 3))
     }
 
     @Test("5 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 600))
-    func fiveNodes(seed: UInt64) {
-        check(seed: seed, settings: QuorumSite.Settings(nodes: 5))
+    func fiveNodes(seed: UInt64) async {
+        await check(seed: seed, settings: QuorumSite.Settings(nodes: 5))
     }
 
     @Test("a minority never decides; the majority keeps deciding", arguments: PropertySeeds.seeds(default: 100))
-    func minorityNeverDecides(seed: UInt64) {
+    func minorityNeverDecides(seed: UInt64) async {
         var settings = QuorumSite.Settings(nodes: 5)
         settings.pinnedPartition = .split(side: [3, 4])
         settings.crashChance = 0
         settings.faults.dropRate = 0
-        var site = QuorumSite(seed: seed, settings: settings)
-        site.run()
+        let site = await OffPool.run { [settings] in
+            var site = QuorumSite(seed: seed, settings: settings)
+            site.run()
+            return site
+        }
         let context = "seed \(seed) (replay: FOGLINE_SEED=\(seed))"
         #expect(site.decidedByNode[3, default: 0] + site.decidedByNode[4, default: 0] == 0, "\(context): the minority decided")
         #expect(site.undecidedByNode[3, default: 0] > 0 && site.undecidedByNode[4, default: 0] > 0, "\(context): the minority was not asked")
@@ -61,9 +67,9 @@ struct QuorumSimulationTests {
     }
 
     @Test("1 node is a quorum of one", arguments: PropertySeeds.seeds(default: 50))
-    func singleNode(seed: UInt64) {
+    func singleNode(seed: UInt64) async {
         var settings = QuorumSite.Settings(nodes: 1)
         settings.crashChance = 0.2
-        check(seed: seed, settings: settings)
+        await check(seed: seed, settings: settings)
     }
 }

@@ -10,8 +10,8 @@ import FoglineTesting
 /// releases, one operation at a time each, and everything they see is recorded: the histories
 /// for the linearizability checker and the windows in which each client believed it held a
 /// lease, for the lease-safety check. A run is a pure function of its seed.
-struct QuorumSite {
-    struct Settings {
+struct QuorumSite: Sendable {
+    struct Settings: Sendable {
         var nodes = 3
         var clientsPerNode = 2
         /// Real milliseconds of faulty operation, followed by a healed period.
@@ -33,7 +33,7 @@ struct QuorumSite {
     typealias LeaseSpec = LeaseRegisterSpecification
 
     /// A period in which a client believed it held `token` of lease `key`, in real time.
-    struct LeaseWindow: CustomStringConvertible {
+    struct LeaseWindow: CustomStringConvertible, Sendable {
         var key: String
         var holder: String
         var token: UInt64
@@ -43,7 +43,7 @@ struct QuorumSite {
         var description: String { "\(key) t\(token) \(holder) [\(start), \(end))" }
     }
 
-    private enum Event {
+    private enum Event: Sendable {
         case deliver(from: Int, to: Int, QuorumMessage)
         case tick(node: Int)
         case clientTurn(node: Int, client: Int, incarnation: UInt64)
@@ -54,7 +54,7 @@ struct QuorumSite {
         case claimAllJobs
     }
 
-    private struct Node {
+    private struct Node: Sendable {
         var name: String
         var rate: Double
         var clockOffset: UInt64
@@ -71,14 +71,14 @@ struct QuorumSite {
     /// The client index of operations the simulation itself issues.
     private static let janitor = -1
 
-    private struct InFlight {
+    private struct InFlight: Sendable {
         var client: Int
         var record: Int
         var submittedReal: UInt64
         var isLease: Bool
     }
 
-    private struct ClientState {
+    private struct ClientState: Sendable {
         var busy = false
         var kvVersions: [String: UInt64] = [:]
         /// Lease tokens this client believes it holds, by key, with the window's index.
@@ -87,7 +87,7 @@ struct QuorumSite {
     }
 
     /// One recorded operation; `nil` output while pending, dropped when it provably did nothing.
-    private struct Recorded<Input, Output> {
+    private struct Recorded<Input: Sendable, Output: Sendable>: Sendable {
         var client: Int
         var key: String
         var input: Input

@@ -2,15 +2,15 @@ import FoglineTesting
 
 /// The links between simulated nodes: each message is dropped, duplicated and delayed at random
 /// (random delays reorder), and blocked while a partition separates its direction.
-struct SimulatedNetwork {
-    struct Faults {
+struct SimulatedNetwork: Sendable {
+    struct Faults: Sendable {
         var dropRate = 0.05
         var duplicateRate = 0.03
         var delayMilliseconds: ClosedRange<UInt64> = 1...25
     }
 
     /// The partitions a run switches between. `blocked` holds directed links (from, to).
-    enum Partition: CustomStringConvertible {
+    enum Partition: CustomStringConvertible, Sendable {
         case none
         /// One node cut off both ways.
         case isolated(Int)

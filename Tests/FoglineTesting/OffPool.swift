@@ -1,0 +1,19 @@
+import Dispatch
+import Synchronization
+
+/// Runs CPU-heavy synchronous work (a simulation run) off Swift's cooperative thread pool, on a
+/// few serial queues, so that async tests running beside it (HTTP servers, MQTT clients) still
+/// get a pool thread: a seed that computes for seconds on a pool thread starves them into
+/// timeouts on a 2-core machine. Check the results back on the test's task, where `#expect`
+/// attributes issues to the test.
+public enum OffPool {
+    private static let queues = (0..<2).map { DispatchQueue(label: "fogline.offpool.\($0)") }
+    private static let next = Atomic<Int>(0)
+
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        let queue = queues[next.add(1, ordering: .relaxed).oldValue % queues.count]
+        return await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: body()) }
+        }
+    }
+}
