@@ -1,13 +1,13 @@
 import Dispatch
 import Synchronization
 
-/// Runs CPU-heavy synchronous work (a simulation run) off Swift's cooperative thread pool, on a
-/// few serial queues, so that async tests running beside it (HTTP servers, MQTT clients) still
-/// get a pool thread: a seed that computes for seconds on a pool thread starves them into
-/// timeouts on a 2-core machine. Check the results back on the test's task, where `#expect`
-/// attributes issues to the test.
+/// Runs CPU-heavy synchronous work (a simulation run) off Swift's cooperative thread pool, one at
+/// a time on a serial queue, so that async and timing-sensitive tests running beside it (HTTP
+/// servers, MQTT clients, peer handshakes) keep a pool thread and a core: a seed that computes for
+/// seconds on a pool thread starves them into timeouts on a 2-core machine. Check the results
+/// back on the test's task, where `#expect` attributes issues to the test.
 public enum OffPool {
-    private static let queues = (0..<2).map { DispatchQueue(label: "fogline.offpool.\($0)") }
+    private static let queues = [DispatchQueue(label: "fogline.offpool")]
     private static let next = Atomic<Int>(0)
 
     public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
