@@ -53,12 +53,6 @@ public struct Acceptor: Sendable {
         }
     }
 
-    /// The persisted record of `key` (for tests and the status API).
-    public func record(of key: String) -> Record? { keys[key]?.record }
-
-    /// Keys this acceptor holds a record for.
-    public var keyCount: Int { keys.count }
-
     private mutating func prepare(key: String, ballot: Ballot, at now: UInt64) -> Step {
         var state = keys[key] ?? KeyState(record: Record(promised: .zero, accepted: nil), leaseLiveUntil: 0)
         guard ballot > state.record.promised else {

@@ -4,8 +4,8 @@
 /// the highest ballot among a majority of promises, apply the operation to it, and have a
 /// majority accept the result (the unchanged value for reads, so that reads are linearizable
 /// too). A value type; every call takes the local monotonic time in milliseconds and returns the
-/// messages to send and the operations that completed. The shell calls ``tick(at:)`` at
-/// ``nextDeadline`` at the latest.
+/// messages to send and the operations that completed. The shell calls ``tick(at:)`` every few
+/// tens of milliseconds (timeouts are hundreds).
 ///
 /// Operations on one key run one at a time per proposer (later ones wait in a bounded queue);
 /// operations on different keys run concurrently. A round that is rejected or times out is
@@ -63,22 +63,6 @@ public struct Proposer: Sendable {
         self.random = (nodeID.rawValue ^ incarnation &* 0x9E37_79B9_7F4A_7C15) | 1
     }
 
-    /// The highest ballot counter this proposer has used or seen.
-    public var highestBallotCounter: UInt64 { highestCounterSeen }
-
-    /// Operations submitted and not completed yet.
-    public var pendingCount: Int { inFlight.count + queued.values.reduce(0) { $0 + $1.count } }
-
-    /// The earliest time ``tick(at:)`` has something to do, if any.
-    public var nextDeadline: UInt64? {
-        inFlight.values.map { attempt in
-            switch attempt.phase {
-            case .backingOff(let until): min(until, attempt.pending.deadline)
-            case .preparing, .accepting: min(attempt.roundStarted + configuration.roundTimeoutMilliseconds, attempt.pending.deadline)
-            }
-        }.min()
-    }
-
     // MARK: Inputs
 
     /// Starts `operation` on `key`. Its outcome arrives later as a `.completed` output (at once
@@ -93,7 +77,7 @@ public struct Proposer: Sendable {
         }
         guard queued[key, default: []].count < configuration.maxQueuedPerKey else {
             return (id, [.completed(id, key: key, operation, .unavailable(
-                "more than \(configuration.maxQueuedPerKey) operations are waiting for key \(key) on this node"))])
+                "more than \(configuration.maxQueuedPerKey) operations are already waiting for key \(key) on this node; retry once they finish"))])
         }
         queued[key, default: []].append(pending)
         return (id, [])
@@ -149,7 +133,7 @@ public struct Proposer: Sendable {
         for key in inFlight.keys.sorted() {
             guard let attempt = inFlight[key] else { continue }
             if now >= attempt.pending.deadline {
-                let outcome: RegisterOutcome = attempt.changeProposed
+                let outcome: RegisterOutcome = attempt.proposedChange != nil
                     ? .indeterminate("no quorum confirmed the change within \(configuration.operationTimeoutMilliseconds) ms; it may or may not have been applied")
                     : .unavailable("no quorum of \(configuration.quorum) of \(configuration.members.count) nodes answered within \(configuration.operationTimeoutMilliseconds) ms")
                 outputs += finish(key: key, outcome: outcome, at: now)
@@ -198,10 +182,9 @@ public struct Proposer: Sendable {
         var phase: Phase
         /// Acceptors that rejected the current round.
         var rejections: Set<String> = []
-        /// Set once a round proposed a changed value: from then on the operation may have taken
-        /// effect even if it fails.
-        var changeProposed = false
-        /// The version the proposed change was based on and the outcome it would report.
+        /// The change a round proposed that may still be chosen: the version it was based on and
+        /// the outcome it would report. While set, a failure is `indeterminate`; it is cleared
+        /// once another writer is seen to hold that version (ours can then never be chosen).
         var proposedChange: (baseVersion: UInt64, outcome: RegisterOutcome)?
     }
 
@@ -256,7 +239,6 @@ public struct Proposer: Sendable {
             if let content = applied.newContent {
                 proposed = current.changed(to: content, by: attempt.pending.id)
                 hold = proposed.lease?.ttlMilliseconds ?? 0
-                attempt.changeProposed = true
                 attempt.proposedChange = (current.version, applied.outcome)
             }
         }

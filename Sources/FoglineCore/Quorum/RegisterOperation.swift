@@ -10,9 +10,6 @@ public enum RegisterOperation: Hashable, Sendable {
     /// Extends the grant `token` of `holder`, if nobody else was granted the lease since.
     case renewLease(holder: String, token: UInt64, ttlMilliseconds: UInt64)
     case releaseLease(holder: String, token: UInt64)
-
-    /// Whether the operation may change the register (reads never do).
-    public var mayWrite: Bool { self != .read }
 }
 
 /// How an operation ended.

@@ -119,7 +119,7 @@ public struct SiteCoordinator: Sendable {
     }
 
     /// Retries and timeouts of the proposer, and the upkeep of this node's own leases. Call it
-    /// every few hundred milliseconds (and at ``Proposer/nextDeadline``).
+    /// every few tens of milliseconds.
     public mutating func tick(at now: UInt64) -> [Output] {
         var outputs = handle(proposer.tick(at: now), at: now)
         let live = membership.liveMembers(at: now)
@@ -147,19 +147,17 @@ public struct SiteCoordinator: Sendable {
         guard !ownLeaseOperations.values.contains(key) else { return [] }
         let ttl = configuration.leaseTTLMilliseconds
         let lease = held[key].flatMap { $0.validUntil > now ? $0 : nil }
-        if preferred == configuration.node {
-            // Acquire, or renew once half of the TTL has passed (half is left to retry in).
-            guard lease == nil || lease!.validUntil < now + ttl / 2 else { return [] }
-            return submitOwn(.acquireLease(holder: configuration.node, ttlMilliseconds: ttl), key: key, at: now)
-        }
-        guard let lease else { return [] }
-        if let preferred, let since = liveSince[preferred], now >= since + configuration.rebalanceDelayMilliseconds {
+        if preferred != configuration.node, let lease, let preferred, let since = liveSince[preferred],
+            now >= since + configuration.rebalanceDelayMilliseconds
+        {
             // Hand over to the preferred node: stop using the lease first, then release it.
             held[key] = nil
             return submitOwn(.releaseLease(holder: configuration.node, token: lease.token), key: key, at: now)
         }
-        // Nobody better is ready: keep serving.
-        guard lease.validUntil < now + ttl / 2 else { return [] }
+        // The preferred node acquires; a holder nobody better is ready to relieve keeps serving.
+        // Both renew once half of the TTL has passed (half is left to retry in).
+        let wanted = preferred == configuration.node || lease != nil
+        guard wanted, lease.map({ $0.validUntil < now + ttl / 2 }) ?? true else { return [] }
         return submitOwn(.acquireLease(holder: configuration.node, ttlMilliseconds: ttl), key: key, at: now)
     }
 

@@ -70,7 +70,8 @@ public actor EdgeNode {
             commands: try store.commands().compactMap(Self.command(from:)), persistedClockBound: try store.loadHLCBound(),
             at: moment)
         quorum = try QuorumService(
-            configuration: try Self.quorumConfiguration(configuration), dataDirectory: configuration.dataDirectory, logger: logger)
+            site: configuration.site, node: configuration.node, settings: configuration.quorum,
+            siteKey: try Self.siteKey(configuration.quorum), dataDirectory: configuration.dataDirectory, logger: logger)
         subscriptions = DeviceSubscriptions(site: configuration.site, shardCount: configuration.quorum.shards, knownDevices: plane.deviceIDs)
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(4_096))
         writer = BatchingWriter(
@@ -468,28 +469,13 @@ public actor EdgeNode {
         return DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: monotonic)
     }
 
-    /// The quorum service's settings from the node's configuration; reads the site key file.
-    static func quorumConfiguration(_ configuration: EdgeConfiguration) throws -> QuorumService.Configuration {
-        let settings = configuration.quorum
-        var quorum = QuorumService.Configuration(site: configuration.site, node: configuration.node)
-        quorum.peers = settings.peers.mapValues { PeerTransport.PeerAddress(host: $0.host, port: $0.port) }
-        quorum.listenHost = settings.listenHost
-        quorum.listenPort = settings.listenPort
-        quorum.shardCount = settings.shards
-        quorum.roles = settings.roles
-        quorum.leaseTTLMilliseconds = UInt64(settings.leaseTTLMilliseconds)
-        quorum.rebalanceDelayMilliseconds = UInt64(settings.rebalanceDelayMilliseconds)
-        quorum.operationTimeoutMilliseconds = UInt64(settings.operationTimeoutMilliseconds)
-        quorum.membership = MembershipView.Configuration(
-            threshold: settings.phiThreshold, heartbeatIntervalMilliseconds: UInt64(settings.heartbeatIntervalMilliseconds),
-            acceptableHeartbeatPauseMilliseconds: UInt64(settings.acceptablePauseMilliseconds))
-        if let file = settings.siteKeyFile, !settings.peers.isEmpty {
-            guard let key = FileManager.default.contents(atPath: file), key.count >= 32 else {
-                throw EdgeNodeError.siteKey(path: file)
-            }
-            quorum.siteKey = Array(key)
+    /// The site's HMAC key for peer frames, read from `quorum.site_key_file` (needed with peers).
+    static func siteKey(_ settings: EdgeConfiguration.Quorum) throws -> [UInt8] {
+        guard let file = settings.siteKeyFile, !settings.peers.isEmpty else { return [] }
+        guard let key = FileManager.default.contents(atPath: file), key.count >= 32 else {
+            throw EdgeNodeError.siteKey(path: file)
         }
-        return quorum
+        return Array(key)
     }
 
     /// Reads a secret from a file (first line), never from the command line.

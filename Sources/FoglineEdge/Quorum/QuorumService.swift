@@ -12,33 +12,10 @@ public import Logging
 /// Handling one input never suspends the actor: its records, the replies they allow and the
 /// completions they cause happen in that order, with no other input in between.
 public actor QuorumService {
-    public struct Configuration: Sendable, Equatable {
-        public var site: String
-        public var node: String
-        /// Peers by name, with the address their transport listens on.
-        public var peers: [String: PeerTransport.PeerAddress] = [:]
-        public var listenHost = "127.0.0.1"
-        public var listenPort = 7_946
-        /// The site's shared HMAC key (read from a file by the caller); needed with peers.
-        public var siteKey: [UInt8] = []
-        public var shardCount = 16
-        public var roles = ["cloud-uplink"]
-        public var leaseTTLMilliseconds: UInt64 = 3_000
-        public var rebalanceDelayMilliseconds: UInt64 = 2_000
-        public var operationTimeoutMilliseconds: UInt64 = 2_000
-        public var maxClockDrift = 0.01
-        public var membership = MembershipView.Configuration()
-
-        public init(site: String, node: String) {
-            self.site = site
-            self.node = node
-        }
-
-        /// Every member of the site, this node first.
-        public var members: [String] { [node] + peers.keys.sorted() }
-    }
-
-    public let configuration: Configuration
+    public let site: String
+    public let node: String
+    /// The coordinator's settings, from the node's `quorum:` configuration.
+    public let coordination: SiteCoordinator.Configuration
     private let logger: Logger
     private let store: QuorumStore
     private let transport: PeerTransport?
@@ -54,52 +31,54 @@ public actor QuorumService {
     /// The shards this node owns with their fencing tokens, after every change (the device
     /// plane resubscribes; commands to a shard's devices carry its token).
     public nonisolated let ownershipChanges: AsyncStream<[Int: UInt64]>
-    public private(set) var ownedShards: Set<Int> = []
     public private(set) var roles: Set<String> = []
     /// Frames that did not decode or came from a non-member.
     public private(set) var rejectedFrames = 0
 
     /// Opens `quorum.sqlite` under `dataDirectory` and restores the acceptor and audit chain.
-    public init(configuration: Configuration, dataDirectory: String, logger: Logger) throws {
-        self.configuration = configuration
+    /// `siteKey` (read by the caller from `quorum.site_key_file`) authenticates peer frames.
+    public init(
+        site: String, node: String, settings: EdgeConfiguration.Quorum, siteKey: [UInt8], dataDirectory: String, logger: Logger
+    ) throws {
+        self.site = site
+        self.node = node
         self.logger = logger
         store = try QuorumStore(path: dataDirectory + "/quorum.sqlite")
         incarnation = try store.nextIncarnation()
         let head = try store.auditHead()
-        audit = AuditChain(node: configuration.node, resumingFrom: head)
+        audit = AuditChain(node: node, resumingFrom: head)
         auditClock = HybridLogicalClock(
-            node: NodeID(name: configuration.node), persistedBound: head.timestamp.map { $0.milliseconds + 1 },
+            node: NodeID(name: node), persistedBound: head.timestamp.map { $0.milliseconds + 1 },
             wallMilliseconds: Self.wallMilliseconds())
-        var coordination = SiteCoordinator.Configuration(node: configuration.node, members: configuration.members)
-        coordination.shardCount = configuration.shardCount
-        coordination.roles = configuration.roles
-        coordination.leaseTTLMilliseconds = configuration.leaseTTLMilliseconds
-        coordination.rebalanceDelayMilliseconds = configuration.rebalanceDelayMilliseconds
-        coordination.membership = configuration.membership
-        coordination.proposer.operationTimeoutMilliseconds = configuration.operationTimeoutMilliseconds
-        coordination.proposer.maxClockDrift = configuration.maxClockDrift
+        var coordination = SiteCoordinator.Configuration(node: node, members: [node] + settings.peers.keys.sorted())
+        coordination.shardCount = settings.shards
+        coordination.roles = settings.roles
+        coordination.leaseTTLMilliseconds = UInt64(settings.leaseTTLMilliseconds)
+        coordination.rebalanceDelayMilliseconds = UInt64(settings.rebalanceDelayMilliseconds)
+        coordination.membership = MembershipView.Configuration(
+            threshold: settings.phiThreshold, heartbeatIntervalMilliseconds: UInt64(settings.heartbeatIntervalMilliseconds),
+            acceptableHeartbeatPauseMilliseconds: UInt64(settings.acceptablePauseMilliseconds))
+        coordination.proposer.operationTimeoutMilliseconds = UInt64(settings.operationTimeoutMilliseconds)
+        self.coordination = coordination
         coordinator = SiteCoordinator(
             configuration: coordination, acceptorRecords: try store.acceptorRecords(), incarnation: incarnation, at: 0)
-        if configuration.peers.isEmpty {
+        if settings.peers.isEmpty {
             transport = nil
         } else {
             transport = try PeerTransport(
                 configuration: .init(
-                    site: configuration.site, node: configuration.node, listenHost: configuration.listenHost,
-                    listenPort: configuration.listenPort, peers: configuration.peers, siteKey: configuration.siteKey),
+                    site: site, node: node, listenHost: settings.listenHost, listenPort: settings.listenPort,
+                    peers: settings.peers.mapValues { PeerTransport.PeerAddress(host: $0.host, port: $0.port) }, siteKey: siteKey),
                 logger: logger)
         }
         (ownershipChanges, ownershipContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// The bound peer port (with `listenPort` 0), once running.
-    public var peerPort: Int? { transport?.boundPort }
-
     /// Runs until cancelled.
     public func run() async throws {
         try await transport?.start()
         logger.info("quorum service started", metadata: [
-            "members": "\(configuration.members.joined(separator: ","))", "incarnation": "\(incarnation)",
+            "members": "\(coordination.members.joined(separator: ","))", "incarnation": "\(incarnation)",
             "peer_port": "\(transport?.boundPort.map(String.init) ?? "-")",
         ])
         await withTaskGroup(of: Void.self) { group in
@@ -116,7 +95,7 @@ public actor QuorumService {
                 }
             }
             group.addTask {
-                let interval = self.configuration.membership.heartbeatIntervalMilliseconds
+                let interval = self.coordination.membership.heartbeatIntervalMilliseconds
                 while !Task.isCancelled {
                     await self.sendHeartbeats()
                     try? await Task.sleep(for: .milliseconds(interval))  // the heartbeat period
@@ -142,18 +121,10 @@ public actor QuorumService {
         }
     }
 
-    /// The fencing token of this node's lease on the shard of `device`, if it owns it.
-    public func fence(forDevice device: String) -> UInt64? {
-        coordinator.fence(forShard: ShardPlacement.shard(ofDevice: device, shardCount: configuration.shardCount), at: now)
-    }
-
-    /// Whether this node owns the shard of `device`.
-    public func owns(device: String) -> Bool { fence(forDevice: device) != nil }
-
     /// Members with their liveness and suspicion, for `GET /v1/status`.
     public func memberStatus() -> [(name: String, live: Bool, phi: Double?)] {
         let view = coordinator.membership
-        return configuration.members.map { ($0, view.isLive($0, at: now), view.phi(of: $0, at: now)) }
+        return coordination.members.map { ($0, view.isLive($0, at: now), view.phi(of: $0, at: now)) }
     }
 
     public func auditEntries(after index: UInt64 = 0, limit: Int = 1_000) throws -> [AuditEntry] {
@@ -177,7 +148,7 @@ public actor QuorumService {
         guard let transport else { return }
         heartbeatSequence += 1
         let frame = frame(.heartbeat(Fogline_V1_Heartbeat(incarnation: incarnation, sequence: heartbeatSequence)))
-        for peer in configuration.peers.keys { _ = transport.send(frame, to: peer) }
+        for peer in coordination.members where peer != node { _ = transport.send(frame, to: peer) }
     }
 
     private func receive(_ received: PeerTransport.Received) {
@@ -189,7 +160,7 @@ public actor QuorumService {
             logger.warning("dropped a peer frame that does not decode", metadata: ["from": "\(received.from)", "error": "\(error)"])
             return
         }
-        guard decoded.site == configuration.site, decoded.fromNode == received.from else {
+        guard decoded.site == site, decoded.fromNode == received.from else {
             rejectedFrames += 1
             logger.warning("dropped a peer frame whose envelope names another site or node", metadata: ["from": "\(received.from)"])
             return
@@ -225,7 +196,7 @@ public actor QuorumService {
             switch output {
             case .persistAcceptor(let key, let record):
                 durable.append((key, record))
-            case .send(let message, let to) where to == configuration.node:
+            case .send(let message, let to) where to == node:
                 work.append(contentsOf: coordinator.receive(message, from: to, at: now))
             case .send(let message, let to):
                 outgoing.append((message, to))
@@ -233,7 +204,6 @@ public actor QuorumService {
                 completions.append((id, outcome))
             case .ownedShardsChanged(let shards):
                 logger.info("owned shards changed", metadata: ["shards": "\(shards.sorted())"])
-                ownedShards = shards
                 ownershipContinuation.yield(Dictionary(uniqueKeysWithValues: shards.compactMap { shard in
                     coordinator.fence(forShard: shard, at: now).map { (shard, $0) }
                 }))
@@ -269,8 +239,8 @@ public actor QuorumService {
     private func frame(_ body: Fogline_V1_PeerFrame.OneOf_Body) -> [UInt8] {
         // sent_at is informational here (peer clock checks come with the hardening issue).
         PeerFrameCodec.encode(Fogline_V1_PeerFrame(
-            from: configuration.node, site: configuration.site,
-            sentAt: HLCTimestamp(milliseconds: Self.wallMilliseconds(), counter: 0, node: NodeID(name: configuration.node)), body: body))
+            from: node, site: site, sentAt: HLCTimestamp(milliseconds: Self.wallMilliseconds(), counter: 0, node: NodeID(name: node)),
+            body: body))
     }
 
     private func log(_ event: PeerTransport.Event) {
