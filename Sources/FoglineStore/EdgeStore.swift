@@ -339,16 +339,14 @@ public final class EdgeStore: Sendable {
             var found = RawTelemetry()
             let reader = StateReader(db: db, path: path)
             for table in ["raw_telemetry", "raw_log"] {
-                let columns = StateReader.readingColumns + " FROM \(table) WHERE device = ?"
+                var sql = StateReader.readingColumns + " FROM \(table) WHERE device = ?"
+                var arguments: StatementArguments = [device]
                 if let after {
-                    try reader.forEachReading(
-                        sql: columns + " AND (epoch, seq) > (?, ?) ORDER BY epoch, seq LIMIT ?",
-                        arguments: [device, StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq), max(0, limit)]
-                    ) { key, reading in found.insert(reading, for: key) }
-                } else {
-                    try reader.forEachReading(
-                        sql: columns + " ORDER BY epoch, seq LIMIT ?", arguments: [device, max(0, limit)]
-                    ) { key, reading in found.insert(reading, for: key) }
+                    sql += " AND (epoch, seq) > (?, ?)"
+                    arguments += [StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq)]
+                }
+                try reader.forEachReading(table, sql: sql + " ORDER BY epoch, seq LIMIT ?", arguments: arguments + [max(0, limit)]) {
+                    key, reading in found.insert(reading, for: key)
                 }
             }
             return found.readings.sorted { $0.key < $1.key }.prefix(max(0, limit)).map { StoredReading(key: $0.key, reading: $0.value) }

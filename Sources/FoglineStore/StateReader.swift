@@ -107,10 +107,7 @@ struct StateReader {
             let key = TelemetryRollups.Key(
                 device: try row.decode(String.self, atIndex: 0), metric: try row.decode(String.self, atIndex: 1),
                 windowStart: try bits(row, 2), writer: try node(row, 3))
-            let summary = TelemetryRollups.Summary(
-                count: try bits(row, 4), sum: try real(row, 5), min: try real(row, 6), max: try real(row, 7),
-                last: try real(row, 8), lastLogical: try sortable(row, 9), dotCounter: try bits(row, 10))
-            rollups.insert(summary, for: key)
+            rollups.insert(try summary(row, from: 4), for: key)
         }
         // The cells committed since the last fold are the stored ones plus the journal's replay.
         try TelemetryJournal.replay(into: &rollups, reader: self) { _ in nil }
@@ -128,21 +125,28 @@ struct StateReader {
                 """,
             arguments: [key.device, key.metric, StoredInteger.bits(key.windowStart), StoredInteger.sortable(key.writer.rawValue)]
         ) { row in
-            found = TelemetryRollups.Summary(
-                count: try bits(row, 0), sum: try real(row, 1), min: try real(row, 2), max: try real(row, 3),
-                last: try real(row, 4), lastLogical: try sortable(row, 5), dotCounter: try bits(row, 6))
+            found = try summary(row, from: 0)
         }
         return found
     }
 
+    /// Decodes the rollup columns `count, sum, min, max, last, last_logical, dot_counter`, which
+    /// start at column `first`.
+    private func summary(_ row: Row, from first: Int) throws -> TelemetryRollups.Summary {
+        TelemetryRollups.Summary(
+            count: try bits(row, first), sum: try real(row, first + 1), min: try real(row, first + 2),
+            max: try real(row, first + 3), last: try real(row, first + 4), lastLogical: try sortable(row, first + 5),
+            dotCounter: try bits(row, first + 6))
+    }
+
     func rawTelemetry() throws -> RawTelemetry {
         var raw = RawTelemetry()
-        try forEachReading(sql: Self.readingColumns + " FROM raw_telemetry", arguments: []) { key, reading in
-            raw.insert(reading, for: key)
-        }
-        // Readings committed since the last fold (TelemetryJournal); insert keeps the earlier stamp.
-        try forEachReading(sql: Self.readingColumns + " FROM raw_log", arguments: []) { key, reading in
-            raw.insert(reading, for: key)
+        // The folded readings, then those committed since the last fold (TelemetryJournal); insert
+        // keeps the earlier stamp.
+        for table in ["raw_telemetry", "raw_log"] {
+            try forEachReading(table, sql: Self.readingColumns + " FROM \(table)", arguments: []) { key, reading in
+                raw.insert(reading, for: key)
+            }
         }
         return raw
     }
@@ -160,12 +164,12 @@ struct StateReader {
 
     static let readingColumns = "SELECT device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter"
 
-    /// Calls `body` with every row of a query that selects ``readingColumns``.
+    /// Calls `body` with every row of a query on `table` that selects ``readingColumns``.
     func forEachReading(
-        sql: String, arguments: StatementArguments,
+        _ table: String, sql: String, arguments: StatementArguments,
         _ body: (RawTelemetry.Key, RawTelemetry.Reading) throws -> Void
     ) throws {
-        try forEachRow("raw_telemetry", sql: sql, arguments: arguments) { row in
+        try forEachRow(table, sql: sql, arguments: arguments) { row in
             let (key, reading) = try Self.reading(row)
             try body(key, reading)
         }

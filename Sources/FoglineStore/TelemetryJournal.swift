@@ -86,24 +86,12 @@ enum TelemetryJournal {
                 guard let raw = delta.raw, raw.readings.count == 1, let (key, reading) = raw.readings.first,
                     UInt64(reading.values.count) < reading.dotCounter
                 else { return nil }
-                let count = reading.values.count
-                var recorded = Set<TelemetryRollups.Key>()
-                for (index, metric) in reading.values.enumerated() {
-                    let cellKey = TelemetryRollups.Key(
-                        device: key.device, metric: metric.name, windowStart: TelemetryRollups.windowStart(of: reading.stamp),
-                        writer: reading.stamp.node)
-                    if loaded.insert(cellKey).inserted, let base = try cells[cellKey] ?? storedCell(cellKey) {
-                        scratch.insert(base, for: cellKey)
-                    }
-                    _ = scratch.record(
-                        device: key.device, metric: metric.name, value: metric.value, stamp: reading.stamp,
-                        dot: Dot(node: reading.stamp.node, counter: reading.dotCounter - UInt64(count) + UInt64(index)))
-                    recorded.insert(cellKey)
-                }
+                let recorded = try TelemetryJournal.record(
+                    reading, of: key.device, into: &scratch, loaded: &loaded, base: { try cells[$0] ?? storedCell($0) })
                 guard Set(rollups.cells.keys) == recorded,
                     rollups.cells.allSatisfy({ scratch.cells[$0.key] == $0.value })
                 else { return nil }
-                dots[deltaIndex] = count
+                dots[deltaIndex] = reading.values.count
             }
             for key in loaded { cells[key] = scratch.cells[key] }
             return dots
@@ -238,17 +226,33 @@ enum TelemetryJournal {
             guard count == UInt64(reading.values.count), count < reading.dotCounter else {
                 throw StateReader.Unreadable("raw_log row \(key.device)/\(key.seq) has \(rollupDots) rollup dots for \(reading.values.count) metrics")
             }
-            for (index, metric) in reading.values.enumerated() {
-                let cellKey = TelemetryRollups.Key(
-                    device: key.device, metric: metric.name, windowStart: TelemetryRollups.windowStart(of: reading.stamp),
-                    writer: reading.stamp.node)
-                if loaded.insert(cellKey).inserted, rollups.cells[cellKey] == nil, let summary = try base(cellKey) {
-                    rollups.insert(summary, for: cellKey)
-                }
-                _ = rollups.record(
-                    device: key.device, metric: metric.name, value: metric.value, stamp: reading.stamp,
-                    dot: Dot(node: reading.stamp.node, counter: reading.dotCounter - count + UInt64(index)))
-            }
+            try record(reading, of: key.device, into: &rollups, loaded: &loaded, base: base)
         }
+    }
+
+    /// Records `reading`'s metrics onto `rollups` exactly as `SiteState.recordTelemetry` did:
+    /// metric `i` of `n` took dot `dotCounter - n + i` (callers check `n < dotCounter`). A cell
+    /// met for the first time (not yet in `loaded`) that `rollups` lacks starts from `base`.
+    /// Returns the keys of the cells recorded. Shared by the replay and the deferral check, so
+    /// both reconstruct the dots the same way.
+    @discardableResult
+    static func record(
+        _ reading: RawTelemetry.Reading, of device: String, into rollups: inout TelemetryRollups,
+        loaded: inout Set<TelemetryRollups.Key>, base: (TelemetryRollups.Key) throws -> TelemetryRollups.Summary?
+    ) rethrows -> Set<TelemetryRollups.Key> {
+        let count = UInt64(reading.values.count)
+        let windowStart = TelemetryRollups.windowStart(of: reading.stamp)
+        var recorded = Set<TelemetryRollups.Key>()
+        for (index, metric) in reading.values.enumerated() {
+            let cellKey = TelemetryRollups.Key(device: device, metric: metric.name, windowStart: windowStart, writer: reading.stamp.node)
+            if loaded.insert(cellKey).inserted, rollups.cells[cellKey] == nil, let summary = try base(cellKey) {
+                rollups.insert(summary, for: cellKey)
+            }
+            _ = rollups.record(
+                device: device, metric: metric.name, value: metric.value, stamp: reading.stamp,
+                dot: Dot(node: reading.stamp.node, counter: reading.dotCounter - count + UInt64(index)))
+            recorded.insert(cellKey)
+        }
+        return recorded
     }
 }
