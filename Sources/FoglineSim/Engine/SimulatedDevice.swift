@@ -1,4 +1,5 @@
 public import FoglineCore
+import FoglineWire
 
 /// The state of one simulated device.
 ///
@@ -25,7 +26,8 @@ public struct SimulatedDevice: Sendable {
     /// The `seq` of its latest reading in this session (published or withheld), if any.
     public var lastSeq: UInt64? { nextSeq == 0 ? nil : nextSeq - 1 }
 
-    /// `fogline/v1/{site}/dev/{id}/`: every topic of the device is this plus a channel.
+    /// `fogline/v1/{site}/dev/{id}/`: every topic of the device is this plus a channel
+    /// (``FoglineTopic/DeviceChannel``).
     let topicPrefix: String
     /// The topic of its readings, built once because it is used for almost every message.
     let telemetryTopic: String
@@ -51,8 +53,8 @@ public struct SimulatedDevice: Sendable {
     init(id: String, profileIndex: Int, runtime: ProfileRuntime, site: String, seed: UInt64, index: Int) {
         self.id = id
         self.profileIndex = profileIndex
-        topicPrefix = "fogline/v1/\(site)/dev/\(id)/"
-        telemetryTopic = topicPrefix + "telemetry"
+        telemetryTopic = FoglineTopic.device(site: site, device: id, .telemetry).string
+        topicPrefix = String(telemetryTopic.dropLast(FoglineTopic.DeviceChannel.telemetry.rawValue.count))
         reportedValues = runtime.initialReported
         signalRandom = SimRandom(seed: seed, stream: UInt64(index), substream: 1)
         faultRandom = SimRandom(seed: seed, stream: UInt64(index), substream: 2)
@@ -66,9 +68,10 @@ public struct SimulatedDevice: Sendable {
             metricCount: runtime.profile.metrics.count)
     }
 
-    /// The topic of one of its channels.
-    func topic(_ channel: String) -> String {
-        topicPrefix + channel
+    /// The topic of one of its channels: ``FoglineTopic/device(site:device:_:)``'s string,
+    /// without building the prefix again.
+    func topic(_ channel: FoglineTopic.DeviceChannel) -> String {
+        topicPrefix + channel.rawValue
     }
 
     /// Forgets the session: a new birth restarts `seq` and the replay buffer.

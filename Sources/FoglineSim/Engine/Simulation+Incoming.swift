@@ -39,10 +39,10 @@ extension Simulation {
             return []
         }
         var actions: [SimAction] = []
-        switch topic.dropFirst(devices[index].topicPrefix.count) {
-        case "desired": applyDesired(payload, to: index, actions: &actions)
-        case "cmd": runCommand(payload, on: index, actions: &actions)
-        case "replay": answerReplay(payload, from: index, actions: &actions)
+        switch FoglineTopic.DeviceChannel(rawValue: String(topic.dropFirst(devices[index].topicPrefix.count))) {
+        case .desired?: applyDesired(payload, to: index, actions: &actions)
+        case .cmd?: runCommand(payload, on: index, actions: &actions)
+        case .replay?: answerReplay(payload, from: index, actions: &actions)
         default: devices[index].statistics.ignoredIncoming += 1
         }
         return actions
@@ -175,7 +175,7 @@ extension Simulation {
         case .failed: devices[index].statistics.commandsAcked.failed += 1
         }
         actions.append(.publish(device: index, message: SimMessage(
-            topic: devices[index].topic("cmd/ack"), payload: payload, qos: .atLeastOnce, kind: .commandAck)))
+            topic: devices[index].topic(.cmdAck), payload: payload, qos: .atLeastOnce, kind: .commandAck)))
     }
 
     private mutating func answerReplay(_ bytes: some Collection<UInt8>, from index: Int, actions: inout [SimAction]) {

@@ -90,7 +90,7 @@ extension Simulation {
             preconditionFailure("fogline-sim built a reported payload the contract refuses: \(error)")
         }
         return .publish(device: index, message: SimMessage(
-            topic: devices[index].topic("reported"), payload: payload, qos: .atLeastOnce, kind: .reported))
+            topic: devices[index].topic(.reported), payload: payload, qos: .atLeastOnce, kind: .reported))
     }
 
     // MARK: - Malformed messages
@@ -125,7 +125,7 @@ extension Simulation {
             payload = Self.telemetryPayload(seq: seq, deviceTime: deviceTime, names: runtime.metricNames, values: values)
         case .invalidTopic:
             let segment = Self.invalidDeviceSegments[devices[index].faultRandom.int(below: Self.invalidDeviceSegments.count)]
-            topic = "fogline/v1/\(site)/dev/\(segment)/telemetry"
+            topic = FoglineTopic.device(site: site, device: segment, .telemetry).string  // building does not validate
             payload = validPayload
         }
         return SimMessage(topic: topic, payload: payload, qos: runtime.profile.telemetryQoS, kind: .malformed(variant))

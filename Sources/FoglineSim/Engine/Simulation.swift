@@ -204,7 +204,7 @@ public struct Simulation: Sendable {
 
     /// The topic of the device's `channel`.
     public func topic(ofDevice index: Int, _ channel: FoglineTopic.DeviceChannel) -> String {
-        devices[index].topic(channel.rawValue)
+        devices[index].topic(channel)
     }
 
     /// Whether the run is over: its duration elapsed or ``stop(now:)`` was called.
@@ -239,7 +239,7 @@ public struct Simulation: Sendable {
         actions.reserveCapacity(devices.count)
         for index in devices.indices {
             devices[index].connection = .connecting
-            let will = SimMessage(topic: devices[index].topic("death"), payload: willPayload, qos: .atLeastOnce, kind: .death)
+            let will = SimMessage(topic: devices[index].topic(.death), payload: willPayload, qos: .atLeastOnce, kind: .death)
             actions.append(.connect(device: index, clientID: devices[index].id, will: will))
         }
         return actions
@@ -316,7 +316,7 @@ public struct Simulation: Sendable {
     /// starts the birth, by which time the device's own subscriptions are in place.
     private mutating func beginSession(of index: Int, at now: Int64, actions: inout [SimAction]) {
         devices[index].resetSession()
-        for channel in ["desired", "cmd", "replay"] {
+        for channel: FoglineTopic.DeviceChannel in [.desired, .cmd, .replay] {
             actions.append(.subscribe(device: index, filter: devices[index].topic(channel), qos: .atLeastOnce))
         }
         guard awaitEdgeMillis > 0 else {
@@ -335,7 +335,7 @@ public struct Simulation: Sendable {
         devices[index].edgeWaitDue = .max
         devices[index].statistics.births += 1
         actions.append(.publish(device: index, message: SimMessage(
-            topic: devices[index].topic("birth"), payload: runtime.birthPayload, qos: .atLeastOnce, kind: .birth)))
+            topic: devices[index].topic(.birth), payload: runtime.birthPayload, qos: .atLeastOnce, kind: .birth)))
         actions.append(reportedAction(of: index))
 
         // Spread the first reading over one interval so that devices connecting together
@@ -422,7 +422,7 @@ public struct Simulation: Sendable {
             // online at the edge (a broker restart fires no will).
             case .connected, .awaitingEdge:
                 actions.append(.publish(device: index, message: SimMessage(
-                    topic: devices[index].topic("death"), payload: goodbyePayload, qos: .atLeastOnce, kind: .death)))
+                    topic: devices[index].topic(.death), payload: goodbyePayload, qos: .atLeastOnce, kind: .death)))
                 actions.append(.disconnect(device: index))
             case .connecting, .waitingToReconnect:
                 actions.append(.disconnect(device: index))

@@ -1,3 +1,5 @@
+import FoglineMQTT
+
 /// Runs a ``Simulation`` in virtual time against an in-memory stand-in for the broker.
 ///
 /// It is the reference transport: it performs ``SimAction``s exactly as the MQTT
@@ -99,23 +101,12 @@ public struct LoopbackRun: Sendable {
             retained[topic] = payload.isEmpty ? nil : payload
         }
         var receivers = subscribersByTopic[topic] ?? []
-        for (filter, devices) in subscribersByWildcard.sorted(by: { $0.key < $1.key }) where Self.filter(filter, matches: topic) {
+        for (filter, devices) in subscribersByWildcard.sorted(by: { $0.key < $1.key }) where MQTTTopic.matches(filter: filter, topic: topic) {
             receivers += devices.filter { !receivers.contains($0) }
         }
         for device in receivers {
             perform(simulation.handle(device: device, topic: topic, payload: payload, now: now))
         }
-    }
-
-    /// Whether the MQTT topic filter `filter` matches the topic name `topic`.
-    static func filter(_ filter: String, matches topic: String) -> Bool {
-        let filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)
-        let topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        for (position, level) in filterLevels.enumerated() {
-            if level == "#" { return true }
-            guard position < topicLevels.count, level == "+" || level == topicLevels[position] else { return false }
-        }
-        return filterLevels.count == topicLevels.count
     }
 
     /// The broker loses the device's connection (not the engine's doing): its will fires
@@ -149,7 +140,7 @@ public struct LoopbackRun: Sendable {
                         subscribersByWildcard[filter, default: []].append(device)
                         topicsByDevice[device, default: []].append(filter)
                     }
-                    for (topic, payload) in retained.sorted(by: { $0.key < $1.key }) where Self.filter(filter, matches: topic) {
+                    for (topic, payload) in retained.sorted(by: { $0.key < $1.key }) where MQTTTopic.matches(filter: filter, topic: topic) {
                         queue += simulation.handle(device: device, topic: topic, payload: payload, now: now)
                     }
                 } else {

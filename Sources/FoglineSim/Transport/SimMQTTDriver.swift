@@ -23,17 +23,12 @@ public final class SimMQTTDriver: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var stopping = false
     /// Devices that have connected at least once, to log when the whole fleet is up.
-    private var connectedOnce: [Bool]
-    private var connectedOnceCount = 0
+    private var connectedOnce: FleetMilestone
     /// Devices that have published a birth at least once, to log when the whole fleet is
     /// born (later than connected when devices wait for an edge's `online` status).
-    private var bornOnce: [Bool]
-    private var bornOnceCount = 0
-    /// Each device's publishes not yet acknowledged (QoS 1) or written (QoS 0), in order.
-    private var unacknowledged: [[(mid: Int32, message: MQTTMessage)]]
-    /// Publishes of a device's previous sessions that were never acknowledged, sent again by
-    /// the driver in the next session right before its birth (see ``reconnect(_:)``).
-    private var held: [[MQTTMessage]]
+    private var bornOnce: FleetMilestone
+    /// Publishes not yet acknowledged, and those of ended sessions held for the next birth.
+    private var publishes: SessionPublishes<MQTTMessage>
     /// Each device's client configuration, to replace its client on a reconnect.
     private var configurations: [MQTTClientConfiguration?]
 
@@ -50,10 +45,9 @@ public final class SimMQTTDriver: @unchecked Sendable {
         self.logger = logger
         multiplexer = try MQTTMultiplexer(logger: logger)
         clients = Array(repeating: nil, count: simulation.devices.count)
-        connectedOnce = Array(repeating: false, count: simulation.devices.count)
-        bornOnce = Array(repeating: false, count: simulation.devices.count)
-        unacknowledged = Array(repeating: [], count: simulation.devices.count)
-        held = Array(repeating: [], count: simulation.devices.count)
+        connectedOnce = FleetMilestone(deviceCount: simulation.devices.count)
+        bornOnce = FleetMilestone(deviceCount: simulation.devices.count)
+        publishes = SessionPublishes(deviceCount: simulation.devices.count)
         configurations = Array(repeating: nil, count: simulation.devices.count)
         startWall = Int64(Date().timeIntervalSince1970 * 1_000)
     }
@@ -81,8 +75,13 @@ public final class SimMQTTDriver: @unchecked Sendable {
     // MARK: Loop thread
 
     private func now() -> Int64 {
+        startWall + elapsedMillis()
+    }
+
+    /// Milliseconds since the driver was created, on the monotonic clock.
+    private func elapsedMillis() -> Int64 {
         let elapsed = ContinuousClock.now - startMonotonic
-        return startWall + elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        return elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
     }
 
     private func perform(_ actions: [SimAction]) {
@@ -105,8 +104,7 @@ public final class SimMQTTDriver: @unchecked Sendable {
                 if message.kind == .birth {
                     // The previous sessions' last readings go before the new birth, in their own
                     // epoch; the edge is online by now (or the wait ran out).
-                    for old in held[device] { publish(old, device: device) }
-                    held[device].removeAll()
+                    for old in publishes.takeHeld(device: device) { publish(old, device: device) }
                     noteFirstBirth(of: device)
                 }
                 publish(MQTTMessage(
@@ -134,7 +132,7 @@ public final class SimMQTTDriver: @unchecked Sendable {
     }
 
     private func publish(_ message: MQTTMessage, device: Int) {
-        if let mid = clients[device]?.publish(message) { unacknowledged[device].append((mid, message)) }
+        if let mid = clients[device]?.publish(message) { publishes.sent(message, id: mid, device: device) }
     }
 
     /// Connects the device again. With publishes of the session that ended still
@@ -143,13 +141,12 @@ public final class SimMQTTDriver: @unchecked Sendable {
     /// before the edge has resubscribed, so they would be lost. The driver keeps them and
     /// sends them itself right before the next birth, once the edge is online.
     private func reconnect(_ device: Int) {
-        guard !unacknowledged[device].isEmpty else {
+        guard publishes.hasPending(device: device) else {
             clients[device]?.reconnect()
             return
         }
-        held[device] += unacknowledged[device].map(\.message)
-        unacknowledged[device].removeAll()
-        logger.notice("device \(simulation.deviceID(device)): \(held[device].count) unacknowledged publishes held for the next session")
+        let heldCount = publishes.holdPending(device: device)
+        logger.notice("device \(simulation.deviceID(device)): \(heldCount) unacknowledged publishes held for the next session")
         clients[device]?.remove()
         clients[device] = nil
         addClient(of: device)
@@ -163,7 +160,7 @@ public final class SimMQTTDriver: @unchecked Sendable {
             noteFirstConnection(of: device)
             perform(simulation.connectionChanged(device: device, connected: true, now: now()))
         case .published(let mid):
-            unacknowledged[device].removeAll { $0.mid == mid }
+            publishes.acknowledged(id: mid, device: device)
         case .disconnected, .connectFailed:
             if droppedOnPurpose.contains(device) || stopping { return }
             // Pause the client's own retries: the engine schedules the reconnect.
@@ -178,29 +175,17 @@ public final class SimMQTTDriver: @unchecked Sendable {
 
     /// Logs once when every device has connected: how long bringing the fleet up took.
     private func noteFirstConnection(of device: Int) {
-        guard !connectedOnce[device] else { return }
-        connectedOnce[device] = true
-        connectedOnceCount += 1
-        if connectedOnceCount == connectedOnce.count {
-            let elapsed = ContinuousClock.now - startMonotonic
-            let milliseconds = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            logger.info("all \(connectedOnceCount) devices connected in \(milliseconds) ms")
-        }
+        guard connectedOnce.note(device) else { return }
+        logger.info("all \(connectedOnce.count) devices connected in \(elapsedMillis()) ms")
     }
 
     /// Logs once when every device has published a birth, and how many did so without
     /// having seen an edge `online` (the report has them per device).
     private func noteFirstBirth(of device: Int) {
-        guard !bornOnce[device] else { return }
-        bornOnce[device] = true
-        bornOnceCount += 1
-        if bornOnceCount == bornOnce.count {
-            let elapsed = ContinuousClock.now - startMonotonic
-            let milliseconds = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            let unseen = simulation.devices.reduce(0) { $0 + $1.statistics.edgeWaitTimeouts }
-            let detail = simulation.awaitEdgeMillis > 0 ? " (\(unseen) births without an edge online after waiting \(simulation.awaitEdgeMillis) ms)" : ""
-            logger.info("all \(bornOnceCount) devices born in \(milliseconds) ms\(detail)")
-        }
+        guard bornOnce.note(device) else { return }
+        let unseen = simulation.devices.reduce(0) { $0 + $1.statistics.edgeWaitTimeouts }
+        let detail = simulation.awaitEdgeMillis > 0 ? " (\(unseen) births without an edge online after waiting \(simulation.awaitEdgeMillis) ms)" : ""
+        logger.info("all \(bornOnce.count) devices born in \(elapsedMillis()) ms\(detail)")
     }
 
     private func scheduleNextTick() {
