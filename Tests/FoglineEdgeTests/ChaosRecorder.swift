@@ -36,7 +36,7 @@ final class ChaosRecorder: @unchecked Sendable {
     /// A grant the client acts on from its response until its invocation + the `ttl_ms` the node
     /// reported (the node counts that from the client's request), or until the client invokes
     /// a release of it.
-    struct LeaseWindow: CustomStringConvertible {
+    struct LeaseWindow: LeaseValidityWindow {
         var key: String
         var holder: String
         var token: UInt64
@@ -94,9 +94,7 @@ final class ChaosRecorder: @unchecked Sendable {
         lock.withLock {
             let at = now
             if case .release(let holder, let token) = input {
-                for index in windows.indices where windows[index].key == key && windows[index].holder == holder && windows[index].token == token {
-                    windows[index].end = min(windows[index].end, at)
-                }
+                LeaseWindowCheck.release(&windows, key: key, holder: holder, token: token, at: at)
             }
             lease.append(Record(client: client, node: node, key: key, input: input, invokedAt: at))
             return lease.count - 1
@@ -206,15 +204,9 @@ final class ChaosRecorder: @unchecked Sendable {
             case .unknown: unchecked.append("lease \(key)")
             }
         }
-        let windows = lock.withLock { self.windows }
-        for key in Set(windows.map(\.key)).sorted() {
-            let ofKey = windows.filter { $0.key == key && $0.end > $0.start }.sorted { $0.start < $1.start }
-            for (i, a) in ofKey.enumerated() {
-                for b in ofKey[(i + 1)...] where b.token != a.token {
-                    if b.start < a.end { anomalies.append(("lease \(key): overlapping validity windows \(a) and \(b)", key, a.start, max(a.end, b.end))) }
-                    if b.token < a.token { anomalies.append(("lease \(key): fencing token went backwards: \(a) then \(b)", key, a.start, max(a.end, b.end))) }
-                }
-            }
+        for violation in LeaseWindowCheck.violations(lock.withLock { windows }) {
+            let (a, b) = (violation.earlier, violation.later)
+            anomalies.append(("lease \(a.key): \(violation)", a.key, a.start, max(a.end, b.end)))
         }
         return (anomalies, unchecked)
     }

@@ -120,11 +120,9 @@ private final class EchoServer: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
         }
         port = Int(UInt16(bigEndian: actual.sin_port))
-        let server = listener
-        _ = server
         Thread {
             while true {
-                let connection = accept(server, nil, nil)
+                let connection = accept(listener, nil, nil)
                 guard connection >= 0 else { return }  // closed by stop()
                 Thread {
                     var buffer = [UInt8](repeating: 0, count: 4_096)

@@ -389,3 +389,50 @@ struct LinearizabilityScaleTests {
         #expect(expiringLease.check(LinearizabilityGeneratedTests.concurrent(expiringRun, &random)).isLinearizable)
     }
 }
+
+/// A hand-made lease validity window for ``LeaseWindowCheck``.
+private struct Window: LeaseValidityWindow {
+    var key = "k"
+    var holder: String
+    var token: UInt64
+    var start: UInt64
+    var end: UInt64
+    var description: String { "\(holder)#\(token)[\(start),\(end))" }
+}
+
+@Suite("Lease window check: hand-made windows")
+struct LeaseWindowCheckTests {
+    @Test("successive grants with rising tokens, and one grant seen by two clients, are safe")
+    func safeWindows() {
+        let windows = [
+            Window(holder: "a", token: 1, start: 0, end: 10), Window(holder: "a", token: 1, start: 2, end: 9),
+            Window(holder: "b", token: 2, start: 10, end: 20), Window(key: "other", holder: "c", token: 1, start: 5, end: 15),
+        ]
+        #expect(LeaseWindowCheck.violations(windows).isEmpty)
+    }
+
+    @Test("two grants valid at once are an overlap; a lower token after a higher one goes backwards")
+    func unsafeWindows() {
+        let overlap = LeaseWindowCheck.violations([
+            Window(holder: "a", token: 1, start: 0, end: 10), Window(holder: "b", token: 2, start: 9, end: 20),
+        ])
+        #expect(overlap.map(\.problem) == [.overlap])
+        #expect(overlap.first.map { ($0.earlier.holder, $0.later.holder) } ?? ("", "") == ("a", "b"))
+        let backwards = LeaseWindowCheck.violations([
+            Window(holder: "a", token: 5, start: 0, end: 10), Window(holder: "b", token: 4, start: 10, end: 20),
+        ])
+        #expect(backwards.map(\.problem) == [.tokenWentBackwards])
+    }
+
+    @Test("releasing ends that grant's windows at the release, and an empty window never counts")
+    func release() {
+        var windows = [
+            Window(holder: "a", token: 1, start: 0, end: 100), Window(holder: "a", token: 1, start: 5, end: 50),
+            Window(holder: "b", token: 2, start: 30, end: 80), Window(holder: "z", token: 0, start: 40, end: 40),
+        ]
+        #expect(LeaseWindowCheck.violations(windows).count == 2)
+        LeaseWindowCheck.release(&windows, key: "k", holder: "a", token: 1, at: 30)
+        #expect(windows.map(\.end) == [30, 30, 80, 40])
+        #expect(LeaseWindowCheck.violations(windows).isEmpty)
+    }
+}

@@ -33,7 +33,7 @@ struct QuorumSite: Sendable {
     typealias LeaseSpec = LeaseRegisterSpecification
 
     /// A period in which a client believed it held `token` of lease `key`, in real time.
-    struct LeaseWindow: CustomStringConvertible, Sendable {
+    struct LeaseWindow: LeaseValidityWindow, Sendable {
         var key: String
         var holder: String
         var token: UInt64
@@ -280,9 +280,7 @@ struct QuorumSite: Sendable {
             if let held = nodes[node].clients[client].held[key], random.chance(0.4) {
                 operation = .releaseLease(holder: holder, token: held.token)
                 // The client stops acting on the lease (every grant of it) before it asks to release it.
-                for index in windows.indices where windows[index].key == key && windows[index].holder == holder && windows[index].token == held.token {
-                    windows[index].end = min(windows[index].end, now)
-                }
+                LeaseWindowCheck.release(&windows, key: key, holder: holder, token: held.token, at: now)
                 nodes[node].clients[client].held[key] = nil
                 leaseRecords.append(Recorded(client: clientID(node, client), key: key, input: .release(holder: holder, token: held.token), invokedAt: now))
             } else {
@@ -420,17 +418,7 @@ struct QuorumSite: Sendable {
     /// Pairs of lease windows of different grants that overlap in real time, or whose tokens
     /// are out of order: each would let two clients act at once.
     var leaseSafetyViolations: [String] {
-        var violations: [String] = []
-        for key in settings.leaseKeys {
-            let ofKey = windows.filter { $0.key == key && $0.end > $0.start }.sorted { $0.start < $1.start }
-            for (i, a) in ofKey.enumerated() {
-                for b in ofKey[(i + 1)...] where b.token != a.token {
-                    if b.start < a.end { violations.append("overlap: \(a) and \(b)") }
-                    if b.token < a.token { violations.append("token order: \(a) before \(b)") }
-                }
-            }
-        }
-        return violations
+        LeaseWindowCheck.violations(windows).map(\.description)
     }
 
     /// Jobs that were never claimed, or claimed more than once.

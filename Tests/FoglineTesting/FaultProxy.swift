@@ -44,14 +44,13 @@ public final class FaultProxy: @unchecked Sendable {
     private var requested = 0
     private var applied = 0
     private var stopping = false
-    private var counters = (connections: 0, bytes: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let listener: Int32
 
     public init(name: String = "proxy", targetPort: Int) throws {
         self.name = name
         self.targetPort = targetPort
-        let (fd, port) = try Self.listen(port: 0)
+        let (fd, port) = try Self.listen()
         listener = fd
         self.port = port
         let thread = Thread { [self] in
@@ -78,9 +77,6 @@ public final class FaultProxy: @unchecked Sendable {
             }
         }
     }
-
-    /// Connections accepted and bytes forwarded so far.
-    public var statistics: (connections: Int, bytes: Int) { lock.withLock { counters } }
 
     /// Stops the loop and closes every socket (idempotent).
     public func stop() {
@@ -173,7 +169,6 @@ public final class FaultProxy: @unchecked Sendable {
                     _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                     Self.noDelay(client)
                     connections.append(Connection(client: client))
-                    lock.withLock { counters.connections += 1 }
                 }
             }
             for (connection, clientIndex, upstreamIndex) in watched where !connection.closed {
@@ -251,7 +246,6 @@ public final class FaultProxy: @unchecked Sendable {
             let written = pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written > 0 {
                 pending.removeFirst(written)
-                lock.withLock { counters.bytes += written }
                 continue
             }
             return written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -281,20 +275,20 @@ public final class FaultProxy: @unchecked Sendable {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// A non-blocking listening socket on 127.0.0.1:`port` (0: any free port) and its port.
-    private static func listen(port: Int) throws -> (fd: Int32, port: Int) {
+    /// A non-blocking listening socket on 127.0.0.1, on a port the kernel picks, and that port.
+    private static func listen() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure.socket("socket", errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = loopback(port: port)
+        var address = loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, Glibc.listen(fd, 128) == 0 else {
             let error = errno
             close(fd)
-            throw Failure.socket("bind/listen 127.0.0.1:\(port)", error)
+            throw Failure.socket("bind/listen 127.0.0.1:0", error)
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
