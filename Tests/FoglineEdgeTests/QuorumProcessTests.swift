@@ -62,7 +62,9 @@ final class QuorumProcessTests {
         let granted = try call(a, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-1","ttl_ms":10000}"#)
         #expect(granted.status == 200 && granted.json["holder"]?.stringValue == "worker-1", "\(granted)")
         let token = granted.json["token"]?.numberValue ?? 0
-        #expect(token >= 1 && (granted.json["ttl_ms"]?.numberValue ?? 0) > 9_000)
+        // The validity left to the holder: positive, never more than asked (how much of it the
+        // round trip used depends on the machine's load, so it is not pinned).
+        #expect(token >= 1 && (1...10_000).contains(granted.json["ttl_ms"]?.numberValue ?? 0), "\(granted)")
         let held = try call(b, "POST", "/v1/leases/pump-room/acquire", #"{"holder":"worker-2","ttl_ms":10000}"#)
         #expect(held.status == 409 && held.json["holder"]?.stringValue == "worker-1", "\(held)")
         let renewed = try call(c, "POST", "/v1/leases/pump-room/renew", #"{"holder":"worker-1","token":\#(Int(token)),"ttl_ms":10000}"#)
