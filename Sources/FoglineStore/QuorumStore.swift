@@ -9,7 +9,8 @@ import GRDB
 /// A separate database file from ``EdgeStore`` because its durability rule differs: an acceptor
 /// must not reply before its record is on disk (a forgotten promise breaks Paxos even across a
 /// power cut), so every commit here is fsynced (`synchronous=FULL`), while telemetry batches
-/// fsync only at checkpoints. Writes here are small and rare (a few per quorum operation).
+/// fsync only at checkpoints. Writes here are small; the quorum service group-commits them (one
+/// transaction for every input it handled while the previous one was being written).
 public final class QuorumStore: Sendable {
     public let path: String
     private let queue: DatabaseQueue
@@ -87,15 +88,46 @@ public final class QuorumStore: Sendable {
     public func saveAcceptorRecords(_ records: [(key: String, record: Acceptor.Record)]) throws {
         guard !records.isEmpty else { return }
         do {
-            try queue.write { db in
-                for (key, record) in records {
-                    try db.execute(
-                        sql: "INSERT INTO acceptor (key, record) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET record = excluded.record",
-                        arguments: [key, Data(QuorumCodec.encode(record))])
+            try queue.write { db in try Self.insert(records, into: db) }
+        } catch {
+            throw StoreError.wrapping(error, path: path, operation: "save acceptor records")
+        }
+    }
+
+    /// One group commit: every acceptor record and audit entry of a batch of inputs in a single
+    /// fsynced transaction, so a batch costs one fsync however many operations it serves.
+    ///
+    /// Throws when the records could not be written (nothing was). The audit entries ride in a
+    /// savepoint of their own: if only they fail, the records are still committed (the quorum
+    /// must not stop over its log) and the audit error is returned for the caller to report.
+    public func commit(
+        acceptorRecords records: [(key: String, record: Acceptor.Record)], auditEntries entries: [AuditEntry]
+    ) throws -> StoreError? {
+        guard !records.isEmpty || !entries.isEmpty else { return nil }
+        do {
+            return try queue.write { db -> StoreError? in
+                try Self.insert(records, into: db)
+                guard !entries.isEmpty else { return nil }
+                do {
+                    try db.inSavepoint {
+                        try Self.insert(entries, into: db)
+                        return .commit
+                    }
+                    return nil
+                } catch {
+                    return StoreError.wrapping(error, path: path, operation: "append to the audit log")
                 }
             }
         } catch {
             throw StoreError.wrapping(error, path: path, operation: "save acceptor records")
+        }
+    }
+
+    private static func insert(_ records: [(key: String, record: Acceptor.Record)], into db: Database) throws {
+        for (key, record) in records {
+            try db.execute(
+                sql: "INSERT INTO acceptor (key, record) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET record = excluded.record",
+                arguments: [key, Data(QuorumCodec.encode(record))])
         }
     }
 
@@ -121,22 +153,24 @@ public final class QuorumStore: Sendable {
     public func appendAudit(_ entries: [AuditEntry]) throws {
         guard !entries.isEmpty else { return }
         do {
-            try queue.write { db in
-                for entry in entries {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO audit (idx, node, logical, writer, kind, key, detail, previous_hash, hash)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            StoredInteger.bits(entry.index), entry.node, StoredInteger.sortable(entry.timestamp.logical),
-                            StoredInteger.bits(entry.timestamp.node.rawValue), entry.kind, entry.key, entry.detail,
-                            Data(entry.previousHash.bytes), Data(entry.hash.bytes),
-                        ])
-                }
-            }
+            try queue.write { db in try Self.insert(entries, into: db) }
         } catch {
             throw StoreError.wrapping(error, path: path, operation: "append to the audit log")
+        }
+    }
+
+    private static func insert(_ entries: [AuditEntry], into db: Database) throws {
+        for entry in entries {
+            try db.execute(
+                sql: """
+                    INSERT INTO audit (idx, node, logical, writer, kind, key, detail, previous_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    StoredInteger.bits(entry.index), entry.node, StoredInteger.sortable(entry.timestamp.logical),
+                    StoredInteger.bits(entry.timestamp.node.rawValue), entry.kind, entry.key, entry.detail,
+                    Data(entry.previousHash.bytes), Data(entry.hash.bytes),
+                ])
         }
     }
 

@@ -46,4 +46,30 @@ struct QuorumStoreTests {
         #expect(try store.auditHead() == AuditChain.Anchor(after: entries[1]))
         #expect(try store.auditEntries(after: 1) == [entries[1]])
     }
+
+    @Test("a group commit writes a batch's acceptor records and audit entries together; a failed audit append keeps the records")
+    func groupCommit() throws {
+        let (path, directory) = try Self.temporaryPath()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = Ballot(counter: 3, node: NodeID(name: "edge-a"))
+        let next = Ballot(counter: 4, node: NodeID(name: "edge-a"))
+        let value = RegisterValue(version: 1, content: .data([7]), writers: [OperationID(node: NodeID(name: "edge-a"), incarnation: 1, sequence: 1)])
+        // A promise above the accepted ballot survives too.
+        let record = Acceptor.Record(promised: next, accepted: AcceptedValue(ballot: first, value: value))
+        var chain = AuditChain(node: "edge-a")
+        let entry = chain.append(
+            at: HLCTimestamp(milliseconds: 1_763_800_000_000, counter: 0, node: NodeID(name: "edge-a")), kind: "kv", key: "kv/a", detail: "version=1")
+        do {
+            let store = try QuorumStore(path: path)
+            #expect(try store.commit(acceptorRecords: [("kv/a", record), ("kv/b", Acceptor.Record(promised: first, accepted: nil))], auditEntries: [entry]) == nil)
+            // The same audit index again fails alone: the records of that batch are still written.
+            let later = Acceptor.Record(promised: next, accepted: nil)
+            #expect(try store.commit(acceptorRecords: [("kv/c", later)], auditEntries: [entry]) != nil)
+            try store.close()
+        }
+        let store = try QuorumStore(path: path)
+        let records = try store.acceptorRecords()
+        #expect(records["kv/a"] == record && records["kv/b"]?.promised == first && records["kv/c"]?.promised == next)
+        #expect(try store.auditEntries() == [entry])
+    }
 }

@@ -9,8 +9,10 @@ public import Logging
 /// replies that depend on them leave, appends decisions to the node's audit chain, and lets
 /// the admin API await operations. It keeps no protocol logic of its own.
 ///
-/// Handling one input never suspends the actor: its records, the replies they allow and the
-/// completions they cause happen in that order, with no other input in between.
+/// Group commit: handling an input never waits for the disk. The acceptor records (and audit
+/// entries) of every input handled while a commit is in flight form the next batch, written in
+/// one fsynced transaction on a writer queue; the replies, messages and completions an input
+/// caused leave only once the records they depend on are durable.
 public actor QuorumService {
     public let site: String
     public let node: String
@@ -25,6 +27,21 @@ public actor QuorumService {
     private var coordinator: SiteCoordinator
     private var audit: AuditChain
     private var waiting: [OperationID: CheckedContinuation<RegisterOutcome, Never>] = [:]
+    /// Group commit: the acceptor records (latest per key) and audit entries of the batch being
+    /// built, numbered `building`; batches up to `durable` are on disk.
+    private var batchRecords: [String: Acceptor.Record] = [:]
+    private var batchAudit: [AuditEntry] = []
+    private var building: UInt64 = 1
+    private var durable: UInt64 = 0
+    /// The latest batch that wrote each key's record or audit entry, while not yet durable.
+    private var lastWritten: [String: UInt64] = [:]
+    /// Effects waiting for a batch to become durable, in the order they were produced.
+    private var held: [(batch: UInt64, effect: Effect)] = []
+    private var writing = false
+    private var writer: Task<Void, Never>?
+    /// Runs the fsynced commits, so that they block neither the actor nor a thread of Swift's
+    /// small cooperative pool.
+    private let writerQueue = DispatchQueue(label: "fogline.quorum.writer")
     private var heartbeatSequence: UInt64 = 0
     private let incarnation: UInt64
     private let ownershipContinuation: AsyncStream<[Int: UInt64]>.Continuation
@@ -105,6 +122,8 @@ public actor QuorumService {
             group.cancelAll()
         }
         await transport?.shutdown()
+        await writer?.value
+        held = []
         for continuation in waiting.values { continuation.resume(returning: .unavailable("the node is shutting down")) }
         waiting = [:]
         ownershipContinuation.finish()
@@ -181,57 +200,139 @@ public actor QuorumService {
         }
     }
 
-    /// Performs outputs in order. Acceptor records are written in one fsynced transaction
-    /// before any message leaves for a peer and before any waiting client resumes: nothing
-    /// outside this process can depend on a record that is not on disk yet. Messages to this node
-    /// itself are handled at once (a crash before the write loses them together with the state
-    /// they changed), so a lone node completes a whole round in one call and one transaction.
+    // MARK: Group commit
+
+    /// Handles the coordinator's outputs for one input. Acceptor records and audit entries join
+    /// the batch being built, which ``drain()`` writes in one fsynced transaction; every other
+    /// output waits until what it depends on is on disk (and leaves at once if it already is).
+    /// Messages to this node itself are handled at once: a crash before the write loses them
+    /// together with the state they changed.
+    ///
+    /// What an output depends on: every quorum message and every completion concerns one key,
+    /// and the only durable state behind it is this node's acceptor record of that key (and, for
+    /// a completion, the audit entry of its decision). So each waits for the latest batch that
+    /// wrote that key — a reply of the local acceptor for the record written just before it, a
+    /// proposer's accept for the local promise it may have counted — while an accept that only
+    /// depends on records already on disk leaves without waiting for the batch in flight.
+    /// Ownership and role changes, which sum up many keys, wait for every batch so far.
     private func perform(_ outputs: [SiteCoordinator.Output]) {
         var work = outputs[...]
-        var durable: [(key: String, record: Acceptor.Record)] = []
-        var outgoing: [(QuorumMessage, String)] = []
-        var completions: [(OperationID, RegisterOutcome)] = []
-        var entries: [AuditEntry] = []
         while let output = work.popFirst() {
             switch output {
             case .persistAcceptor(let key, let record):
-                durable.append((key, record))
+                batchRecords[key] = record
+                lastWritten[key] = building
             case .send(let message, let to) where to == node:
                 work.append(contentsOf: coordinator.receive(message, from: to, at: now))
             case .send(let message, let to):
-                outgoing.append((message, to))
-            case .completed(let id, _, _, let outcome):
-                completions.append((id, outcome))
+                release(.send(message, to: to), after: lastWritten[message.key] ?? 0)
+            case .completed(let id, let key, _, let outcome):
+                release(.complete(id, outcome), after: lastWritten[key] ?? 0)
             case .ownedShardsChanged(let shards):
-                logger.info("owned shards changed", metadata: ["shards": "\(shards.sorted())"])
-                ownershipContinuation.yield(Dictionary(uniqueKeysWithValues: shards.compactMap { shard in
+                let fences = Dictionary(uniqueKeysWithValues: shards.compactMap { shard in
                     coordinator.fence(forShard: shard, at: now).map { (shard, $0) }
-                }))
+                })
+                release(.ownership(fences), after: latestBatch)
             case .rolesChanged(let roles):
-                logger.info("roles changed", metadata: ["roles": "\(roles.sorted())"])
-                self.roles = roles
+                release(.roles(roles), after: latestBatch)
             case .decided(let kind, let key, let detail):
                 let stamp = auditClock.now(wallMilliseconds: Self.wallMilliseconds()).timestamp
-                entries.append(audit.append(at: stamp, kind: kind, key: key, detail: detail))
+                batchAudit.append(audit.append(at: stamp, kind: kind, key: key, detail: detail))
+                lastWritten[key] = building
             }
         }
-        do {
-            try store.saveAcceptorRecords(durable)
-        } catch {
-            // Answering without the records on disk could break Paxos: stay silent; proposers
-            // retry and the operations time out.
-            logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
-            return
+        if !writing && hasBatch {
+            writing = true
+            writer = Task { await drain() }
         }
-        do { try store.appendAudit(entries) } catch {
-            logger.error("could not append to the audit log", metadata: ["error": "\(error)"])
+    }
+
+    /// An effect on the world outside the coordinator, performed once the batch it depends on
+    /// is durable.
+    private enum Effect {
+        case send(QuorumMessage, to: String)
+        case complete(OperationID, RegisterOutcome)
+        case ownership([Int: UInt64])
+        case roles(Set<String>)
+    }
+
+    private var hasBatch: Bool { !batchRecords.isEmpty || !batchAudit.isEmpty }
+
+    /// The newest batch holding anything: the one being built, or else the one before it.
+    private var latestBatch: UInt64 { hasBatch ? building : building - 1 }
+
+    private func release(_ effect: Effect, after batch: UInt64) {
+        if batch <= durable {
+            apply(effect)
+        } else {
+            held.append((batch, effect))
         }
-        if let transport {
-            for (message, to) in outgoing where !transport.send(frame(QuorumCodec.body(message)), to: to) {
+    }
+
+    private func apply(_ effect: Effect) {
+        switch effect {
+        case .send(let message, let to):
+            if let transport, !transport.send(frame(QuorumCodec.body(message)), to: to) {
                 logger.debug("peer send queue full; message dropped", metadata: ["peer": "\(to)"])
             }
+        case .complete(let id, let outcome):
+            waiting.removeValue(forKey: id)?.resume(returning: outcome)
+        case .ownership(let fences):
+            logger.info("owned shards changed", metadata: ["shards": "\(fences.keys.sorted())"])
+            ownershipContinuation.yield(fences)
+        case .roles(let roles):
+            logger.info("roles changed", metadata: ["roles": "\(roles.sorted())"])
+            self.roles = roles
         }
-        for (id, outcome) in completions { waiting.removeValue(forKey: id)?.resume(returning: outcome) }
+    }
+
+    /// Writes batches one after another until none is left, each in one fsynced transaction on
+    /// the writer queue — off the actor, which meanwhile handles the inputs that form the next
+    /// batch — and after each performs, in order, the effects that waited for it.
+    private func drain() async {
+        while hasBatch {
+            let number = building
+            let records = batchRecords.map { (key: $0.key, record: $0.value) }
+            let entries = batchAudit
+            building += 1
+            batchRecords = [:]
+            batchAudit = []
+            let store = store
+            let result: Result<StoreError?, any Error> = await withCheckedContinuation { continuation in
+                writerQueue.async {
+                    continuation.resume(returning: Result { try store.commit(acceptorRecords: records, auditEntries: entries) })
+                }
+            }
+            if case .failure(let error) = result {
+                // Answering without the records on disk could break Paxos: what waited for them
+                // waits for the next batch, which writes them again (unless newer records of
+                // the same keys replace them). Clients are told the outcome is unknown rather
+                // than left waiting on a disk that may stay broken.
+                logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
+                for (key, record) in records where batchRecords[key] == nil { batchRecords[key] = record }
+                batchAudit = entries + batchAudit
+                for key in records.map(\.key) + entries.map(\.key) { lastWritten[key] = building }
+                held = held.compactMap { item in
+                    guard item.batch == number else { return item }
+                    if case .complete(let id, _) = item.effect {
+                        apply(.complete(id, .indeterminate("this node could not write its quorum state to disk (\(error)); the operation may or may not have been applied")))
+                        return nil
+                    }
+                    return (building, item.effect)
+                }
+                try? await Task.sleep(for: .milliseconds(100))  // back off from a failing disk
+            } else if case .success(let auditError?) = result {
+                logger.error("could not append to the audit log", metadata: ["error": "\(auditError)"])
+            }
+            durable = number
+            lastWritten = lastWritten.filter { $0.value > number }
+            var later: [(batch: UInt64, effect: Effect)] = []
+            for item in held {
+                if item.batch <= number { apply(item.effect) } else { later.append(item) }
+            }
+            held = later
+        }
+        writing = false
     }
 
     private static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) }
