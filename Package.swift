@@ -121,7 +121,7 @@ let package = Package(
         // The deterministic whole-site simulation of the quorum protocols, with faults, and the
         // linearizability checker it uses.
         .testTarget(
-            name: "FoglineSiteSimulationTests", dependencies: ["FoglineCore", "FoglineTesting"],
+            name: "FoglineSiteSimulationTests", dependencies: ["FoglineCore", "FoglineWire", "FoglineTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.

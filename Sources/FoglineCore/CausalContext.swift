@@ -110,6 +110,16 @@ public struct CausalContext: Hashable, Sendable {
         return result
     }
 
+    /// The dots of this context whose node has a limit in `limits` and whose counter is at most
+    /// that limit: what a batch that shipped every entry up to those counters covers.
+    public func restricted(to limits: [NodeID: UInt64]) -> CausalContext {
+        var result = CausalContext(versionVector: zip(nodes, maxima).compactMap { node, maximum in
+            limits[node].map { (node, min(maximum, $0)) }
+        })
+        for dot in cloud where dot.counter <= limits[dot.node] ?? 0 { result.insert(dot) }
+        return result
+    }
+
     /// `true` when every dot of `other` is in `self`.
     public func includes(_ other: CausalContext) -> Bool {
         for (index, node) in other.nodes.enumerated() where other.maxima[index] > contiguousMaximum(of: node) {

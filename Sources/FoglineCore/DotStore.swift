@@ -27,6 +27,24 @@ extension DotStore {
     public var digest: UInt64 { 0 }
 }
 
+/// A dot store made of entries that each carry their own dot and join without looking at the
+/// causal contexts (last-writer-wins cells, grow-only sets): any subset of its entries is a valid
+/// delta, which is what lets anti-entropy ship a large difference in bounded batches.
+public protocol EntryDotStore: DotStore {
+    /// Calls `body` with the dot of every entry.
+    func forEachDot(_ body: (Dot) -> Void)
+
+    /// The entries whose dot `isIncluded` accepts, or `nil` if there are none.
+    func entries(where isIncluded: (Dot) -> Bool) -> Self?
+}
+
+extension EntryDotStore {
+    /// The entries a peer lacks: those whose dot its context does not hold.
+    public func delta(since peer: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> Self? {
+        entries { !peer.contains($0) }
+    }
+}
+
 /// What a replica tells a peer before anti-entropy so the peer can send only what it lacks: its
 /// causal context and its dot-kernel digest.
 public struct ReplicaSummary: Sendable, Hashable {

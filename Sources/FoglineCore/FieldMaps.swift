@@ -6,7 +6,7 @@
 /// Memory is what limits a 1 GB board, so entries are flat 48-byte values in one small sorted
 /// array per device, field names are interned, and an array grows one slot at a time (fields
 /// are added rarely and overwritten often).
-public struct FieldMaps: DotStore {
+public struct FieldMaps: EntryDotStore {
     /// One field's winning write. The writer issued both the timestamp and the dot.
     @usableFromInline
     struct Entry: Sendable {
@@ -128,17 +128,23 @@ public struct FieldMaps: DotStore {
         }
     }
 
-    // MARK: DotStore
+    // MARK: EntryDotStore
 
-    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> FieldMaps? {
+    public func forEachDot(_ body: (Dot) -> Void) {
+        for entries in devices.values {
+            for entry in entries { body(entry.dot) }
+        }
+    }
+
+    public func entries(where isIncluded: (Dot) -> Bool) -> FieldMaps? {
         var result = FieldMaps()
         result.fieldNames = fieldNames
         for (device, entries) in devices {
-            var missing = ContiguousArray<Entry>()
-            for entry in entries where !context.contains(entry.dot) {
-                missing.append(entry)
+            var included = ContiguousArray<Entry>()
+            for entry in entries where isIncluded(entry.dot) {
+                included.append(entry)
             }
-            if !missing.isEmpty { result.devices[device] = missing }
+            if !included.isEmpty { result.devices[device] = included }
         }
         return result.isEmpty ? nil : result
     }

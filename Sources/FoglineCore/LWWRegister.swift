@@ -20,7 +20,7 @@ public struct LWWRegister<Value: Hashable & Sendable>: Hashable, Sendable {
 }
 
 /// A map of last-writer-wins registers (device presence: one register per device).
-public struct LWWRegisterMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: DotStore {
+public struct LWWRegisterMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: EntryDotStore {
     public private(set) var registers: [Key: LWWRegister<Value>] = [:]
 
     public init() {}
@@ -39,9 +39,13 @@ public struct LWWRegisterMap<Key: Hashable & Sendable, Value: Hashable & Sendabl
         }
     }
 
-    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> Self? {
+    public func forEachDot(_ body: (Dot) -> Void) {
+        for register in registers.values { body(register.dot) }
+    }
+
+    public func entries(where isIncluded: (Dot) -> Bool) -> Self? {
         var result = Self()
-        for (key, register) in registers where !context.contains(register.dot) {
+        for (key, register) in registers where isIncluded(register.dot) {
             result.registers[key] = register
         }
         return result.isEmpty ? nil : result

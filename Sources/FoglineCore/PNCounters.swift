@@ -1,7 +1,7 @@
 /// Named PN-counters (messages, rejects, energy, …). Each node keeps its own increments and
 /// decrements per name; a counter's value is the sum over nodes. A node's cell only grows, and its
 /// dot counter orders its updates, so the join keeps the cell with the higher dot.
-public struct PNCounters: DotStore {
+public struct PNCounters: EntryDotStore {
     public struct Key: Hashable, Sendable {
         public var name: String
         public var node: NodeID
@@ -67,9 +67,13 @@ public struct PNCounters: DotStore {
         cells[key] = cell
     }
 
-    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> PNCounters? {
+    public func forEachDot(_ body: (Dot) -> Void) {
+        for (key, cell) in cells { body(Dot(node: key.node, counter: cell.dotCounter)) }
+    }
+
+    public func entries(where isIncluded: (Dot) -> Bool) -> PNCounters? {
         var result = PNCounters()
-        for (key, cell) in cells where !context.contains(Dot(node: key.node, counter: cell.dotCounter)) {
+        for (key, cell) in cells where isIncluded(Dot(node: key.node, counter: cell.dotCounter)) {
             result.cells[key] = cell
         }
         return result.isEmpty ? nil : result

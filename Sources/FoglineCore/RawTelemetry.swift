@@ -2,7 +2,7 @@
 /// delivered twice, or by two nodes after a failover, is stored once, while a device that
 /// restarts its seq numbering with a new birth does not collide with its earlier readings. Retention is local: ``prune(keepingPerDevice:)``
 /// drops the oldest readings, whose dots stay in the causal context so no peer sends them back.
-public struct RawTelemetry: DotStore {
+public struct RawTelemetry: EntryDotStore {
     public struct Key: Hashable, Sendable, Comparable {
         public var device: String
         /// The birth that started this seq numbering (its HLC logical; 0 when unknown).
@@ -83,9 +83,13 @@ public struct RawTelemetry: DotStore {
         return dropped
     }
 
-    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> RawTelemetry? {
+    public func forEachDot(_ body: (Dot) -> Void) {
+        for reading in readings.values { body(reading.dot) }
+    }
+
+    public func entries(where isIncluded: (Dot) -> Bool) -> RawTelemetry? {
         var result = RawTelemetry()
-        for (key, reading) in readings where !context.contains(reading.dot) {
+        for (key, reading) in readings where isIncluded(reading.dot) {
             result.readings[key] = reading
         }
         return result.isEmpty ? nil : result

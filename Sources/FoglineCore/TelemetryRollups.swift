@@ -2,7 +2,7 @@
 /// (device, metric, window, writer). Only the writer updates its own cell, and its dot counter
 /// orders those updates, so the join keeps the cell with the higher dot. Readers combine the
 /// writers' cells of a window (after a failover two nodes may have summarised the same minute).
-public struct TelemetryRollups: DotStore {
+public struct TelemetryRollups: EntryDotStore {
     public struct Key: Hashable, Sendable, Comparable {
         public var device: String
         public var metric: String
@@ -125,9 +125,13 @@ public struct TelemetryRollups: DotStore {
         cells[key] = summary
     }
 
-    public func delta(since context: CausalContext, peerDigest: UInt64, ownContext: CausalContext) -> TelemetryRollups? {
+    public func forEachDot(_ body: (Dot) -> Void) {
+        for (key, summary) in cells { body(Dot(node: key.writer, counter: summary.dotCounter)) }
+    }
+
+    public func entries(where isIncluded: (Dot) -> Bool) -> TelemetryRollups? {
         var result = TelemetryRollups()
-        for (key, summary) in cells where !context.contains(Dot(node: key.writer, counter: summary.dotCounter)) {
+        for (key, summary) in cells where isIncluded(Dot(node: key.writer, counter: summary.dotCounter)) {
             result.cells[key] = summary
         }
         return result.isEmpty ? nil : result
