@@ -36,6 +36,8 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // zlib (Debian: zlib1g-dev): raw DEFLATE of large sync batches. Imported only by FoglineWire.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Pure logic: no I/O, no threads, no clocks. Time is passed in. (Crypto only for hashing:
         // the audit chain's SHA-256.)
         .target(
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "FoglineWire",
             dependencies: [
-                "FoglineCore",
+                "FoglineCore", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["fogline.proto"],
