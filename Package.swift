@@ -120,8 +120,8 @@ let package = Package(
         .testTarget(
             name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
             swiftSettings: strictSettings),
-        // The deterministic whole-site simulation of the quorum protocols, with faults, and the
-        // linearizability checker it uses.
+        // The deterministic whole-site simulations, with faults: the quorum protocols (with the
+        // linearizability checker) and reconciliation (gossip and the cloud uplink).
         .testTarget(
             name: "FoglineSiteSimulationTests", dependencies: ["FoglineCore", "FoglineWire", "FoglineTesting"],
             swiftSettings: strictSettings),
