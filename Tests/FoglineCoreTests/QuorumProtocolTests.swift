@@ -11,6 +11,12 @@ struct QuorumProtocolTests {
         var acceptors: [String: Acceptor]
         var proposers: [String: Proposer]
         var down: Set<String> = []
+        /// Acceptors that ignore an accept's next ballot, like a node from before one-round-trip
+        /// CASPaxos.
+        var legacy: Set<String> = []
+        /// Prepares and accepts sent by proposers.
+        var prepares = 0
+        var accepts = 0
         var completed: [OperationID: RegisterOutcome] = [:]
         var now: UInt64 = 1_000
 
@@ -48,7 +54,14 @@ struct QuorumProtocolTests {
                 switch output {
                 case .completed(let id, _, _, let outcome):
                     completed[id] = outcome
-                case .send(let message, let to):
+                case .send(var message, let to):
+                    switch message {
+                    case .prepare: prepares += 1
+                    case .accept(let key, let ballot, let value, let hold, _):
+                        accepts += 1
+                        if legacy.contains(to) { message = .accept(key: key, ballot: ballot, value: value, leaseHoldMilliseconds: hold) }
+                    default: break
+                    }
                     guard !down.contains(to), !down.contains(from) else { continue }
                     if let step = acceptors[to]!.receive(message, at: now) {
                         guard !down.contains(from) else { continue }
@@ -219,5 +232,106 @@ struct QuorumProtocolTests {
             return
         }
         #expect(accepted?.value == lease && remaining == 900)
+    }
+
+    // MARK: One round trip
+
+    @Test("after a write, the proposer's next operations on the key take one round trip (accepts only)")
+    func secondOperationTakesOneRoundTrip() {
+        var site = Site()
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a") else {
+            Issue.record("first write failed")
+            return
+        }
+        #expect(site.prepares == 3 && site.accepts == 3)
+        guard case .value(let read)? = site.run(.read, at: "a"), case .written(let second)? = site.run(.compareAndSet(expectedVersion: 1, value: [2]), at: "a") else {
+            Issue.record("read or second write failed")
+            return
+        }
+        #expect(read.version == 1 && read.content == .data([1]) && second.version == 2)
+        // Two more operations, no more prepares: each was one round of accepts.
+        #expect(site.prepares == 3 && site.accepts == 9)
+        #expect(site.proposers["a"]!.statistics == .init(oneRoundTripStarts: 2, oneRoundTripDecided: 2))
+        // Another node's view agrees.
+        guard case .value(let seen)? = site.run(.read, at: "c") else {
+            Issue.record("read at c failed")
+            return
+        }
+        #expect(seen.version == 2 && seen.content == .data([2]))
+    }
+
+    @Test("an acceptor that accepts with a next ballot promises it durably: lower prepares are refused, the next accept is taken")
+    func acceptorPromisesNextBallot() {
+        var acceptor = Acceptor(at: 0)
+        let ballot = Ballot(counter: 5, node: NodeID(name: "a"))
+        let next = Ballot(counter: 6, node: NodeID(name: "a"))
+        let value = RegisterValue(version: 1, content: .data([1]))
+        _ = acceptor.receive(.prepare(key: "k", ballot: ballot), at: 0)
+        let step = acceptor.receive(.accept(key: "k", ballot: ballot, value: value, leaseHoldMilliseconds: 0, nextBallot: next), at: 0)!
+        #expect(step.reply == .accepted(key: "k", ballot: ballot, promisedNext: true))
+        #expect(step.persist == Acceptor.Record(promised: next, accepted: AcceptedValue(ballot: ballot, value: value)))
+        // After a restart from that record, a prepare between the two ballots is refused and
+        // so is a replay of the accept; the next ballot's accept is taken.
+        var restarted = Acceptor(restoring: ["k": step.persist!], at: 10)
+        let between = Ballot(counter: 5, node: NodeID(name: "z"))
+        #expect(restarted.receive(.prepare(key: "k", ballot: between), at: 10)?.reply == .reject(key: "k", ballot: between, highestSeen: next))
+        #expect(restarted.receive(.accept(key: "k", ballot: ballot, value: value, leaseHoldMilliseconds: 0), at: 10)?.reply
+            == .reject(key: "k", ballot: ballot, highestSeen: next))
+        let written = RegisterValue(version: 2, content: .data([2]))
+        #expect(restarted.receive(.accept(key: "k", ballot: next, value: written, leaseHoldMilliseconds: 0), at: 10)?.reply
+            == .accepted(key: "k", ballot: next, promisedNext: false))
+        // A next ballot that is not above the accepted one is not promised.
+        #expect(restarted.receive(.accept(key: "k", ballot: next, value: written, leaseHoldMilliseconds: 0, nextBallot: ballot), at: 10)?.reply
+            == .accepted(key: "k", ballot: next, promisedNext: false))
+    }
+
+    @Test("a competing proposer spends the ballot promised in advance: the next operation is refused, retried in two phases and sees the other write")
+    func competingProposerInvalidates() {
+        var site = Site()
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a"),
+            case .written(let theirs)? = site.run(.compareAndSet(expectedVersion: 1, value: [2]), at: "b")
+        else {
+            Issue.record("writes failed")
+            return
+        }
+        #expect(theirs.version == 2)
+        // a still holds the ballot its last accept promised, but b prepared past it: a's
+        // compare-and-set against the version a last saw must conflict, not overwrite b's write.
+        guard case .conflict(let current)? = site.run(.compareAndSet(expectedVersion: 1, value: [3]), at: "a") else {
+            Issue.record("a stale compare-and-set was not refused")
+            return
+        }
+        #expect(current.version == 2 && current.content == .data([2]))
+        #expect(site.proposers["a"]!.statistics.oneRoundTripDecided == 0)
+        // The full round that found b's write promised a new ballot: one round trip again.
+        let accepts = site.accepts
+        let prepares = site.prepares
+        guard case .value(let read)? = site.run(.read, at: "a") else {
+            Issue.record("read failed")
+            return
+        }
+        #expect(read.version == 2 && site.prepares == prepares && site.accepts == accepts + 3)
+        #expect(site.proposers["a"]!.statistics.oneRoundTripDecided == 1)
+    }
+
+    @Test("without a majority promising the next ballot, and on lease keys, every operation takes both phases")
+    func noPromiseNoShortcut() {
+        var site = Site()
+        site.legacy = ["b", "c"]  // only a promises the next ballot: not a majority
+        _ = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a")
+        guard case .value(let read)? = site.run(.read, at: "a") else {
+            Issue.record("read failed")
+            return
+        }
+        #expect(read.version == 1 && site.prepares == 6 && site.proposers["a"]!.statistics.oneRoundTripStarts == 0)
+        site.legacy = []
+        guard case .granted(let grant, _)? = site.run(.acquireLease(holder: "x", ttlMilliseconds: 1_000), key: "lease", at: "a"),
+            case .granted? = site.run(.renewLease(holder: "x", token: grant.token, ttlMilliseconds: 1_000), key: "lease", at: "a"),
+            case .value? = site.run(.read, key: "lease", at: "a")
+        else {
+            Issue.record("lease operations failed")
+            return
+        }
+        #expect(site.prepares == 15 && site.proposers["a"]!.statistics.oneRoundTripStarts == 0)
     }
 }

@@ -10,7 +10,9 @@ struct QuorumSimulationTests {
     static let kvChecker = LinearizabilityChecker(QuorumSite.KVSpec(), stepBudget: 2_000_000)
     static let leaseChecker = LinearizabilityChecker(QuorumSite.LeaseSpec.expiring, stepBudget: 2_000_000)
 
-    func check(seed: UInt64, settings: QuorumSite.Settings) async {
+    /// Runs and checks one site; returns its one-round-trip counts.
+    @discardableResult
+    func check(seed: UInt64, settings: QuorumSite.Settings) async -> Proposer.Statistics {
         let site = await OffPool.run {
             var site = QuorumSite(seed: seed, settings: settings)
             site.run()
@@ -36,6 +38,7 @@ struct QuorumSimulationTests {
         #expect(site.unavailableAfterHeal.isEmpty, "\(context): failed after healing: \(site.unavailableAfterHeal.prefix(3))")
         // The run must have exercised something.
         #expect(site.completedCount.kv > 20 && site.completedCount.lease > 20, "\(context): \(site.completedCount)")
+        return site.oneRoundTrip
     }
 
     @Test("3 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 1_300))
@@ -46,6 +49,23 @@ struct QuorumSimulationTests {
     @Test("5 nodes: drops, duplicates, delays, partitions, crashes, clock drift", arguments: PropertySeeds.seeds(default: 600))
     func fiveNodes(seed: UInt64) async {
         await check(seed: seed, settings: QuorumSite.Settings(nodes: 5))
+    }
+
+    /// The checks above hold whichever path operations take; this makes sure the faulty runs do
+    /// take the one-round-trip path (and fall back from it), so those checks cover it.
+    @Test("the one-round-trip path is taken under faults, and also abandoned when another proposer intervenes")
+    func oneRoundTripIsExercised() async {
+        var total = Proposer.Statistics()
+        let seeds = PropertySeeds.seeds(default: 40)
+        for seed in seeds {
+            let counts = await check(seed: seed, settings: QuorumSite.Settings(nodes: 3))
+            total.oneRoundTripStarts += counts.oneRoundTripStarts
+            total.oneRoundTripDecided += counts.oneRoundTripDecided
+        }
+        print("one round trip over \(seeds.count) seeds: \(total.oneRoundTripStarts) started, \(total.oneRoundTripDecided) decided in it")
+        guard seeds.count > 1 else { return }  // replaying one seed (FOGLINE_SEED) proves nothing here
+        #expect(total.oneRoundTripDecided > 0, "\(total)")
+        #expect(total.oneRoundTripStarts > total.oneRoundTripDecided, "\(total)")
     }
 
     @Test("a minority never decides; the majority keeps deciding", arguments: PropertySeeds.seeds(default: 100))

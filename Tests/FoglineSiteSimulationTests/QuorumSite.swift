@@ -116,6 +116,8 @@ struct QuorumSite: Sendable {
     private(set) var decidedByNode: [Int: Int] = [:]
     private(set) var undecidedByNode: [Int: Int] = [:]
     private(set) var partitionsSeen: [String] = []
+    /// One-round-trip operations of proposers that have since been replaced by a restart.
+    private var earlierOneRoundTrip = Proposer.Statistics()
 
     init(seed: UInt64, settings: Settings = Settings()) {
         self.settings = settings
@@ -257,6 +259,8 @@ struct QuorumSite: Sendable {
         let local = localTime(node)
         nodes[node].acceptor = Acceptor(restoring: nodes[node].persisted, at: local)
         let floor = nodes[node].persisted.values.map(\.promised.counter).max() ?? 0
+        earlierOneRoundTrip.oneRoundTripStarts += nodes[node].proposer.statistics.oneRoundTripStarts
+        earlierOneRoundTrip.oneRoundTripDecided += nodes[node].proposer.statistics.oneRoundTripDecided
         nodes[node].proposer = Proposer(
             node: nodes[node].name, incarnation: nodes[node].incarnation, configuration: nodes[node].proposer.configuration,
             ballotFloor: floor)
@@ -433,6 +437,15 @@ struct QuorumSite: Sendable {
                 }
             }
             return versions.max() != 1
+        }
+    }
+
+    /// Operations that started at phase 2 with a ballot promised in advance, and those of them
+    /// decided in that one round trip, over every node and incarnation.
+    var oneRoundTrip: Proposer.Statistics {
+        nodes.reduce(into: earlierOneRoundTrip) { total, node in
+            total.oneRoundTripStarts += node.proposer.statistics.oneRoundTripStarts
+            total.oneRoundTripDecided += node.proposer.statistics.oneRoundTripDecided
         }
     }
 

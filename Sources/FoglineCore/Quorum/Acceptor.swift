@@ -4,6 +4,9 @@
 /// persist durably (fsync) and the reply to send. The shell must persist before it sends — a
 /// promise or acceptance that a crash can forget breaks Paxos.
 ///
+/// An accept may carry the proposer's next ballot (``QuorumMessage/accept(key:ballot:value:leaseHoldMilliseconds:nextBallot:)``):
+/// accepting it then also promises that ballot, the CASPaxos paper's one-round-trip optimisation.
+///
 /// Leases need one thing besides plain CASPaxos: each acceptor times the lease grant it accepted
 /// with its own monotonic clock (PaxosLease). A proposer counts a lease as live while any acceptor
 /// of its quorum still times it, so no clocks are compared across nodes.
@@ -48,7 +51,8 @@ public struct Acceptor: Sendable {
     public mutating func receive(_ message: QuorumMessage, at now: UInt64) -> Step? {
         switch message {
         case .prepare(let key, let ballot): prepare(key: key, ballot: ballot, at: now)
-        case .accept(let key, let ballot, let value, let hold): accept(key: key, ballot: ballot, value: value, hold: hold, at: now)
+        case .accept(let key, let ballot, let value, let hold, let next):
+            accept(key: key, ballot: ballot, value: value, hold: hold, next: next, at: now)
         case .promise, .accepted, .reject: nil
         }
     }
@@ -66,7 +70,7 @@ public struct Acceptor: Sendable {
             reply: .promise(key: key, ballot: ballot, accepted: state.record.accepted, leaseRemainingMilliseconds: remaining))
     }
 
-    private mutating func accept(key: String, ballot: Ballot, value: RegisterValue, hold: UInt64, at now: UInt64) -> Step {
+    private mutating func accept(key: String, ballot: Ballot, value: RegisterValue, hold: UInt64, next: Ballot?, at now: UInt64) -> Step {
         var state = keys[key] ?? KeyState(record: Record(promised: .zero, accepted: nil), leaseLiveUntil: 0)
         guard ballot >= state.record.promised else {
             return Step(persist: nil, reply: .reject(key: key, ballot: ballot, highestSeen: state.record.promised))
@@ -79,8 +83,15 @@ public struct Acceptor: Sendable {
         } else if !sameGrant {
             state.leaseLiveUntil = now + hold
         }
-        state.record = Record(promised: ballot, accepted: AcceptedValue(ballot: ballot, value: value))
+        // One-round-trip CASPaxos: the accept also prepares the proposer's next ballot. Nothing
+        // above `ballot` is promised here (else this accept would have been refused), so the
+        // promise can always be given; it goes into the same record, so it is as durable as the
+        // acceptance, and it reports exactly what a separate prepare would have seen right now:
+        // this value at this ballot. (No lease timer is involved: a promise starts and stops none.)
+        let promised = next.map { max($0, ballot) } ?? ballot
+        let promiseNext = promised > ballot
+        state.record = Record(promised: promised, accepted: AcceptedValue(ballot: ballot, value: value))
         keys[key] = state
-        return Step(persist: state.record, reply: .accepted(key: key, ballot: ballot))
+        return Step(persist: state.record, reply: .accepted(key: key, ballot: ballot, promisedNext: promiseNext))
     }
 }

@@ -7,6 +7,15 @@
 /// messages to send and the operations that completed. The shell calls ``tick(at:)`` every few
 /// tens of milliseconds (timeouts are hundreds).
 ///
+/// One round trip on plain registers (the CASPaxos paper's optimisation): every accept of a
+/// non-lease value also prepares this proposer's next ballot on the key. When a majority accepts
+/// and promises that ballot in the same durable write, the proposer keeps the ballot with the
+/// value it just wrote, and its next operation on the key (a read or compare-and-set) starts at
+/// phase 2 with them — the promises are exactly what a prepare sent just then would have
+/// returned. Any rejection or timeout, or a majority without the promise, falls back to full
+/// rounds. Lease keys always take both phases: their promises carry each acceptor's remaining
+/// lease time (PaxosLease), which a promise given in advance cannot know.
+///
 /// Operations on one key run one at a time per proposer (later ones wait in a bounded queue);
 /// operations on different keys run concurrently. A round that is rejected or times out is
 /// retried with a higher ballot after a randomized backoff, until the operation's deadline: then
@@ -22,6 +31,11 @@ public struct Proposer: Sendable {
         public var operationTimeoutMilliseconds: UInt64 = 2_000
         /// Operations waiting per key behind the one in flight; beyond it, new ones are refused.
         public var maxQueuedPerKey = 64
+        /// Whether accepts of plain values also prepare the next ballot (one round trip for the
+        /// next operation on the key while no other proposer intervenes).
+        public var oneRoundTrip = true
+        /// Keys for which a promised next ballot is kept at most (beyond, new ones are not asked).
+        public var maxPromisedAheadKeys = 4_096
         /// Bound on how far any node's monotonic clock rate strays from real time (0.01: 1 %).
         /// Lease holders count their grants shorter by twice this, so that a holder's lease ends
         /// before any acceptor that accepted the grant stops timing it.
@@ -40,6 +54,19 @@ public struct Proposer: Sendable {
         case completed(OperationID, key: String, RegisterOperation, RegisterOutcome)
     }
 
+    /// Counts of operations, for tests and metrics.
+    public struct Statistics: Sendable, Equatable {
+        /// Operations that started at phase 2 with a ballot promised in advance.
+        public var oneRoundTripStarts = 0
+        /// Of those, the ones decided in that single round.
+        public var oneRoundTripDecided = 0
+
+        public init(oneRoundTripStarts: Int = 0, oneRoundTripDecided: Int = 0) {
+            self.oneRoundTripStarts = oneRoundTripStarts
+            self.oneRoundTripDecided = oneRoundTripDecided
+        }
+    }
+
     public let configuration: Configuration
     public let node: String
     public let incarnation: UInt64
@@ -49,6 +76,10 @@ public struct Proposer: Sendable {
     private var random: UInt64
     private var inFlight: [String: Attempt] = [:]
     private var queued: [String: [Pending]] = [:]
+    /// Per key: a ballot that a majority promised while accepting `value` (this proposer's last
+    /// write) at the ballot before it.
+    private var promisedAhead: [String: PromisedAhead] = [:]
+    public private(set) var statistics = Statistics()
 
     /// `incarnation` must differ on every start of the node (the shell persists a restart count):
     /// operation ids, which tell a proposer its own writes apart, must never repeat.
@@ -94,17 +125,28 @@ public struct Proposer: Sendable {
             attempt.phase = .preparing(promises)
             inFlight[key] = attempt
             return promises.count >= configuration.quorum ? propose(key: key, promises: promises, at: now) : []
-        case .accepted(let key, let ballot):
+        case .accepted(let key, let ballot, let promisedNext):
             guard var attempt = inFlight[key], attempt.ballot == ballot, case .accepting(let outcome, var acks) = attempt.phase,
                 configuration.members.contains(acceptor)
             else { return [] }
             acks.insert(acceptor)
+            if promisedNext, attempt.next != nil { attempt.nextPromises.insert(acceptor) }
             attempt.phase = .accepting(outcome, acks)
             inFlight[key] = attempt
-            return acks.count >= configuration.quorum ? finish(key: key, outcome: complete(outcome, attempt.pending, at: now), at: now) : []
+            guard acks.count >= configuration.quorum else { return [] }
+            // Kept only when a majority promised the next ballot: that is phase 1 of the next
+            // operation, done, and every promise in it reports this very value at this ballot.
+            if let next = attempt.next, attempt.nextPromises.count >= configuration.quorum, let value = attempt.proposedValue {
+                promisedAhead[key] = PromisedAhead(ballot: next, value: value, promisedAt: now)
+            }
+            if attempt.startedAhead { statistics.oneRoundTripDecided += 1 }
+            return finish(key: key, outcome: complete(outcome, attempt.pending, at: now), at: now)
         case .reject(let key, let ballot, let highestSeen):
             guard var attempt = inFlight[key], attempt.ballot == ballot, configuration.members.contains(acceptor) else {
                 highestCounterSeen = max(highestCounterSeen, highestSeen.counter)
+                // Someone prepared past the ballot promised in advance: an accept with it would
+                // be refused here, so the next operation had better start with both phases.
+                if let ahead = promisedAhead[key], highestSeen > ahead.ballot { promisedAhead[key] = nil }
                 return []
             }
             // Retry ahead of the ballots others are about to use for fresh operations, further
@@ -182,15 +224,56 @@ public struct Proposer: Sendable {
         var phase: Phase
         /// Acceptors that rejected the current round.
         var rejections: Set<String> = []
+        /// The value the current round asks acceptors to accept (once in phase 2).
+        var proposedValue: RegisterValue?
+        /// The ballot the current round's accepts also prepare, and who promised it.
+        var next: Ballot?
+        var nextPromises: Set<String> = []
+        /// The current round started at phase 2 with a ballot promised in advance.
+        var startedAhead = false
         /// The change a round proposed that may still be chosen: the version it was based on and
         /// the outcome it would report. While set, a failure is `indeterminate`; it is cleared
         /// once another writer is seen to hold that version (ours can then never be chosen).
         var proposedChange: (baseVersion: UInt64, outcome: RegisterOutcome)?
     }
 
+    /// A change proposed on a stale view (others wrote since) is refused, and the retry must
+    /// then tell from the register's recent writers whether it was chosen after all: beyond
+    /// ``RegisterValue/writerHistory`` writes it cannot, and the operation ends indeterminate.
+    /// So a promise given in advance serves a change only while it is as fresh as a retried
+    /// round's view would be (`promisedAt` + the round timeout); reads and compare-and-sets
+    /// that change nothing may use it at any age — on a stale view they are simply refused.
+    private struct PromisedAhead: Sendable {
+        var ballot: Ballot
+        var value: RegisterValue
+        var promisedAt: UInt64
+    }
+
     private mutating func start(_ pending: Pending, at now: UInt64) -> [Output] {
-        inFlight[pending.key] = Attempt(pending: pending, ballot: .zero, round: 0, roundStarted: now, phase: .backingOff(until: now))
-        return round(key: pending.key, at: now)
+        let key = pending.key
+        inFlight[key] = Attempt(pending: pending, ballot: .zero, round: 0, roundStarted: now, phase: .backingOff(until: now))
+        // Used once at most: whatever happens to this round, the ballot is spent.
+        if let ahead = promisedAhead.removeValue(forKey: key), Self.fitsOneRoundTrip(pending.operation, ahead.value),
+            Self.apply(pending.operation, to: ahead.value, leaseRemaining: 0).newContent == nil
+                || now < ahead.promisedAt + configuration.roundTimeoutMilliseconds
+        {
+            inFlight[key]!.ballot = ahead.ballot
+            inFlight[key]!.round = 1
+            inFlight[key]!.startedAhead = true
+            statistics.oneRoundTripStarts += 1
+            return propose(key: key, current: ahead.value, leaseRemaining: 0, at: now)
+        }
+        return round(key: key, at: now)
+    }
+
+    /// Reads and compare-and-sets of a plain value may skip phase 1; lease operations need the
+    /// acceptors' remaining lease times, which only a fresh promise reports.
+    private static func fitsOneRoundTrip(_ operation: RegisterOperation, _ value: RegisterValue) -> Bool {
+        guard value.lease == nil else { return false }
+        switch operation {
+        case .read, .compareAndSet: return true
+        case .acquireLease, .renewLease, .releaseLease: return false
+        }
     }
 
     private mutating func round(key: String, at now: UInt64) -> [Output] {
@@ -201,12 +284,12 @@ public struct Proposer: Sendable {
         attempt.roundStarted = now
         attempt.phase = .preparing([:])
         attempt.rejections = []
+        attempt.startedAhead = false
         inFlight[key] = attempt
         return configuration.members.map { .send(.prepare(key: key, ballot: attempt.ballot), to: $0) }
     }
 
     private mutating func propose(key: String, promises: [String: Promise], at now: UInt64) -> [Output] {
-        guard var attempt = inFlight[key] else { return [] }
         let newest = promises.values.compactMap(\.accepted).max { $0.ballot < $1.ballot }
         let current = newest?.value ?? .initial
         // The lease is live while any acceptor that holds this very grant still times it (the
@@ -215,7 +298,13 @@ public struct Proposer: Sendable {
         if let lease = current.lease, lease.holder != nil {
             leaseRemaining = promises.values.filter { $0.accepted?.value.lease == lease }.map(\.leaseRemaining).max() ?? 0
         }
+        return propose(key: key, current: current, leaseRemaining: leaseRemaining, at: now)
+    }
 
+    /// Phase 2: applies the operation to `current`, the value phase 1 (or the promise given in
+    /// advance) found, and asks every acceptor to accept the result.
+    private mutating func propose(key: String, current: RegisterValue, leaseRemaining: UInt64, at now: UInt64) -> [Output] {
+        guard var attempt = inFlight[key] else { return [] }
         var proposed = current
         var hold = leaseRemaining
         var reported: RegisterOutcome?
@@ -243,10 +332,17 @@ public struct Proposer: Sendable {
             }
         }
         let outcome = reported!
+        attempt.proposedValue = proposed
+        attempt.nextPromises = []
+        attempt.next = nil
+        if configuration.oneRoundTrip, proposed.lease == nil, promisedAhead.count < configuration.maxPromisedAheadKeys {
+            highestCounterSeen += 1
+            attempt.next = Ballot(counter: highestCounterSeen, node: nodeID)
+        }
         attempt.phase = .accepting(outcome, [])
         inFlight[key] = attempt
         return configuration.members.map {
-            .send(.accept(key: key, ballot: attempt.ballot, value: proposed, leaseHoldMilliseconds: hold), to: $0)
+            .send(.accept(key: key, ballot: attempt.ballot, value: proposed, leaseHoldMilliseconds: hold, nextBallot: attempt.next), to: $0)
         }
     }
 

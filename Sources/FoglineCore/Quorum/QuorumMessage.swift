@@ -8,15 +8,19 @@ public enum QuorumMessage: Hashable, Sendable {
     case promise(key: String, ballot: Ballot, accepted: AcceptedValue?, leaseRemainingMilliseconds: UInt64)
     /// Phase 2a. `leaseHold`: how long an acceptor that does not hold this exact lease grant yet
     /// must consider it live (the full TTL for a new grant, what is left for a write-back).
-    case accept(key: String, ballot: Ballot, value: RegisterValue, leaseHoldMilliseconds: UInt64)
-    /// Phase 2b.
-    case accepted(key: String, ballot: Ballot)
+    /// `nextBallot` (above `ballot`, or nil): also phase 1a of the proposer's next operation on
+    /// the key — an acceptor that accepts promises it in the same durable write, so that the
+    /// next operation can skip straight to phase 2 (one round trip).
+    case accept(key: String, ballot: Ballot, value: RegisterValue, leaseHoldMilliseconds: UInt64, nextBallot: Ballot? = nil)
+    /// Phase 2b. `promisedNext`: the acceptor also promised the accept's `nextBallot`, with
+    /// this ballot's value as the one it accepted.
+    case accepted(key: String, ballot: Ballot, promisedNext: Bool = false)
     /// The acceptor has promised or accepted `highestSeen`, which is above `ballot`.
     case reject(key: String, ballot: Ballot, highestSeen: Ballot)
 
     public var key: String {
         switch self {
-        case .prepare(let key, _), .promise(let key, _, _, _), .accept(let key, _, _, _), .accepted(let key, _),
+        case .prepare(let key, _), .promise(let key, _, _, _), .accept(let key, _, _, _, _), .accepted(let key, _, _),
             .reject(let key, _, _):
             key
         }

@@ -27,17 +27,19 @@ public enum QuorumCodec {
             }
             body.leaseRemainingMs = remaining
             return .paxosPromise(body)
-        case .accept(let key, let ballot, let value, let hold):
+        case .accept(let key, let ballot, let value, let hold, let next):
             var body = Fogline_V1_PaxosAccept()
             body.key = key
             body.ballot = .init(ballot)
             body.value = .init(value)
             body.leaseHoldMs = hold
+            if let next { body.nextBallot = .init(next) }
             return .paxosAccept(body)
-        case .accepted(let key, let ballot):
+        case .accepted(let key, let ballot, let promisedNext):
             var body = Fogline_V1_PaxosAccepted()
             body.key = key
             body.ballot = .init(ballot)
+            body.promisedNext = promisedNext
             return .paxosAccepted(body)
         case .reject(let key, let ballot, let highest):
             var body = Fogline_V1_PaxosReject()
@@ -66,9 +68,11 @@ public enum QuorumCodec {
             guard body.hasValue else { throw .missingField("PaxosAccept.value") }
             return .accept(
                 key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosAccept.ballot"),
-                value: try body.value.toRegisterValue(), leaseHoldMilliseconds: body.leaseHoldMs)
+                value: try body.value.toRegisterValue(), leaseHoldMilliseconds: body.leaseHoldMs,
+                nextBallot: body.hasNextBallot ? Ballot(body.nextBallot) : nil)
         case .paxosAccepted(let body):
-            return .accepted(key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosAccepted.ballot"))
+            return .accepted(
+                key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosAccepted.ballot"), promisedNext: body.promisedNext)
         case .paxosReject(let body):
             return .reject(
                 key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosReject.ballot"),

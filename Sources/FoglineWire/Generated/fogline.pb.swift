@@ -1159,12 +1159,23 @@ public nonisolated struct Fogline_V1_PaxosAccept: Sendable {
 
   public var leaseHoldMs: UInt64 = 0
 
+  /// also a prepare for this ballot (one-round-trip CASPaxos); absent: none
+  public var nextBallot: Fogline_V1_Ballot {
+    get {_nextBallot ?? Fogline_V1_Ballot()}
+    set {_nextBallot = newValue}
+  }
+  /// Returns true if `nextBallot` has been explicitly set.
+  public var hasNextBallot: Bool {self._nextBallot != nil}
+  /// Clears the value of `nextBallot`. Subsequent reads from it will return its default value.
+  public mutating func clearNextBallot() {self._nextBallot = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _ballot: Fogline_V1_Ballot? = nil
   fileprivate var _value: Fogline_V1_RegisterValue? = nil
+  fileprivate var _nextBallot: Fogline_V1_Ballot? = nil
 }
 
 public nonisolated struct Fogline_V1_PaxosAccepted: Sendable {
@@ -1182,6 +1193,9 @@ public nonisolated struct Fogline_V1_PaxosAccepted: Sendable {
   public var hasBallot: Bool {self._ballot != nil}
   /// Clears the value of `ballot`. Subsequent reads from it will return its default value.
   public mutating func clearBallot() {self._ballot = nil}
+
+  /// the acceptor also promised the accept's next_ballot
+  public var promisedNext: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3062,7 +3076,7 @@ nonisolated extension Fogline_V1_PaxosPromise: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosAccept"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{2}\u{2}value\0\u{3}lease_hold_ms\0\u{c}\u{3}\u{1}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{2}\u{2}value\0\u{3}lease_hold_ms\0\u{3}next_ballot\0\u{c}\u{3}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3074,6 +3088,7 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._value) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.leaseHoldMs) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._nextBallot) }()
       default: break
       }
     }
@@ -3096,6 +3111,9 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
     if self.leaseHoldMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.leaseHoldMs, fieldNumber: 5)
     }
+    try { if let v = self._nextBallot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3104,6 +3122,7 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
     if lhs._ballot != rhs._ballot {return false}
     if lhs._value != rhs._value {return false}
     if lhs.leaseHoldMs != rhs.leaseHoldMs {return false}
+    if lhs._nextBallot != rhs._nextBallot {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3111,7 +3130,7 @@ nonisolated extension Fogline_V1_PaxosAccept: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Fogline_V1_PaxosAccepted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaxosAccepted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{3}promised_next\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3121,6 +3140,7 @@ nonisolated extension Fogline_V1_PaxosAccepted: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.promisedNext) }()
       default: break
       }
     }
@@ -3137,12 +3157,16 @@ nonisolated extension Fogline_V1_PaxosAccepted: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._ballot {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.promisedNext != false {
+      try visitor.visitSingularBoolField(value: self.promisedNext, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_PaxosAccepted, rhs: Fogline_V1_PaxosAccepted) -> Bool {
     if lhs.key != rhs.key {return false}
     if lhs._ballot != rhs._ballot {return false}
+    if lhs.promisedNext != rhs.promisedNext {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
