@@ -27,16 +27,8 @@ public actor QuorumService {
     private var coordinator: SiteCoordinator
     private var audit: AuditChain
     private var waiting: [OperationID: CheckedContinuation<RegisterOutcome, Never>] = [:]
-    /// Group commit: the acceptor records (latest per key) and audit entries of the batch being
-    /// built, numbered `building`; batches up to `durable` are on disk.
-    private var batchRecords: [String: Acceptor.Record] = [:]
-    private var batchAudit: [AuditEntry] = []
-    private var building: UInt64 = 1
-    private var durable: UInt64 = 0
-    /// The latest batch that wrote each key's record or audit entry, while not yet durable.
-    private var lastWritten: [String: UInt64] = [:]
-    /// Effects waiting for a batch to become durable, in the order they were produced.
-    private var held: [(batch: UInt64, effect: Effect)] = []
+    /// Which writes go into the next batch, and which effects wait for which batch.
+    private var commit = GroupCommit<Effect>()
     private var writing = false
     private var writer: Task<Void, Never>?
     /// Runs the fsynced commits, so that they block neither the actor nor a thread of Swift's
@@ -123,7 +115,7 @@ public actor QuorumService {
         }
         await transport?.shutdown()
         await writer?.value
-        held = []
+        commit.dropHeld()
         for continuation in waiting.values { continuation.resume(returning: .unavailable("the node is shutting down")) }
         waiting = [:]
         ownershipContinuation.finish()
@@ -220,28 +212,26 @@ public actor QuorumService {
         while let output = work.popFirst() {
             switch output {
             case .persistAcceptor(let key, let record):
-                batchRecords[key] = record
-                lastWritten[key] = building
+                commit.write(record, key: key)
             case .send(let message, let to) where to == node:
                 work.append(contentsOf: coordinator.receive(message, from: to, at: now))
             case .send(let message, let to):
-                release(.send(message, to: to), after: lastWritten[message.key] ?? 0)
+                release(.send(message, to: to), dependingOn: message.key)
             case .completed(let id, let key, _, let outcome):
-                release(.complete(id, outcome), after: lastWritten[key] ?? 0)
+                release(.complete(id, outcome), dependingOn: key)
             case .ownedShardsChanged(let shards):
                 let fences = Dictionary(uniqueKeysWithValues: shards.compactMap { shard in
                     coordinator.fence(forShard: shard, at: now).map { (shard, $0) }
                 })
-                release(.ownership(fences), after: latestBatch)
+                release(.ownership(fences), dependingOn: nil)
             case .rolesChanged(let roles):
-                release(.roles(roles), after: latestBatch)
+                release(.roles(roles), dependingOn: nil)
             case .decided(let kind, let key, let detail):
                 let stamp = auditClock.now(wallMilliseconds: Self.wallMilliseconds()).timestamp
-                batchAudit.append(audit.append(at: stamp, kind: kind, key: key, detail: detail))
-                lastWritten[key] = building
+                commit.write(audit.append(at: stamp, kind: kind, key: key, detail: detail))
             }
         }
-        if !writing && hasBatch {
+        if !writing && commit.hasWrites {
             writing = true
             writer = Task { await drain() }
         }
@@ -256,17 +246,8 @@ public actor QuorumService {
         case roles(Set<String>)
     }
 
-    private var hasBatch: Bool { !batchRecords.isEmpty || !batchAudit.isEmpty }
-
-    /// The newest batch holding anything: the one being built, or else the one before it.
-    private var latestBatch: UInt64 { hasBatch ? building : building - 1 }
-
-    private func release(_ effect: Effect, after batch: UInt64) {
-        if batch <= durable {
-            apply(effect)
-        } else {
-            held.append((batch, effect))
-        }
+    private func release(_ effect: Effect, dependingOn key: String?) {
+        if let ready = commit.release(effect, dependingOn: key) { apply(ready) }
     }
 
     private func apply(_ effect: Effect) {
@@ -290,47 +271,34 @@ public actor QuorumService {
     /// the writer queue — off the actor, which meanwhile handles the inputs that form the next
     /// batch — and after each performs, in order, the effects that waited for it.
     private func drain() async {
-        while hasBatch {
-            let number = building
-            let records = batchRecords.map { (key: $0.key, record: $0.value) }
-            let entries = batchAudit
-            building += 1
-            batchRecords = [:]
-            batchAudit = []
+        while let batch = commit.takeBatch() {
             let store = store
             let result: Result<StoreError?, any Error> = await withCheckedContinuation { continuation in
                 writerQueue.async {
-                    continuation.resume(returning: Result { try store.commit(acceptorRecords: records, auditEntries: entries) })
+                    continuation.resume(returning: Result {
+                        try store.commit(acceptorRecords: batch.records, auditEntries: batch.audit)
+                    })
                 }
             }
-            if case .failure(let error) = result {
+            switch result {
+            case .success(let auditError):
+                if let auditError {
+                    logger.error("could not append to the audit log; decisions go on, but the chain misses entries", metadata: ["error": "\(auditError)"])
+                }
+                for effect in commit.committed(batch) { apply(effect) }
+            case .failure(let error):
                 // Answering without the records on disk could break Paxos: what waited for them
-                // waits for the next batch, which writes them again (unless newer records of
-                // the same keys replace them). Clients are told the outcome is unknown rather
-                // than left waiting on a disk that may stay broken.
-                logger.error("could not persist acceptor state; withholding replies", metadata: ["error": "\(error)"])
-                for (key, record) in records where batchRecords[key] == nil { batchRecords[key] = record }
-                batchAudit = entries + batchAudit
-                for key in records.map(\.key) + entries.map(\.key) { lastWritten[key] = building }
-                held = held.compactMap { item in
-                    guard item.batch == number else { return item }
-                    if case .complete(let id, _) = item.effect {
-                        apply(.complete(id, .indeterminate("this node could not write its quorum state to disk (\(error)); the operation may or may not have been applied")))
-                        return nil
-                    }
-                    return (building, item.effect)
+                // waits for the next batch, which writes them again. Clients are told the outcome
+                // is unknown rather than left waiting on a disk that may stay broken.
+                logger.error(
+                    "could not persist acceptor state, so this node withholds its quorum replies; check that the data directory's disk is writable and not full",
+                    metadata: ["error": "\(error)"])
+                let abandoned = commit.failed(batch) { if case .complete = $0 { true } else { false } }
+                for case .complete(let id, _) in abandoned {
+                    apply(.complete(id, .indeterminate("this node could not write its quorum state to disk (\(error)); the operation may or may not have been applied")))
                 }
                 try? await Task.sleep(for: .milliseconds(100))  // back off from a failing disk
-            } else if case .success(let auditError?) = result {
-                logger.error("could not append to the audit log", metadata: ["error": "\(auditError)"])
             }
-            durable = number
-            lastWritten = lastWritten.filter { $0.value > number }
-            var later: [(batch: UInt64, effect: Effect)] = []
-            for item in held {
-                if item.batch <= number { apply(item.effect) } else { later.append(item) }
-            }
-            held = later
         }
         writing = false
     }
