@@ -96,6 +96,14 @@ private func randomPair(seed: UInt64, operations: Int = 120) -> (SiteState, Site
     return (states[0], states[1])
 }
 
+/// The state of one writer after `writes` random writes.
+private func writtenState(seed: UInt64, writes: Int) -> SiteState {
+    var writer = RandomSiteWriter(name: "edge-a")
+    var random = SeededRandom(seed: seed)
+    for _ in 0..<writes { _ = writer.randomOperation(using: &random) }
+    return writer.state
+}
+
 private func joined(_ a: SiteState, _ b: SiteState) -> SiteState {
     var result = a
     result.merge(b)
@@ -138,22 +146,18 @@ struct ReconcileSessionTests {
 
     @Test("a replica that receives a write never sends it back to where it came from")
     func neverBackToOrigin() {
-        var writer = RandomSiteWriter(name: "edge-a")
-        var random = SeededRandom(seed: 7)
-        for _ in 0..<50 { _ = writer.randomOperation(using: &random) }
-        var link = Link(writer.state, SiteState(), maxBatchEntries: 4)
+        let written = writtenState(seed: 7, writes: 50)
+        var link = Link(written, SiteState(), maxBatchEntries: 4)
         link.connect()
         link.settle()
-        #expect(link.states[1] == writer.state)
+        #expect(link.states[1] == written)
         #expect(link.entriesSent[1] == 0, "the receiver echoed \(link.entriesSent[1]) entries")
     }
 
     @Test("a lost batch makes the next one refused; the sender starts again from what the receiver holds")
     func lostBatchIsResent() {
-        var writer = RandomSiteWriter(name: "edge-a")
-        var random = SeededRandom(seed: 11)
-        for _ in 0..<60 { _ = writer.randomOperation(using: &random) }
-        var link = Link(writer.state, SiteState(), maxBatchEntries: 3)
+        let written = writtenState(seed: 11, writes: 60)
+        var link = Link(written, SiteState(), maxBatchEntries: 3)
         link.connect()
         // Hellos both ways: side 0 then has batches in flight to side 1.
         link.deliverNext(to: 1)
@@ -167,15 +171,13 @@ struct ReconcileSessionTests {
         if case .ack(_, let merged, _)? = link.queues[0].last { refused = !merged }
         #expect(refused, "a batch whose base was lost was merged")
         link.settle()
-        #expect(link.states[1] == writer.state)
+        #expect(link.states[1] == written)
     }
 
     @Test("an unacknowledged batch is sent again after the timeout; an unanswered hello too")
     func timeouts() {
-        var writer = RandomSiteWriter(name: "edge-a")
-        var random = SeededRandom(seed: 5)
-        for _ in 0..<20 { _ = writer.randomOperation(using: &random) }
-        var link = Link(writer.state, SiteState())
+        let written = writtenState(seed: 5, writes: 20)
+        var link = Link(written, SiteState())
         link.connect()
         link.deliverNext(to: 0, drop: true)  // side 1's hello is lost
         link.tick(by: link.sessions[1].configuration.helloRetryMilliseconds)
@@ -184,27 +186,25 @@ struct ReconcileSessionTests {
         link.deliverNext(to: 1)  // …side 1 opens on side 0's hello, answers
         while !link.queues[1].isEmpty { link.deliverNext(to: 1, drop: true) }  // …and the batch is lost
         link.settle()
-        #expect(link.states[1] != writer.state)
+        #expect(link.states[1] != written)
         link.tick(by: link.sessions[0].configuration.ackTimeoutMilliseconds)
         link.settle()
-        #expect(link.states[1] == writer.state)
+        #expect(link.states[1] == written)
     }
 
     @Test("a hello from a side that lost state replaces what was known of it: everything is sent again")
     func helloAfterLoss() {
-        var writer = RandomSiteWriter(name: "edge-a")
-        var random = SeededRandom(seed: 3)
-        for _ in 0..<30 { _ = writer.randomOperation(using: &random) }
-        var link = Link(writer.state, SiteState())
+        let written = writtenState(seed: 3, writes: 30)
+        var link = Link(written, SiteState())
         link.connect()
         link.settle()
-        #expect(link.states[1] == writer.state)
+        #expect(link.states[1] == written)
         // Side 1 comes back empty (its disk was replaced) and reconnects.
         link.states[1] = SiteState()
         link.sessions[0].disconnected()
         link.sessions[1].disconnected()
         link.connect()
         link.settle()
-        #expect(link.states[1] == writer.state)
+        #expect(link.states[1] == written)
     }
 }

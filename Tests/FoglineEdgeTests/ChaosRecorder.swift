@@ -31,6 +31,18 @@ final class ChaosRecorder: @unchecked Sendable {
         var respondedAt: UInt64 = 0
         var dropped = false
         var finished = false
+
+        /// Records how the operation ended at `time`.
+        mutating func finish(_ ending: Ending<Output>, at time: UInt64) {
+            finished = true
+            switch ending {
+            case .output(let output):
+                self.output = output
+                respondedAt = time
+            case .unavailable: dropped = true
+            case .unknown: break
+            }
+        }
     }
 
     /// A grant the client acts on from its response until its invocation + the `ttl_ms` the node
@@ -76,16 +88,7 @@ final class ChaosRecorder: @unchecked Sendable {
 
     func completeKV(_ index: Int, _ ending: Ending<KVSpec.Output>) {
         let at = now
-        lock.withLock {
-            kv[index].finished = true
-            switch ending {
-            case .output(let output):
-                kv[index].output = output
-                kv[index].respondedAt = at
-            case .unavailable: kv[index].dropped = true
-            case .unknown: break
-            }
-        }
+        lock.withLock { kv[index].finish(ending, at: at) }
     }
 
     /// Records a lease operation's invocation; a release first ends the client's windows of
@@ -105,19 +108,12 @@ final class ChaosRecorder: @unchecked Sendable {
     func completeLease(_ index: Int, _ ending: Ending<LeaseSpec.Output>, ttlMilliseconds: UInt64 = 0) {
         let at = now
         lock.withLock {
-            lease[index].finished = true
-            switch ending {
-            case .output(let output):
-                lease[index].output = output
-                lease[index].respondedAt = at
-                if case .granted(let token) = output, case .acquire(let holder) = lease[index].input {
-                    let end = lease[index].invokedAt + ttlMilliseconds * 1_000
-                    if end > at {
-                        windows.append(LeaseWindow(key: lease[index].key, holder: holder, token: token, start: at, end: end, node: lease[index].node))
-                    }
+            lease[index].finish(ending, at: at)
+            if case .output(.granted(let token)) = ending, case .acquire(let holder) = lease[index].input {
+                let end = lease[index].invokedAt + ttlMilliseconds * 1_000
+                if end > at {
+                    windows.append(LeaseWindow(key: lease[index].key, holder: holder, token: token, start: at, end: end, node: lease[index].node))
                 }
-            case .unavailable: lease[index].dropped = true
-            case .unknown: break
             }
         }
     }

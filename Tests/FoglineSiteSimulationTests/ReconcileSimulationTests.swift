@@ -51,7 +51,7 @@ struct ReconcileSimulationTests {
     func convergesUnderFaults(seed: UInt64) async {
         for edges in [3, 5] {
             let outcome = await OffPool.run { Self.run(seed: seed, edges: edges, seconds: 20, maxBatchEntries: 8) }
-            let context = "seed \(seed), \(edges) edges (replay: FOGLINE_SEED=\(seed))"
+            let context = "seed \(seed), \(edges) edges, \(outcome.batches) batches of which \(outcome.refused) refused (replay: FOGLINE_SEED=\(seed))"
             #expect(outcome.writes > 100 && outcome.batches > 0 && outcome.faults > 0, "\(context): the run exercised nothing")
             #expect(outcome.convergedAfter != nil, "\(context): not converged 60 s after healing: \(outcome.divergences.prefix(3))")
             #expect(outcome.divergences.isEmpty, "\(context): \(outcome.divergences.prefix(3))")
