@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FoglineWire", targets: ["FoglineWire"]),
         .executable(name: "fogline-edge", targets: ["fogline-edge"]),
         .executable(name: "fogline-sim", targets: ["fogline-sim"]),
+        .executable(name: "fogline-cloud", targets: ["fogline-cloud"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev). Imported only by FoglineMQTT.
@@ -48,6 +51,7 @@ let package = Package(
             dependencies: [
                 "FoglineCore", "CZlib",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["fogline.proto"],
             swiftSettings: strictSettings
@@ -91,6 +95,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
+        // The aggregator: sync ingest over MQTT, storage (SQLite or PostgreSQL), HTTP API.
+        .target(
+            name: "FoglineCloud",
+            dependencies: [
+                "FoglineCore", "FoglineWire", "FoglineMQTT",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fogline-cloud",
+            dependencies: [
+                "FoglineCloud",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-edge",
             dependencies: [
@@ -110,7 +137,7 @@ let package = Package(
         // Seeded generators shared by the property and simulation tests.
         .target(name: "FoglineTesting", dependencies: ["FoglineCore"], path: "Tests/FoglineTesting", swiftSettings: strictSettings),
         .testTarget(name: "FoglineCoreTests", dependencies: ["FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
-        .testTarget(name: "FoglineWireTests", dependencies: ["FoglineWire", "FoglineCore", "FoglineTesting"], swiftSettings: strictSettings),
+        .testTarget(name: "FoglineWireTests", dependencies: ["FoglineWire", "FoglineCore", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSettings),
         // Starts real Mosquitto brokers on free loopback ports (see Tests/FoglineTesting/MosquittoProcess.swift).
         .testTarget(name: "FoglineMQTTTests", dependencies: ["FoglineMQTT", "FoglineTesting"], swiftSettings: strictSettings),
         .testTarget(
@@ -124,6 +151,11 @@ let package = Package(
         // linearizability checker) and reconciliation (gossip and the cloud uplink).
         .testTarget(
             name: "FoglineSiteSimulationTests", dependencies: ["FoglineCore", "FoglineWire", "FoglineTesting"],
+            swiftSettings: strictSettings),
+        // The aggregator's stores (SQLite; PostgreSQL when FOGLINE_TEST_POSTGRES_URL is set, as
+        // .ci/run does), its HTTP API, and fogline-cloud against real brokers.
+        .testTarget(
+            name: "FoglineCloudTests", dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineTesting"],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.

@@ -29,9 +29,12 @@ struct CodecRobustnessTests {
         if let frame = try? SyncFrameCodec.decode(bytes, limits: limits) {
             switch frame.body {
             case .hello(let body): _ = try? body.toReplicaSummary(limits: limits)
-            case .ack(let body): _ = try? body.durableContext.toCausalContext(limits: limits)
-            case .batch(let body): _ = try? SiteDeltaCodec.decode(Array(body.payload), limits: limits)
-            case nil: break
+            case .ack(let body): _ = try? body.toReplicaSummary(limits: limits)
+            case .batch(let body):
+                _ = try? SiteDeltaCodec.decode(Array(body.payload), limits: limits)
+                _ = try? body.base.toCausalContext(limits: limits)
+            case .audit(let body): for record in body.entries { _ = try? record.toAuditEntry() }
+            case .auditAck, nil: break
             }
         }
     }

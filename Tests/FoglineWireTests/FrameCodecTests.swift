@@ -1,4 +1,5 @@
 import FoglineCore
+import Foundation
 import FoglineTesting
 import FoglineWire
 import Testing
@@ -15,6 +16,27 @@ struct FrameCodecTests {
     }
 
     static func summary() -> ReplicaSummary { ReplicaSummary(context: context(), kernelDigest: 0xDEAD_BEEF_0000_0001) }
+
+    static func audit() -> Fogline_V1_SyncAudit {
+        let first = AuditEntry(
+            index: 1, node: "edge-a", timestamp: sentAt, kind: "lease.acquire", key: "role/cloud-uplink",
+            detail: "holder=edge-a token=3", previousHash: .zero)
+        var audit = Fogline_V1_SyncAudit()
+        audit.entries = [Fogline_V1_AuditRecord(first)]
+        return audit
+    }
+
+    @Test("an audit record converts back to the entry it was made from, and a short hash is refused")
+    func auditRecords() throws {
+        let record = Self.audit().entries[0]
+        let entry = try record.toAuditEntry()
+        #expect(entry.hash == entry.computedHash)
+        #expect(Fogline_V1_AuditRecord(entry) == record)
+        var short = Self.audit()
+        short.entries[0].hash = Data([1, 2, 3])
+        let frame = Fogline_V1_SyncFrame(site: "plant_1", node: "edge-a", body: .audit(short))
+        #expect(throws: WireError.self) { try SyncFrameCodec.decode(SyncFrameCodec.encode(frame)) }
+    }
 
     static func peerFrame(_ body: Fogline_V1_PeerFrame.OneOf_Body) -> Fogline_V1_PeerFrame {
         Fogline_V1_PeerFrame(from: "edge-a", site: "plant_1", sentAt: sentAt, body: body)
@@ -79,7 +101,8 @@ struct FrameCodecTests {
             Fogline_V1_SyncFrame(site: "plant_1", node: "edge-a", batchID: 9,
                                  body: .batch(Fogline_V1_SyncBatch(batchID: 9, partIndex: 1, partCount: 3, payload: payload))),
             Fogline_V1_SyncFrame(site: "plant_1", node: "edge-a", batchID: 9,
-                                 body: .ack(Fogline_V1_SyncAck(batchID: 9, durableContext: Self.context()))),
+                                 body: .ack(Fogline_V1_SyncAck(batchID: 9, summary: Self.summary(), refused: true))),
+            Fogline_V1_SyncFrame(site: "plant_1", node: "edge-a", body: .audit(Self.audit())),
         ]
         for frame in frames {
             #expect(try SyncFrameCodec.decode(SyncFrameCodec.encode(frame)) == frame)

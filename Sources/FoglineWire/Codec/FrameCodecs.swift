@@ -72,7 +72,13 @@ public enum SyncFrameCodec {
             if case .UNRECOGNIZED(let value) = batch.compression {
                 throw .invalidValue(what: "unknown payload compression \(value)")
             }
-        case .ack, .hello, nil: break
+        case .audit(let audit):
+            for record in audit.entries {
+                guard record.previousHash.count == 32, record.hash.count == 32 else {
+                    throw .invalidValue(what: "audit entry \(record.index): hashes must be 32 bytes")
+                }
+            }
+        case .ack, .hello, .auditAck, nil: break
         }
         return frame
     }
@@ -193,9 +199,41 @@ extension Fogline_V1_SyncBatch {
 }
 
 extension Fogline_V1_SyncAck {
-    public init(batchID: UInt64, durableContext: CausalContext) {
+    /// Acknowledges batch `batchID`: merged durably (or `refused`, see ``ReconcileSession``), after
+    /// which the acknowledging side holds `summary`.
+    public init(batchID: UInt64, summary: ReplicaSummary, refused: Bool = false) {
         self.init()
         self.batchID = batchID
-        self.durableContext = Fogline_V1_CausalContext(durableContext)
+        self.durableContext = Fogline_V1_CausalContext(summary.context)
+        self.kernelDigest = summary.kernelDigest
+        self.refused = refused
+    }
+
+    public func toReplicaSummary(limits: DecodeLimits = DecodeLimits()) throws(WireError) -> ReplicaSummary {
+        ReplicaSummary(context: try durableContext.toCausalContext(limits: limits), kernelDigest: kernelDigest)
+    }
+}
+
+extension Fogline_V1_AuditRecord {
+    public init(_ entry: AuditEntry) {
+        self.init()
+        index = entry.index
+        node = entry.node
+        timestamp = Fogline_V1_HLCTimestamp(entry.timestamp)
+        kind = entry.kind
+        key = entry.key
+        detail = entry.detail
+        previousHash = Data(entry.previousHash.bytes)
+        hash = Data(entry.hash.bytes)
+    }
+
+    /// The entry as received; `AuditChain.verify` checks its hash and link.
+    public func toAuditEntry() throws(WireError) -> AuditEntry {
+        guard let previous = AuditHash(bytes: [UInt8](previousHash)), let own = AuditHash(bytes: [UInt8](hash)) else {
+            throw .invalidValue(what: "audit entry \(index): hashes must be 32 bytes")
+        }
+        return AuditEntry(
+            index: index, node: node, timestamp: HLCTimestamp(timestamp), kind: kind, key: key, detail: detail,
+            previousHash: previous, hash: own)
     }
 }

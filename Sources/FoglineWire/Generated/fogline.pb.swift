@@ -120,7 +120,7 @@ public nonisolated enum Fogline_V1_Compression: SwiftProtobuf.Enum, Swift.CaseIt
   public typealias RawValue = Int
   case none // = 0
 
-  /// raw DEFLATE (RFC 1951) of the whole payload; not implemented yet
+  /// raw DEFLATE (RFC 1951) of the whole payload
   case deflate // = 1
   case UNRECOGNIZED(Int)
 
@@ -899,11 +899,23 @@ public nonisolated struct Fogline_V1_GossipDelta: Sendable {
 
   public var deltaSeq: UInt64 = 0
 
+  /// What the sender assumed the receiver holds (FoglineCore.ReconcileSession's base): a receiver
+  /// that does not hold it refuses the delta (GossipAck.refused).
+  public var base: Fogline_V1_CausalContext {
+    get {_base ?? Fogline_V1_CausalContext()}
+    set {_base = newValue}
+  }
+  /// Returns true if `base` has been explicitly set.
+  public var hasBase: Bool {self._base != nil}
+  /// Clears the value of `base`. Subsequent reads from it will return its default value.
+  public mutating func clearBase() {self._base = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _delta: Fogline_V1_SiteDelta? = nil
+  fileprivate var _base: Fogline_V1_CausalContext? = nil
 }
 
 public nonisolated struct Fogline_V1_GossipAck: Sendable {
@@ -925,6 +937,9 @@ public nonisolated struct Fogline_V1_GossipAck: Sendable {
 
   /// and its dot-kernel digest (FoglineCore.ReplicaSummary)
   public var kernelDigest: UInt64 = 0
+
+  /// not merged: the receiver does not hold the delta's base
+  public var refused: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -951,6 +966,9 @@ public nonisolated struct Fogline_V1_ContextExchange: Sendable {
   public mutating func clearContext() {self._context = nil}
 
   public var kernelDigest: UInt64 = 0
+
+  /// answer with your own ContextExchange
+  public var wantsReply: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1335,12 +1353,30 @@ public nonisolated struct Fogline_V1_SyncFrame: Sendable {
     set {body = .ack(newValue)}
   }
 
+  public var audit: Fogline_V1_SyncAudit {
+    get {
+      if case .audit(let v)? = body {return v}
+      return Fogline_V1_SyncAudit()
+    }
+    set {body = .audit(newValue)}
+  }
+
+  public var auditAck: Fogline_V1_SyncAuditAck {
+    get {
+      if case .auditAck(let v)? = body {return v}
+      return Fogline_V1_SyncAuditAck()
+    }
+    set {body = .auditAck(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
     case hello(Fogline_V1_SyncHello)
     case batch(Fogline_V1_SyncBatch)
     case ack(Fogline_V1_SyncAck)
+    case audit(Fogline_V1_SyncAudit)
+    case auditAck(Fogline_V1_SyncAuditAck)
 
   }
 
@@ -1366,6 +1402,9 @@ public nonisolated struct Fogline_V1_SyncHello: Sendable {
   public mutating func clearContext() {self._context = nil}
 
   public var kernelDigest: UInt64 = 0
+
+  /// answer with your own SyncHello
+  public var wantsReply: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1395,9 +1434,22 @@ public nonisolated struct Fogline_V1_SyncBatch: Sendable {
 
   public var compression: Fogline_V1_Compression = .none
 
+  /// What the sender assumed the receiver holds (FoglineCore.ReconcileSession's base); set on
+  /// part 0. A receiver that does not hold it refuses the batch (SyncAck.refused).
+  public var base: Fogline_V1_CausalContext {
+    get {_base ?? Fogline_V1_CausalContext()}
+    set {_base = newValue}
+  }
+  /// Returns true if `base` has been explicitly set.
+  public var hasBase: Bool {self._base != nil}
+  /// Clears the value of `base`. Subsequent reads from it will return its default value.
+  public mutating func clearBase() {self._base = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _base: Fogline_V1_CausalContext? = nil
 }
 
 /// The aggregator merged the batch DURABLY; the edge may drop deltas covered by durable_context.
@@ -1417,11 +1469,81 @@ public nonisolated struct Fogline_V1_SyncAck: Sendable {
   /// Clears the value of `durableContext`. Subsequent reads from it will return its default value.
   public mutating func clearDurableContext() {self._durableContext = nil}
 
+  /// the receiver's dot-kernel digest after the merge
+  public var kernelDigest: UInt64 = 0
+
+  /// not merged: the receiver does not hold the batch's base
+  public var refused: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _durableContext: Fogline_V1_CausalContext? = nil
+}
+
+/// One entry of a node's hash-chained audit log (FoglineCore.AuditEntry).
+public nonisolated struct Fogline_V1_AuditRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var index: UInt64 = 0
+
+  public var node: String = String()
+
+  public var timestamp: Fogline_V1_HLCTimestamp {
+    get {_timestamp ?? Fogline_V1_HLCTimestamp()}
+    set {_timestamp = newValue}
+  }
+  /// Returns true if `timestamp` has been explicitly set.
+  public var hasTimestamp: Bool {self._timestamp != nil}
+  /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearTimestamp() {self._timestamp = nil}
+
+  public var kind: String = String()
+
+  public var key: String = String()
+
+  public var detail: String = String()
+
+  /// 32 bytes
+  public var previousHash: Data = Data()
+
+  /// 32 bytes
+  public var hash: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _timestamp: Fogline_V1_HLCTimestamp? = nil
+}
+
+/// Consecutive entries of the sending node's audit chain (edge -> cloud).
+public nonisolated struct Fogline_V1_SyncAudit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Fogline_V1_AuditRecord] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The aggregator stored the node's chain durably up to `stored_through` (edge sends from there).
+public nonisolated struct Fogline_V1_SyncAuditAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var storedThrough: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -2665,7 +2787,7 @@ nonisolated extension Fogline_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_GossipDelta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GossipDelta"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delta\0\u{3}delta_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delta\0\u{3}delta_seq\0\u{1}base\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2675,6 +2797,7 @@ nonisolated extension Fogline_V1_GossipDelta: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._delta) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.deltaSeq) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._base) }()
       default: break
       }
     }
@@ -2691,12 +2814,16 @@ nonisolated extension Fogline_V1_GossipDelta: SwiftProtobuf.Message, SwiftProtob
     if self.deltaSeq != 0 {
       try visitor.visitSingularUInt64Field(value: self.deltaSeq, fieldNumber: 2)
     }
+    try { if let v = self._base {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_GossipDelta, rhs: Fogline_V1_GossipDelta) -> Bool {
     if lhs._delta != rhs._delta {return false}
     if lhs.deltaSeq != rhs.deltaSeq {return false}
+    if lhs._base != rhs._base {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2704,7 +2831,7 @@ nonisolated extension Fogline_V1_GossipDelta: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Fogline_V1_GossipAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GossipAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delta_seq\0\u{1}context\0\u{3}kernel_digest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delta_seq\0\u{1}context\0\u{3}kernel_digest\0\u{1}refused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2715,6 +2842,7 @@ nonisolated extension Fogline_V1_GossipAck: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.deltaSeq) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._context) }()
       case 3: try { try decoder.decodeSingularFixed64Field(value: &self.kernelDigest) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.refused) }()
       default: break
       }
     }
@@ -2734,6 +2862,9 @@ nonisolated extension Fogline_V1_GossipAck: SwiftProtobuf.Message, SwiftProtobuf
     if self.kernelDigest != 0 {
       try visitor.visitSingularFixed64Field(value: self.kernelDigest, fieldNumber: 3)
     }
+    if self.refused != false {
+      try visitor.visitSingularBoolField(value: self.refused, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2741,6 +2872,7 @@ nonisolated extension Fogline_V1_GossipAck: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.deltaSeq != rhs.deltaSeq {return false}
     if lhs._context != rhs._context {return false}
     if lhs.kernelDigest != rhs.kernelDigest {return false}
+    if lhs.refused != rhs.refused {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2748,7 +2880,7 @@ nonisolated extension Fogline_V1_GossipAck: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_ContextExchange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ContextExchange"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0\u{3}wants_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2758,6 +2890,7 @@ nonisolated extension Fogline_V1_ContextExchange: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._context) }()
       case 2: try { try decoder.decodeSingularFixed64Field(value: &self.kernelDigest) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.wantsReply) }()
       default: break
       }
     }
@@ -2774,12 +2907,16 @@ nonisolated extension Fogline_V1_ContextExchange: SwiftProtobuf.Message, SwiftPr
     if self.kernelDigest != 0 {
       try visitor.visitSingularFixed64Field(value: self.kernelDigest, fieldNumber: 2)
     }
+    if self.wantsReply != false {
+      try visitor.visitSingularBoolField(value: self.wantsReply, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_ContextExchange, rhs: Fogline_V1_ContextExchange) -> Bool {
     if lhs._context != rhs._context {return false}
     if lhs.kernelDigest != rhs.kernelDigest {return false}
+    if lhs.wantsReply != rhs.wantsReply {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3267,7 +3404,7 @@ nonisolated extension Fogline_V1_AcceptorRecord: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Fogline_V1_SyncFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SyncFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{1}site\0\u{1}node\0\u{3}batch_id\0\u{1}signature\0\u{2}\u{5}hello\0\u{1}batch\0\u{1}ack\0\u{c}\u{6}\u{4}\u{c}\u{14}P\u{1}")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{1}site\0\u{1}node\0\u{3}batch_id\0\u{1}signature\0\u{2}\u{5}hello\0\u{1}batch\0\u{1}ack\0\u{1}audit\0\u{3}audit_ack\0\u{c}\u{6}\u{4}\u{c}\u{14}P\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3319,6 +3456,32 @@ nonisolated extension Fogline_V1_SyncFrame: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .ack(v)
         }
       }()
+      case 13: try {
+        var v: Fogline_V1_SyncAudit?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .audit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .audit(v)
+        }
+      }()
+      case 14: try {
+        var v: Fogline_V1_SyncAuditAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .auditAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .auditAck(v)
+        }
+      }()
       default: break
       }
     }
@@ -3357,6 +3520,14 @@ nonisolated extension Fogline_V1_SyncFrame: SwiftProtobuf.Message, SwiftProtobuf
       guard case .ack(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
     }()
+    case .audit?: try {
+      guard case .audit(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .auditAck?: try {
+      guard case .auditAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -3376,7 +3547,7 @@ nonisolated extension Fogline_V1_SyncFrame: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SyncHello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0\u{3}wants_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3386,6 +3557,7 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._context) }()
       case 2: try { try decoder.decodeSingularFixed64Field(value: &self.kernelDigest) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.wantsReply) }()
       default: break
       }
     }
@@ -3402,12 +3574,16 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
     if self.kernelDigest != 0 {
       try visitor.visitSingularFixed64Field(value: self.kernelDigest, fieldNumber: 2)
     }
+    if self.wantsReply != false {
+      try visitor.visitSingularBoolField(value: self.wantsReply, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_SyncHello, rhs: Fogline_V1_SyncHello) -> Bool {
     if lhs._context != rhs._context {return false}
     if lhs.kernelDigest != rhs.kernelDigest {return false}
+    if lhs.wantsReply != rhs.wantsReply {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3415,7 +3591,7 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_SyncBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SyncBatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{3}part_index\0\u{3}part_count\0\u{1}payload\0\u{1}compression\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{3}part_index\0\u{3}part_count\0\u{1}payload\0\u{1}compression\0\u{1}base\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3428,12 +3604,17 @@ nonisolated extension Fogline_V1_SyncBatch: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.partCount) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.compression) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._base) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.batchID != 0 {
       try visitor.visitSingularUInt64Field(value: self.batchID, fieldNumber: 1)
     }
@@ -3449,6 +3630,9 @@ nonisolated extension Fogline_V1_SyncBatch: SwiftProtobuf.Message, SwiftProtobuf
     if self.compression != .none {
       try visitor.visitSingularEnumField(value: self.compression, fieldNumber: 5)
     }
+    try { if let v = self._base {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3458,6 +3642,7 @@ nonisolated extension Fogline_V1_SyncBatch: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.partCount != rhs.partCount {return false}
     if lhs.payload != rhs.payload {return false}
     if lhs.compression != rhs.compression {return false}
+    if lhs._base != rhs._base {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3465,7 +3650,7 @@ nonisolated extension Fogline_V1_SyncBatch: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_SyncAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SyncAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{3}durable_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{3}durable_context\0\u{3}kernel_digest\0\u{1}refused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3475,6 +3660,8 @@ nonisolated extension Fogline_V1_SyncAck: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.batchID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._durableContext) }()
+      case 3: try { try decoder.decodeSingularFixed64Field(value: &self.kernelDigest) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.refused) }()
       default: break
       }
     }
@@ -3491,12 +3678,149 @@ nonisolated extension Fogline_V1_SyncAck: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._durableContext {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.kernelDigest != 0 {
+      try visitor.visitSingularFixed64Field(value: self.kernelDigest, fieldNumber: 3)
+    }
+    if self.refused != false {
+      try visitor.visitSingularBoolField(value: self.refused, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_SyncAck, rhs: Fogline_V1_SyncAck) -> Bool {
     if lhs.batchID != rhs.batchID {return false}
     if lhs._durableContext != rhs._durableContext {return false}
+    if lhs.kernelDigest != rhs.kernelDigest {return false}
+    if lhs.refused != rhs.refused {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_AuditRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}node\0\u{1}timestamp\0\u{1}kind\0\u{1}key\0\u{1}detail\0\u{3}previous_hash\0\u{1}hash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._timestamp) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 7: try { try decoder.decodeSingularBytesField(value: &self.previousHash) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.index != 0 {
+      try visitor.visitSingularUInt64Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 2)
+    }
+    try { if let v = self._timestamp {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 4)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 5)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 6)
+    }
+    if !self.previousHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.previousHash, fieldNumber: 7)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_AuditRecord, rhs: Fogline_V1_AuditRecord) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.node != rhs.node {return false}
+    if lhs._timestamp != rhs._timestamp {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.previousHash != rhs.previousHash {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_SyncAudit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SyncAudit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_SyncAudit, rhs: Fogline_V1_SyncAudit) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_SyncAuditAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SyncAuditAck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stored_through\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.storedThrough) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.storedThrough != 0 {
+      try visitor.visitSingularUInt64Field(value: self.storedThrough, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_SyncAuditAck, rhs: Fogline_V1_SyncAuditAck) -> Bool {
+    if lhs.storedThrough != rhs.storedThrough {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

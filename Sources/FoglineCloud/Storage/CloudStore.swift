@@ -1,0 +1,122 @@
+public import FoglineCore
+
+/// Where the aggregator keeps the merged state of every site: one protocol, two real backends
+/// (``SQLiteCloudStore``, the embedded default, and ``PostgresCloudStore``, which several
+/// `fogline-cloud serve` processes share to scale out).
+///
+/// Every method is safe to call from many tasks and, for PostgreSQL, from many processes at once:
+/// merges commute, so any instance may merge any batch, in any order, any number of times, and
+/// the stored state is the join of everything merged (``SiteState/merge(_:)`` exactly).
+public protocol CloudStore: Sendable {
+    /// Joins `delta` into site `site`'s state and returns only once that is durable (committed);
+    /// returns the site's summary after the merge. Creates the site on its first merge.
+    func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary
+
+    /// The site's causal context and kernel digest (empty for a site never merged).
+    func summary(site: String) async throws -> ReplicaSummary
+
+    /// What a replica that sent `peer` lacks of site `site`, at most about `maxEntries` entries,
+    /// with the context that batch covers (``SiteState/batch(since:maxEntries:)`` on the stored
+    /// state), or `nil` when it lacks nothing.
+    func batch(site: String, since peer: ReplicaSummary, maxEntries: Int) async throws -> SiteDelta?
+
+    /// Every site ever merged, sorted by name.
+    func sites() async throws -> [String]
+
+    /// The site's state for reading (API views): every part but raw telemetry, which is large;
+    /// read its summary with ``telemetry(site:)``.
+    func view(site: String) async throws -> SiteState
+
+    /// Per device, what the raw readings stored for the site say (distinct readings, so a
+    /// reading merged twice or ingested by two nodes counts once).
+    func telemetry(site: String) async throws -> [String: RawTelemetrySummary]
+
+    /// Appends entries of node `node`'s audit chain. Entries at or below what is stored are
+    /// skipped (a resend); the rest must continue the stored chain (index and previous hash) and
+    /// verify, or nothing is stored and ``AuditAppendError`` says why. Returns the index stored
+    /// through.
+    func appendAudit(_ entries: [AuditEntry], site: String, node: String) async throws -> UInt64
+
+    /// The stored audit chain of every node of the site, by node, each in index order.
+    func audit(site: String) async throws -> [String: [AuditEntry]]
+
+    /// Keeps one part of a multi-part sync batch from `node` until all its parts are there (they
+    /// may reach different instances under a shared subscription); returns every part, in index
+    /// order, once the batch is complete (and forgets them), else `nil`. A part already kept is
+    /// ignored. Parts of any batch received more than ``StoredBatchPart/expiryMilliseconds``
+    /// before `part` are dropped (their sender resends the batch when no ack comes).
+    func addBatchPart(_ part: StoredBatchPart, site: String, node: String) async throws -> [StoredBatchPart]?
+
+    /// Records that `node` of `site` synced at `wallMilliseconds` (the dashboard's last sync).
+    func recordContact(site: String, node: String, wallMilliseconds: UInt64) async throws
+
+    /// When each node of the site last synced (wall milliseconds), by node.
+    func contacts(site: String) async throws -> [String: UInt64]
+
+    /// Closes connections; later calls fail.
+    func close() async throws
+}
+
+/// What a site's raw readings of one device say.
+public struct RawTelemetrySummary: Sendable, Equatable {
+    /// Distinct readings stored, over every birth epoch.
+    public var received: UInt64
+    /// Seqs missing below the highest seq of each epoch (`highest + 1 - readings`, summed).
+    public var gaps: UInt64
+    /// The highest seq of the newest epoch.
+    public var lastSeq: UInt64?
+
+    public init(received: UInt64, gaps: UInt64, lastSeq: UInt64?) {
+        self.received = received
+        self.gaps = gaps
+        self.lastSeq = lastSeq
+    }
+}
+
+/// One part of a multi-part sync batch, as ``CloudStore/addBatchPart(_:site:node:)`` keeps it.
+public struct StoredBatchPart: Sendable, Equatable {
+    public var batchID: UInt64
+    public var index: UInt32
+    public var count: UInt32
+    /// `Fogline_V1_Compression` raw value; every part of a batch carries the same.
+    public var compression: Int
+    /// Encoded `base` context (part 0 only; empty otherwise).
+    public var base: [UInt8]
+    public var payload: [UInt8]
+    public var receivedWallMilliseconds: UInt64
+
+    /// How long an incomplete batch's parts are kept.
+    public static let expiryMilliseconds: UInt64 = 60_000
+
+    public init(
+        batchID: UInt64, index: UInt32, count: UInt32, compression: Int, base: [UInt8], payload: [UInt8],
+        receivedWallMilliseconds: UInt64
+    ) {
+        self.batchID = batchID
+        self.index = index
+        self.count = count
+        self.compression = compression
+        self.base = base
+        self.payload = payload
+        self.receivedWallMilliseconds = receivedWallMilliseconds
+    }
+}
+
+/// Why audit entries were not stored.
+public struct AuditAppendError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var site: String
+    public var node: String
+    public var index: UInt64
+    public var reason: String
+
+    public init(site: String, node: String, index: UInt64, reason: String) {
+        self.site = site
+        self.node = node
+        self.index = index
+        self.reason = reason
+    }
+
+    public var description: String {
+        "audit entry \(index) of node \(node) (site \(site)) was not stored: \(reason)"
+    }
+}
