@@ -150,7 +150,7 @@ public final class EdgeStore: Sendable {
     }
 
     /// Folds the telemetry journal into the device-ordered tables now, in one transaction.
-    private func foldJournal() throws {
+    func foldJournal() throws {
         try queue.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 try TelemetryJournal.fold(db, path: path)
@@ -434,7 +434,7 @@ public final class EdgeStore: Sendable {
 
     // MARK: Private
 
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try queue.read(body)
         } catch {

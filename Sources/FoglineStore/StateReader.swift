@@ -45,15 +45,48 @@ struct StateReader {
         return DotKernel(entries: entries)
     }
 
+    /// One writer's entries after a dot counter, oldest first, at most `limit` of them, without
+    /// those whose dots `peer` holds (see ``EdgeStore/replicaWindow(since:entriesPerWriter:)``).
+    struct DotRange {
+        var writer: NodeID
+        var after: UInt64
+        var limit: Int
+        var peer: CausalContext
+
+        /// The SQL condition on a table whose writer and dot columns are named as given, and its
+        /// arguments.
+        func filter(writerColumn: String = "writer") -> (sql: String, arguments: StatementArguments) {
+            (" WHERE \(writerColumn) = ? AND dot_counter > ? ORDER BY dot_counter LIMIT ?",
+             [StoredInteger.sortable(writer.rawValue), StoredInteger.bits(after), limit])
+        }
+
+        func lacks(_ counter: UInt64) -> Bool { !peer.contains(Dot(node: writer, counter: counter)) }
+    }
+
     func fieldMaps(_ part: FieldPart) throws -> FieldMaps {
+        try fieldMaps(part, where: "WHERE part = ?", arguments: [part.rawValue])
+    }
+
+    func fieldMaps(_ part: FieldPart, in range: DotRange) throws -> FieldMaps {
+        let filter = range.filter()
+        var arguments: StatementArguments = [part.rawValue]
+        arguments += filter.arguments
+        return try fieldMaps(part, where: "WHERE part = ? AND " + filter.sql.dropFirst(" WHERE ".count), arguments: arguments) {
+            range.lacks($0.dot.counter)
+        }
+    }
+
+    private func fieldMaps(
+        _ part: FieldPart, where condition: String, arguments: StatementArguments, keep: (FieldMaps.Field) -> Bool = { _ in true }
+    ) throws -> FieldMaps {
         var maps = FieldMaps()
         try forEachRow(
             "field_entry",
             sql: """
                 SELECT device, field, value_kind, value_number, value_text, value_bool, logical, writer, dot_counter
-                FROM field_entry WHERE part = ?
+                FROM field_entry \(condition)
                 """,
-            arguments: [part.rawValue]
+            arguments: arguments
         ) { row in
             let writer = try node(row, 7)
             let value: FieldValue
@@ -68,29 +101,37 @@ struct StateReader {
                 name: try row.decode(String.self, atIndex: 1), value: value,
                 stamp: HLCTimestamp(logical: try sortable(row, 6), node: writer),
                 dot: Dot(node: writer, counter: try bits(row, 8)))
-            maps.insert(device: try row.decode(String.self, atIndex: 0), field: field)
+            if keep(field) { maps.insert(device: try row.decode(String.self, atIndex: 0), field: field) }
         }
         return maps
     }
 
-    func presence() throws -> LWWRegisterMap<String, Presence> {
+    func presence(in range: DotRange? = nil) throws -> LWWRegisterMap<String, Presence> {
         var map = LWWRegisterMap<String, Presence>()
-        try forEachRow("presence", sql: "SELECT device, online, since_ms, logical, writer, dot_counter FROM presence") { row in
+        let filter = range?.filter() ?? (sql: "", arguments: [])
+        try forEachRow(
+            "presence", sql: "SELECT device, online, since_ms, logical, writer, dot_counter FROM presence" + filter.sql,
+            arguments: filter.arguments
+        ) { row in
             let register = LWWRegister(
                 value: Presence(online: try row.decode(Bool.self, atIndex: 1), sinceMilliseconds: try bits(row, 2)),
                 stamp: HLCTimestamp(logical: try sortable(row, 3), node: try node(row, 4)),
                 dotCounter: try bits(row, 5))
-            map.insert(register, for: try row.decode(String.self, atIndex: 0))
+            if range?.lacks(register.dotCounter) ?? true { map.insert(register, for: try row.decode(String.self, atIndex: 0)) }
         }
         return map
     }
 
-    func counters() throws -> PNCounters {
+    func counters(in range: DotRange? = nil) throws -> PNCounters {
         var counters = PNCounters()
-        try forEachRow("counter_cell", sql: "SELECT name, node, increments, decrements, dot_counter FROM counter_cell") { row in
-            counters.insert(
-                PNCounters.Cell(increments: try bits(row, 2), decrements: try bits(row, 3), dotCounter: try bits(row, 4)),
-                for: PNCounters.Key(name: try row.decode(String.self, atIndex: 0), node: try node(row, 1)))
+        let filter = range?.filter(writerColumn: "node") ?? (sql: "", arguments: [])
+        try forEachRow(
+            "counter_cell", sql: "SELECT name, node, increments, decrements, dot_counter FROM counter_cell" + filter.sql,
+            arguments: filter.arguments
+        ) { row in
+            let cell = PNCounters.Cell(increments: try bits(row, 2), decrements: try bits(row, 3), dotCounter: try bits(row, 4))
+            guard range?.lacks(cell.dotCounter) ?? true else { return }
+            counters.insert(cell, for: PNCounters.Key(name: try row.decode(String.self, atIndex: 0), node: try node(row, 1)))
         }
         return counters
     }
@@ -111,6 +152,26 @@ struct StateReader {
         }
         // The cells committed since the last fold are the stored ones plus the journal's replay.
         try TelemetryJournal.replay(into: &rollups, reader: self) { _ in nil }
+        return rollups
+    }
+
+    /// Folded rollup cells only: call it right after a journal fold.
+    func rollups(in range: DotRange) throws -> TelemetryRollups {
+        var rollups = TelemetryRollups()
+        let filter = range.filter()
+        try forEachRow(
+            "rollup",
+            sql: "SELECT device, metric, window_start_ms, writer, count, sum, min, max, last, last_logical, dot_counter FROM rollup"
+                + filter.sql,
+            arguments: filter.arguments
+        ) { row in
+            let summary = try summary(row, from: 4)
+            guard range.lacks(summary.dotCounter) else { return }
+            let key = TelemetryRollups.Key(
+                device: try row.decode(String.self, atIndex: 0), metric: try row.decode(String.self, atIndex: 1),
+                windowStart: try bits(row, 2), writer: try node(row, 3))
+            rollups.insert(summary, for: key)
+        }
         return rollups
     }
 
@@ -137,6 +198,17 @@ struct StateReader {
             count: try bits(row, first), sum: try real(row, first + 1), min: try real(row, first + 2),
             max: try real(row, first + 3), last: try real(row, first + 4), lastLogical: try sortable(row, first + 5),
             dotCounter: try bits(row, first + 6))
+    }
+
+    /// Folded raw readings only: call it right after a journal fold.
+    func rawTelemetry(in range: DotRange) throws -> RawTelemetry {
+        var raw = RawTelemetry()
+        let filter = range.filter()
+        try forEachReading("raw_telemetry", sql: Self.readingColumns + " FROM raw_telemetry" + filter.sql, arguments: filter.arguments) {
+            key, reading in
+            if range.lacks(reading.dotCounter) { raw.insert(reading, for: key) }
+        }
+        return raw
     }
 
     func rawTelemetry() throws -> RawTelemetry {

@@ -17,6 +17,7 @@ enum StoreSchema {
         migrator.registerMigration("v1-edge-bookkeeping", migrate: createEdgeBookkeepingTables)
         migrator.registerMigration("v2-raw-telemetry-epoch", migrate: addEpochToRawTelemetry)
         migrator.registerMigration("v3-telemetry-journal", migrate: TelemetryJournal.createTables)
+        migrator.registerMigration("v4-dot-indexes", migrate: createDotIndexes)
         return migrator
     }
 
@@ -135,6 +136,20 @@ enum StoreSchema {
                     SELECT device, -9223372036854775808, seq, metrics, device_time_ms, logical, writer, dot_counter FROM raw_telemetry;
                 DROP TABLE raw_telemetry;
                 ALTER TABLE raw_telemetry_v2 RENAME TO raw_telemetry;
+                """)
+    }
+
+    /// Anti-entropy reads, per writer, the entries after a dot counter
+    /// (``EdgeStore/replicaWindow(since:entriesPerWriter:)``): an index per part on (writer, dot).
+    /// Dots only grow, so new rows land at the end of each index.
+    private static func createDotIndexes(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE INDEX field_entry_by_dot ON field_entry (writer, dot_counter);
+                CREATE INDEX presence_by_dot ON presence (writer, dot_counter);
+                CREATE INDEX counter_cell_by_dot ON counter_cell (node, dot_counter);
+                CREATE INDEX rollup_by_dot ON rollup (writer, dot_counter);
+                CREATE INDEX raw_telemetry_by_dot ON raw_telemetry (writer, dot_counter);
                 """)
     }
 

@@ -1,0 +1,62 @@
+public import FoglineCore
+import GRDB
+
+extension EdgeStore {
+    /// What anti-entropy tells the other side: the stored causal context and alarm-kernel digest.
+    /// Only committed writes count (see ``FoglineCore/ReconcileReplica``).
+    public func replicaSummary() throws -> ReplicaSummary {
+        try read("read the replica summary") { db in
+            let reader = StateReader(db: db, path: path)
+            return ReplicaSummary(context: try reader.context(), kernelDigest: try reader.alarms().digest)
+        }
+    }
+
+    /// The part of the stored state that `SiteState.batch(since: peer, maxEntries: entriesPerWriter)`
+    /// reads, without loading the rest: the whole causal context and alarm kernel, and from every
+    /// table, per writer, the oldest `entriesPerWriter + 1` entries whose dots `peer` lacks.
+    ///
+    /// Why that is enough for the batch to equal the one the whole state gives: a batch ships
+    /// every missing entry when there are at most `entriesPerWriter` of them (then no table was
+    /// cut short), and otherwise the oldest `entriesPerWriter` missing dots with, per writer, a
+    /// limit no higher than any table's `(entriesPerWriter + 1)`-th missing dot of that writer
+    /// (more than `entriesPerWriter` older dots precede it). Every entry at or below the limit is
+    /// loaded.
+    ///
+    /// Folds the telemetry journal first, so raw readings and rollups are read from their tables.
+    public func replicaWindow(since peer: ReplicaSummary, entriesPerWriter: Int) throws -> SiteState {
+        try foldJournal()
+        return try read("read a replica window") { db in
+            let reader = StateReader(db: db, path: path)
+            let context = try reader.context()
+            var window = SiteDelta(
+                context: context, registry: FieldMaps(), presence: LWWRegisterMap(), reported: FieldMaps(),
+                desired: FieldMaps(), counters: PNCounters(), alarms: try reader.alarms(), rollups: TelemetryRollups(),
+                raw: RawTelemetry())
+            var writers = Set(context.versionVector.map(\.node))
+            for dot in context.cloud { writers.insert(dot.node) }
+            for writer in writers.sorted(by: { $0.rawValue < $1.rawValue }) {
+                let from = peer.context.contiguousMaximum(of: writer)
+                // Dots the peer holds beyond its contiguous counter are filtered out after the
+                // query; fetch that many more so the cut still leaves `entriesPerWriter + 1`.
+                let beyond = peer.context.cloud.lazy.filter { $0.node == writer }.count
+                let range = StateReader.DotRange(
+                    writer: writer, after: from, limit: entriesPerWriter + 1 + beyond, peer: peer.context)
+                for part in FieldPart.allCases {
+                    let maps = try reader.fieldMaps(part, in: range)
+                    switch part {
+                    case .registry: window.registry!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                    case .reported: window.reported!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                    case .desired: window.desired!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                    }
+                }
+                window.presence!.merge(try reader.presence(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+                window.counters!.merge(try reader.counters(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+                window.rollups!.merge(try reader.rollups(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+                window.raw!.merge(try reader.rawTelemetry(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+            }
+            var state = SiteState()
+            state.merge(window)
+            return state
+        }
+    }
+}

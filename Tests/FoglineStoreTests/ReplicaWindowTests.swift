@@ -1,0 +1,87 @@
+import FoglineCore
+import FoglineStore
+import FoglineTesting
+import Testing
+
+@Suite("Replica window: anti-entropy batches read from the store")
+struct ReplicaWindowTests {
+    /// Three writers' random operations, all merged into one state and committed to a store.
+    static func written(_ random: inout SeededRandom, operations: Int) throws -> (SiteState, EdgeStore, TemporaryDirectory) {
+        var writers = ["edge-a", "edge-b", "cloud.x"].map { RandomSiteWriter(name: $0) }
+        var state = SiteState()
+        let (store, directory) = try EdgeStore.temporary()
+        for _ in 0..<operations {
+            let index = random.int(in: 0...2)
+            let delta = writers[index].randomOperation(using: &random)
+            state.merge(delta)
+            try store.commit(StoreBatch(deltas: [delta], context: state.context, alarms: state.alarms))
+        }
+        return (state, store, directory)
+    }
+
+    /// A peer holding a random part of `state`: some writers' prefixes and scattered dots.
+    static func peer(of state: SiteState, _ random: inout SeededRandom) -> ReplicaSummary {
+        var context = CausalContext()
+        for (node, counter) in state.context.versionVector {
+            let prefix = UInt64(random.int(in: 0...Int(counter)))
+            context.formUnion(CausalContext(versionVector: [(node, prefix)]))
+            for extra in (prefix + 1)...max(prefix + 1, counter) where random.chance(0.15) {
+                context.insert(Dot(node: node, counter: extra))
+            }
+        }
+        let digest = random.chance(0.5) ? state.alarms.digest : 0
+        return ReplicaSummary(context: context, kernelDigest: digest)
+    }
+
+    @Test("the window's batch equals the whole state's batch, for random peers and batch sizes",
+          arguments: PropertySeeds.seeds(default: 25))
+    func windowBatchEqualsStateBatch(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let (state, store, directory) = try Self.written(&random, operations: random.int(in: 20...160))
+        defer { withExtendedLifetime(directory) {} }
+        for _ in 0..<6 {
+            let peer = random.chance(0.2) ? ReplicaSummary(context: CausalContext(), kernelDigest: 0) : Self.peer(of: state, &random)
+            let maxEntries = random.pick([1, 3, 10, 50, 5_000])
+            let expected = state.batch(since: peer, maxEntries: maxEntries)
+            let window = try store.replicaWindow(since: peer, entriesPerWriter: maxEntries)
+            let actual = window.batch(since: peer, maxEntries: maxEntries)
+            #expect(actual == expected, "seed \(seed), maxEntries \(maxEntries), peer \(peer.context)")
+        }
+        #expect(try store.replicaSummary() == state.summary)
+    }
+
+    @Test("one table holding more missing entries than a batch: the batch stops at a limit and claims no more")
+    func oneFullTable() throws {
+        let (store, directory) = try EdgeStore.temporary()
+        defer { withExtendedLifetime(directory) {} }
+        var state = SiteState()
+        let node = NodeID(name: "edge-a")
+        for index in 0..<10 {
+            let delta = state.set(
+                .registry, device: "device-\(index)", fields: [("profile", .string("meter"))],
+                stamp: HLCTimestamp(milliseconds: 1_763_800_000_000 + UInt64(index), counter: 0, node: node))
+            try store.commit(StoreBatch(deltas: [delta], context: state.context))
+        }
+        let empty = ReplicaSummary(context: CausalContext(), kernelDigest: state.alarms.digest)
+        let batch = try #require(try store.replicaWindow(since: empty, entriesPerWriter: 5).batch(since: empty, maxEntries: 5))
+        #expect(batch == state.batch(since: empty, maxEntries: 5))
+        #expect(batch.context == CausalContext(versionVector: [(node, UInt64(5))]))
+        #expect(batch.registry?.deviceIDs.count == 5)
+    }
+
+    @Test("batches from the store bring an empty replica to the stored state", arguments: PropertySeeds.seeds(default: 10))
+    func batchesConverge(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let (state, store, directory) = try Self.written(&random, operations: 120)
+        defer { withExtendedLifetime(directory) {} }
+        var replica = SiteState()
+        var rounds = 0
+        while let batch = try store.replicaWindow(since: replica.summary, entriesPerWriter: 7).batch(since: replica.summary, maxEntries: 7) {
+            let before = replica
+            replica.merge(batch)
+            rounds += 1
+            if replica == before || rounds > 500 { break }
+        }
+        #expect(replica == state, "seed \(seed): \(differingParts(replica, state)) after \(rounds) batches")
+    }
+}
