@@ -17,7 +17,7 @@ struct FoglineEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fogline-edge",
         abstract: "The Fogline edge node daemon and its tools.",
-        subcommands: [Run.self, CheckConfig.self, Status.self, KeyValue.self, Lease.self])
+        subcommands: [Run.self, CheckConfig.self, Status.self, KeyValue.self, Lease.self, KeyGen.self])
 }
 
 /// Flags shared by the commands that read a configuration.
@@ -40,6 +40,8 @@ struct ConfigOptions: ParsableArguments {
     var peers: [String] = []
     @Option(name: .customLong("site-key-file"), help: "File holding the site's shared peer key; overrides `quorum.site_key_file`.")
     var siteKeyFile: String?
+    @Option(name: .long, help: "The aggregator's broker, mqtt://HOST:PORT; overrides `cloud.broker.url`.")
+    var cloud: String?
 
     func load() throws -> EdgeConfiguration {
         var text: String?
@@ -52,7 +54,7 @@ struct ConfigOptions: ParsableArguments {
             text: text, file: config ?? "(flags)",
             overrides: .init(
                 site: site, node: node, broker: broker, dataDirectory: data, admin: admin, listen: listen, peers: peers,
-                siteKeyFile: siteKeyFile))
+                siteKeyFile: siteKeyFile, cloud: cloud))
     }
 }
 
@@ -83,6 +85,24 @@ struct Run: AsyncParsableCommand {
         }
         try await running.value
         signals.forEach { $0.cancel() }
+    }
+}
+
+struct KeyGen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a new Ed25519 signing key for the cloud uplink; print its public key for the aggregator's config.")
+    @Option(name: .long, help: "File to write the private key to (refuses to overwrite one).")
+    var out: String
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: out) else {
+            throw ValidationError("\(out) exists already; remove it first if you mean to replace this node's key.")
+        }
+        let publicKey: String
+        do { publicKey = try SigningKeyFile.create(at: out) } catch {
+            throw ValidationError("Cannot write the key to \(out): \(error)")
+        }
+        print(publicKey)
     }
 }
 

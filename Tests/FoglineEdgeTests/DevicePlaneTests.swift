@@ -75,8 +75,10 @@ struct DevicePlaneTests {
     mutating func dedupeGapsReplay() {
         _ = send("th-1", .birth, #"{"profile":"thermostat","fw":"1.4.2","replay":true}"#)
         for seq in 0..<10 as Range<UInt64> { #expect(Self.persisted(telemetry("th-1", seq: seq)).count == 1) }
-        // A duplicate stores nothing.
-        #expect(Self.persisted(telemetry("th-1", seq: 5)).isEmpty)
+        // A duplicate stores no reading; it is counted in the replicated duplicates counter.
+        let duplicate = Self.persisted(telemetry("th-1", seq: 5))
+        #expect(duplicate.count == 1 && duplicate.allSatisfy { $0.raw == nil && $0.rollups == nil && $0.counters != nil })
+        #expect(plane.state.counters.value(DevicePlane.duplicatesCounter(of: "th-1")) == 1)
         // A gap: 10...14 missing, the device is asked to replay them.
         let gapActions = telemetry("th-1", seq: 15)
         #expect(Self.published(gapActions).map(\.topic) == [Self.topic("th-1", .replay)])
@@ -224,7 +226,7 @@ struct DevicePlaneTests {
         let duplicate = restarted.receive(
             topic: Self.topic("th-1", .telemetry), payload: Array(#"{"seq":49,"values":{"temp":1}}"#.utf8),
             at: .init(wallMilliseconds: 0, monotonicMilliseconds: 5))
-        #expect(Self.persisted(duplicate).isEmpty)
+        #expect(Self.persisted(duplicate).allSatisfy { $0.raw == nil && $0.rollups == nil })
         let fresh = restarted.receive(
             topic: Self.topic("th-1", .telemetry), payload: Array(#"{"seq":50,"values":{"temp":1}}"#.utf8),
             at: .init(wallMilliseconds: 0, monotonicMilliseconds: 6))

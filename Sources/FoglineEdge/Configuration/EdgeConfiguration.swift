@@ -49,9 +49,27 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var phiThreshold = 8.0
     }
 
+    /// The uplink to the aggregator (DESIGN.md "Edge ↔ cloud"): its broker and how this node signs
+    /// what it sends. No broker: the site runs without a cloud.
+    public struct Cloud: Sendable, Equatable {
+        public var broker: Broker?
+        /// File holding this node's Ed25519 private key (base64 of 32 bytes; `fogline-edge keygen`
+        /// writes one). Without it frames go unsigned, which the aggregator refuses unless it runs
+        /// with `accept_unsigned: true`.
+        public var signingKeyFile: String?
+        /// Largest MQTT payload of one batch part.
+        public var maxPartBytes = 256 * 1_024
+        /// Entries per batch.
+        public var maxBatchEntries = 5_000
+        /// How often the holder says hello again, which makes the aggregator send what it has
+        /// that the site lacks (its `desired` edits) even when no push reached this node.
+        public var helloIntervalSeconds = 30
+    }
+
     public var site = ""
     public var node = ""
     public var broker = Broker()
+    public var cloud = Cloud()
     public var quorum = Quorum()
     public var dataDirectory = "/var/lib/fogline"
     public var adminHost = "127.0.0.1"
@@ -87,11 +105,14 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// `--peer NODE=HOST:PORT`, repeatable: replaces the file's peer list.
         public var peers: [String]
         public var siteKeyFile: String?
+        /// `--cloud mqtt://HOST:PORT`: the aggregator's broker.
+        public var cloud: String?
 
         public init(
             site: String? = nil, node: String? = nil, broker: String? = nil, dataDirectory: String? = nil, admin: String? = nil,
-            listen: String? = nil, peers: [String] = [], siteKeyFile: String? = nil
+            listen: String? = nil, peers: [String] = [], siteKeyFile: String? = nil, cloud: String? = nil
         ) {
+            self.cloud = cloud
             self.site = site
             self.node = node
             self.broker = broker
@@ -129,25 +150,26 @@ public struct EdgeConfiguration: Sendable, Equatable {
 
     private mutating func read(_ root: Yams.Node.Mapping, _ reader: ConfigReader) {
         reader.rejectUnknownKeys(
-            in: root, known: ["site", "node", "broker", "data_dir", "admin", "quorum", "storage", "devices", "commands", "hlc", "log"],
+            in: root, known: ["site", "node", "broker", "cloud", "data_dir", "admin", "quorum", "storage", "devices", "commands", "hlc", "log"],
             section: "the top level")
         site = reader.string(root, "site", validate: SegmentName.problem(with:)) ?? site
         node = reader.string(root, "node", validate: SegmentName.problem(with:)) ?? node
         dataDirectory = reader.string(root, "data_dir") ?? dataDirectory
-        if let broker = reader.section(root, "broker") {
+        if let section = reader.section(root, "broker") { Self.readBroker(section, into: &broker, reader, section: "broker") }
+        if let section = reader.section(root, "cloud") {
             reader.rejectUnknownKeys(
-                in: broker, known: ["url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "send_maximum"],
-                section: "broker")
-            if let url = reader.string(broker, "url", validate: { Self.parseMQTTURL($0).problem }) {
-                (self.broker.host, self.broker.port) = Self.parseMQTTURL(url).endpoint!
+                in: section, known: ["broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "hello_interval_s"],
+                section: "cloud")
+            if let brokerSection = reader.section(section, "broker") {
+                var cloudBroker = Broker()
+                cloudBroker.port = 1884
+                Self.readBroker(brokerSection, into: &cloudBroker, reader, section: "cloud.broker")
+                cloud.broker = cloudBroker
             }
-            self.broker.clientID = reader.string(broker, "client_id")
-            self.broker.username = reader.string(broker, "username")
-            self.broker.passwordFile = reader.string(broker, "password_file")
-            self.broker.caFile = reader.string(broker, "ca_file")
-            self.broker.certFile = reader.string(broker, "cert_file")
-            self.broker.keyFile = reader.string(broker, "key_file")
-            self.broker.sendMaximum = reader.integer(broker, "send_maximum", in: 1...65_535) ?? self.broker.sendMaximum
+            cloud.signingKeyFile = reader.string(section, "signing_key_file")
+            cloud.maxPartBytes = reader.integer(section, "max_part_bytes", in: 1_024...268_435_455) ?? cloud.maxPartBytes
+            cloud.maxBatchEntries = reader.integer(section, "max_batch_entries", in: 1...1_000_000) ?? cloud.maxBatchEntries
+            cloud.helloIntervalSeconds = reader.integer(section, "hello_interval_s", in: 1...86_400) ?? cloud.helloIntervalSeconds
         }
         if let admin = reader.section(root, "admin") {
             reader.rejectUnknownKeys(in: admin, known: ["listen"], section: "admin")
@@ -187,6 +209,22 @@ public struct EdgeConfiguration: Sendable, Equatable {
                 Self.logLevels.contains($0) ? nil : "must be one of \(Self.logLevels.joined(separator: ", "))"
             }) ?? logLevel
         }
+    }
+
+    private static func readBroker(_ section: Yams.Node.Mapping, into broker: inout Broker, _ reader: ConfigReader, section name: String) {
+        reader.rejectUnknownKeys(
+            in: section, known: ["url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "send_maximum"],
+            section: name)
+        if let url = reader.string(section, "url", validate: { Self.parseMQTTURL($0).problem }) {
+            (broker.host, broker.port) = Self.parseMQTTURL(url).endpoint!
+        }
+        broker.clientID = reader.string(section, "client_id")
+        broker.username = reader.string(section, "username")
+        broker.passwordFile = reader.string(section, "password_file")
+        broker.caFile = reader.string(section, "ca_file")
+        broker.certFile = reader.string(section, "cert_file")
+        broker.keyFile = reader.string(section, "key_file")
+        broker.sendMaximum = reader.integer(section, "send_maximum", in: 1...65_535) ?? broker.sendMaximum
     }
 
     private mutating func readQuorum(_ section: Yams.Node.Mapping, _ reader: ConfigReader) {
@@ -247,6 +285,14 @@ public struct EdgeConfiguration: Sendable, Equatable {
             let parsed = Self.parseMQTTURL(value)
             if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else { (broker.host, broker.port) = parsed.endpoint! }
         }
+        if let value = overrides.cloud {
+            let parsed = Self.parseMQTTURL(value)
+            if let problem = parsed.problem { reader.report(line: 0, "--cloud: \(problem)") } else {
+                var cloudBroker = cloud.broker ?? Broker()
+                (cloudBroker.host, cloudBroker.port) = parsed.endpoint!
+                cloud.broker = cloudBroker
+            }
+        }
         if let value = overrides.dataDirectory { dataDirectory = value }
         applyQuorum(overrides, reader)
         if let value = overrides.admin {
@@ -288,6 +334,9 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if !nodeGiven { reader.report(line: 1, "`node` is required (or pass --node): this node's name, e.g. edge-a") }
         if (broker.certFile == nil) != (broker.keyFile == nil) {
             reader.report(line: 1, "broker `cert_file` and `key_file` go together: set both for a client certificate, or neither")
+        }
+        if let cloudBroker = cloud.broker, (cloudBroker.certFile == nil) != (cloudBroker.keyFile == nil) {
+            reader.report(line: 1, "cloud.broker `cert_file` and `key_file` go together: set both for a client certificate, or neither")
         }
     }
 

@@ -69,6 +69,9 @@ public struct DevicePlane: Sendable {
         public static let unknownCommand = "unknown_command"
     }
 
+    /// The replicated PN-counter of a device's duplicate readings (`telemetry.duplicates/{device}`).
+    public static func duplicatesCounter(of device: String) -> String { "telemetry.duplicates/\(device)" }
+
     public let configuration: Configuration
     public let node: NodeID
     public private(set) var state: SiteState
@@ -212,6 +215,8 @@ public struct DevicePlane: Sendable {
         case .duplicate:
             ingest.duplicates += 1
             totals.duplicates += 1
+            // Replicated, so every node and the aggregator report the same count.
+            actions.append(.persist(state.addToCounter(Self.duplicatesCounter(of: device), 1, by: node)))
         case .accepted, .filledGap:
             ingest.received += 1
             totals.readingsStored += 1

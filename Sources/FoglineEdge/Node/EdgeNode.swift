@@ -38,6 +38,9 @@ public actor EdgeNode {
     /// Whether `online` status was published on the current connection (the node is ready).
     private var announced = false
     private var admin: AdminHTTPServer?
+    /// The uplink to the aggregator (when `cloud.broker` is configured); active on the node that
+    /// holds the `cloud-uplink` role.
+    private let uplink: CloudUplink?
 
     /// Opens (or creates) the node's database under `data_dir` and restores its state.
     public init(configuration: EdgeConfiguration, logger: Logger) throws {
@@ -89,23 +92,28 @@ public actor EdgeNode {
                 metrics.storeErrors.increment()
                 logger.error("SQLite write failed; will retry", metadata: ["error": "\(error)"])
             })
-        var mqttConfiguration = MQTTClientConfiguration(
-            host: configuration.broker.host, port: configuration.broker.port,
-            clientID: configuration.broker.clientID ?? "fogline-edge-\(configuration.node)")
-        mqttConfiguration.username = configuration.broker.username
-        if let file = configuration.broker.passwordFile {
-            mqttConfiguration.password = try Self.readSecret(file)
-        }
-        if configuration.broker.caFile != nil || configuration.broker.certFile != nil {
-            mqttConfiguration.tls = MQTTTLSConfiguration(
-                caFile: configuration.broker.caFile, certFile: configuration.broker.certFile, keyFile: configuration.broker.keyFile)
-        }
-        mqttConfiguration.sendMaximum = configuration.broker.sendMaximum
+        var mqttConfiguration = try configuration.broker.clientConfiguration(defaultClientID: "fogline-edge-\(configuration.node)")
         // Room for a few hundred milliseconds of a busy site while the ingest loop is descheduled
         // or waits for a commit (about 1 MB at most); beyond it messages are dropped and counted.
         mqttConfiguration.incomingBufferLimit = 8_192
         mqttConfiguration.will = Self.statusMessage(configuration, state: "offline", extra: [])
         mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger)
+        if let cloudBroker = configuration.cloud.broker {
+            var session = ReconcileSession.Configuration()
+            session.maxBatchEntries = configuration.cloud.maxBatchEntries
+            let settings = CloudUplink.Settings(
+                site: configuration.site, node: configuration.node,
+                client: try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)"),
+                signingKey: try configuration.cloud.signingKeyFile.map(SigningKeyFile.load),
+                maxPartBytes: configuration.cloud.maxPartBytes,
+                helloIntervalMilliseconds: UInt64(configuration.cloud.helloIntervalSeconds) * 1_000, session: session)
+            let quorum = quorum
+            uplink = CloudUplink(
+                settings: settings, store: store, logger: logger,
+                auditEntries: { after, limit in try await quorum.auditEntries(after: after, limit: limit) })
+        } else {
+            uplink = nil
+        }
     }
 
     /// Runs until the task is cancelled (SIGTERM/SIGINT in the executable), then shuts down
@@ -132,6 +140,15 @@ public actor EdgeNode {
             group.addTask { await self.consumeMessages() }
             group.addTask { await self.sendOutgoing() }
             group.addTask { await self.tickEverySecond() }
+            if let uplink = self.uplink {
+                await uplink.attach { [weak self] delta in try await self?.mergeDurably(delta) }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await uplink.tick(holdsRole: await self.quorum.roles.contains(Self.uplinkRole))
+                        try? await Task.sleep(for: .seconds(1))  // a periodic timer, not a wait for a condition
+                    }
+                }
+            }
             group.addTask { try? await self.quorum.run() }
             group.addTask { for await fences in self.quorum.ownershipChanges { await self.ownershipChanged(fences) } }
             // Any task ending (cancellation) ends the node.
@@ -330,6 +347,17 @@ public actor EdgeNode {
         }
     }
 
+    // MARK: Replication
+
+    static let uplinkRole = "cloud-uplink"
+
+    /// Joins a delta from the aggregator (or a peer) and returns once it is committed, so that
+    /// its acknowledgement never claims what a crash could still lose.
+    private func mergeDurably(_ delta: SiteDelta) async throws {
+        await perform(plane.merge(remote: delta, at: Self.moment(since: started)))
+        _ = try await writer.flush()
+    }
+
     // MARK: Admin API
 
     private func handle(_ request: AdminRequest) async -> AdminResponse {
@@ -398,7 +426,25 @@ public actor EdgeNode {
             ])
         }
         let roles = await quorum.roles
+        var uplinkJSON = JSONValue.null
+        if let uplink, let cloudBroker = configuration.cloud.broker {
+            let statistics = await uplink.statistics
+            uplinkJSON = .object([
+                (key: "broker", value: .string("mqtt://\(cloudBroker.host):\(cloudBroker.port)")),
+                (key: "active", value: .bool(statistics.active)),
+                (key: "connected", value: .bool(statistics.connected)),
+                (key: "bytesSent", value: .number(Double(statistics.bytesSent))),
+                (key: "batchesSent", value: .number(Double(statistics.batchesSent))),
+                (key: "batchesAcknowledged", value: .number(Double(statistics.batchesAcknowledged))),
+                (key: "batchesRefused", value: .number(Double(statistics.batchesRefused))),
+                (key: "batchesMerged", value: .number(Double(statistics.batchesMerged))),
+                (key: "framesRejected", value: .number(Double(statistics.framesRejected))),
+                (key: "auditStoredThrough", value: .number(Double(statistics.auditStoredThrough))),
+                (key: "lastContactMs", value: statistics.lastContactMilliseconds.map { .number(Double($0)) } ?? .null),
+            ])
+        }
         return .object([
+            (key: "uplink", value: uplinkJSON),
             (key: "site", value: .string(configuration.site)),
             (key: "node", value: .string(configuration.node)),
             (key: "broker", value: .object([
@@ -444,6 +490,7 @@ public actor EdgeNode {
             logger.error("final flush failed", metadata: ["error": "\(error)"])
         }
         outgoingContinuation.finish()
+        await uplink?.stop()
         await publish(Self.statusMessage(configuration, state: "offline", extra: []))
         await mqtt.disconnect()
         await admin?.close()
@@ -479,6 +526,7 @@ public actor EdgeNode {
     }
 
     /// Reads a secret from a file (first line), never from the command line.
+    /// (Also used by ``EdgeConfiguration/Broker/clientConfiguration(defaultClientID:)``.)
     static func readSecret(_ path: String) throws -> String {
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -515,6 +563,9 @@ public enum EdgeNodeError: Error, CustomStringConvertible {
     case dataDirectory(path: String, reason: String)
     case adminAddress(String, reason: String)
     case siteKey(path: String)
+    case signingKey(path: String, reason: String)
+    /// A programming error: the uplink merged before the node attached itself.
+    case uplinkNotAttached
 
     public var description: String {
         switch self {
@@ -524,8 +575,27 @@ public enum EdgeNodeError: Error, CustomStringConvertible {
             "Cannot serve the admin API on \(address) (\(reason)). Pick a free address with --admin or admin.listen."
         case .siteKey(let path):
             "Cannot use the site key file \(path): it must be readable and hold at least 32 bytes (e.g. `head -c 32 /dev/urandom > \(path)`, the same file on every node of the site)."
+        case .signingKey(let path, let reason):
+            "Cannot use the signing key file \(path) (\(reason)). Create one with `fogline-edge keygen --out \(path)` and put the public key it prints into the aggregator's configuration."
+        case .uplinkNotAttached:
+            "The cloud uplink received a batch before the node was running; it will be sent again."
         case .unreadableSecret(let path, let reason):
             "Cannot read the broker password file \(path) (\(reason)). Check broker.password_file and its permissions."
         }
+    }
+}
+
+extension EdgeConfiguration.Broker {
+    /// The MQTT client settings for this broker: credentials (the password read from its file),
+    /// TLS and the in-flight window.
+    func clientConfiguration(defaultClientID: String) throws -> MQTTClientConfiguration {
+        var settings = MQTTClientConfiguration(host: host, port: port, clientID: clientID ?? defaultClientID)
+        settings.username = username
+        if let passwordFile { settings.password = try EdgeNode.readSecret(passwordFile) }
+        if caFile != nil || certFile != nil {
+            settings.tls = MQTTTLSConfiguration(caFile: caFile, certFile: certFile, keyFile: keyFile)
+        }
+        settings.sendMaximum = sendMaximum
+        return settings
     }
 }
