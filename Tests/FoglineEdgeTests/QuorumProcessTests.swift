@@ -131,6 +131,24 @@ final class QuorumProcessTests {
         #expect(try call(survivors[0], "GET", "/v1/kv/after-failover").status == 503, "reads need a quorum too")
     }
 
+    @Test("site gossip: a device's birth taken by its owner and a desired edit made on another node reach every node")
+    func gossipConverges() throws {
+        try waitUntil("the 16 shards to be owned once each") { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }
+        let result = try ProgramProcess.run("/usr/bin/mosquitto_pub", [
+            "-p", "\(nodes[0].broker.port)", "-q", "1", "-t", "fogline/v1/plant-1/dev/th-9/birth", "-m", #"{"profile":"thermostat","fw":"2.1"}"#,
+        ])
+        #expect(result.status == 0, "mosquitto_pub: \(result.output)")
+        let edit = try call(nodes[2], "PUT", "/v1/devices/th-9/desired", #"{"fields":{"setpoint":23.5}}"#)
+        #expect(edit.status == 200, "\(edit)")
+        try waitUntil("every node to show the owner's registry entry and node c's desired edit", seconds: 30) {
+            try nodes.allSatisfy { node in
+                let device = try? call(node, "GET", "/v1/devices/th-9")
+                return device?.status == 200 && device?.json["profile"]?.stringValue == "thermostat"
+                    && device?.json["desired"]?["setpoint"]?.numberValue == 23.5
+            }
+        }
+    }
+
     @Test("a killed node's devices are served by another node")
     func devicesFailOver() throws {
         try waitUntil("the 16 shards to be owned once each") { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }

@@ -41,6 +41,8 @@ public actor EdgeNode {
     /// The uplink to the aggregator (when `cloud.broker` is configured); active on the node that
     /// holds the `cloud-uplink` role.
     private let uplink: CloudUplink?
+    /// Anti-entropy with the site's other nodes (when there are any).
+    private let gossip: SiteGossip?
 
     /// Opens (or creates) the node's database under `data_dir` and restores its state.
     public init(configuration: EdgeConfiguration, logger: Logger) throws {
@@ -98,6 +100,14 @@ public actor EdgeNode {
         mqttConfiguration.incomingBufferLimit = 8_192
         mqttConfiguration.will = Self.statusMessage(configuration, state: "offline", extra: [])
         mqtt = try MQTTClient(configuration: mqttConfiguration, logger: logger)
+        if configuration.quorum.peers.isEmpty {
+            gossip = nil
+        } else {
+            var session = ReconcileSession.Configuration()
+            // A peer frame is at most 1 MiB (PeerTransport): a few hundred bytes per entry at most.
+            session.maxBatchEntries = 2_000
+            gossip = SiteGossip(quorum: quorum, store: store, logger: logger, configuration: session)
+        }
         if let cloudBroker = configuration.cloud.broker {
             var session = ReconcileSession.Configuration()
             session.maxBatchEntries = configuration.cloud.maxBatchEntries
@@ -140,6 +150,10 @@ public actor EdgeNode {
             group.addTask { await self.consumeMessages() }
             group.addTask { await self.sendOutgoing() }
             group.addTask { await self.tickEverySecond() }
+            if let gossip = self.gossip {
+                await gossip.attach { [weak self] delta in try await self?.mergeDurably(delta) }
+                group.addTask { await gossip.run() }
+            }
             if let uplink = self.uplink {
                 await uplink.attach { [weak self] delta in try await self?.mergeDurably(delta) }
                 group.addTask {

@@ -41,6 +41,10 @@ public actor QuorumService {
     /// plane resubscribes; commands to a shard's devices carry its token).
     public nonisolated let ownershipChanges: AsyncStream<[Int: UInt64]>
     public private(set) var roles: Set<String> = []
+    /// Anti-entropy bodies from peers (gossip deltas, their acks, context exchanges) for
+    /// ``SiteGossip``; the quorum shares the authenticated peer link with it.
+    nonisolated let gossipFrames: AsyncStream<(from: String, body: Fogline_V1_PeerFrame.OneOf_Body)>
+    private let gossipContinuation: AsyncStream<(from: String, body: Fogline_V1_PeerFrame.OneOf_Body)>.Continuation
     /// Frames that did not decode or came from a non-member.
     public private(set) var rejectedFrames = 0
 
@@ -81,6 +85,8 @@ public actor QuorumService {
                 logger: logger)
         }
         (ownershipChanges, ownershipContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // Gossip is resent after an ack timeout, so a full buffer loses nothing for good.
+        (gossipFrames, gossipContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(1_024))
     }
 
     /// Runs until cancelled.
@@ -119,6 +125,7 @@ public actor QuorumService {
         for continuation in waiting.values { continuation.resume(returning: .unavailable("the node is shutting down")) }
         waiting = [:]
         ownershipContinuation.finish()
+        gossipContinuation.finish()
         try? store.close()
     }
 
@@ -143,6 +150,19 @@ public actor QuorumService {
     }
 
     public var transportStatistics: PeerTransport.Statistics? { transport?.statistics }
+
+    /// The site's other nodes.
+    nonisolated var peers: [String] { coordination.members.filter { $0 != node } }
+
+    /// Whether the failure detector holds `peer` live.
+    func isLive(_ peer: String) -> Bool { coordinator.membership.isLive(peer, at: now) }
+
+    /// Sends an anti-entropy body to `peer` over the authenticated link; `false` when its queue
+    /// is full or the frame too large (the gossip session sends it again later).
+    func sendGossip(_ body: Fogline_V1_PeerFrame.OneOf_Body, to peer: String) -> Bool {
+        guard let transport else { return false }
+        return transport.send(frame(body), to: peer)
+    }
 
     // MARK: Private
 
@@ -179,6 +199,8 @@ public actor QuorumService {
         switch decoded.body {
         case .heartbeat:
             coordinator.heartbeat(from: received.from, at: now)
+        case .gossipDelta?, .gossipAck?, .contextExchange?:
+            gossipContinuation.yield((from: received.from, body: decoded.body!))
         case let body?:
             do {
                 guard let message = try QuorumCodec.message(body) else { return }  // gossip bodies: not ours
