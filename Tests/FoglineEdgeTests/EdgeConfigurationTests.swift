@@ -19,6 +19,9 @@ struct EdgeConfigurationTests {
             // The example is one node of a three-node site; everything else is the default.
             defaults.quorum.peers = ["edge-b": .init(host: "127.0.0.1", port: 7947), "edge-c": .init(host: "127.0.0.1", port: 7948)]
             defaults.quorum.siteKeyFile = "/etc/fogline/site.key"
+            // ...with an uplink to the demo's aggregator broker.
+            defaults.cloud.broker = EdgeConfiguration.Broker(port: 1884)
+            defaults.cloud.signingKeyFile = "/etc/fogline/edge-a-uplink.key"
             return defaults
         }(), "the example must show the defaults")
         for other in ["edge-b", "edge-c"] {
@@ -26,6 +29,32 @@ struct EdgeConfigurationTests {
             let peer = try EdgeConfiguration.load(text: try String(contentsOf: file, encoding: .utf8), file: "\(other).yaml")
             #expect(peer.node == other && peer.quorum.peers.count == 2 && peer.quorum.peers[other] == nil)
             #expect(peer.quorum.peers["edge-a"]?.port == config.quorum.listenPort, "the nodes must point at each other")
+        }
+    }
+
+    @Test("cloud settings: --cloud sets the aggregator's broker; bad values are reported with their line")
+    func cloudSettings() throws {
+        let flags = try EdgeConfiguration.load(
+            text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", cloud: "mqtt://10.0.0.9:1885"))
+        #expect(flags.cloud.broker?.host == "10.0.0.9" && flags.cloud.broker?.port == 1885)
+        #expect(try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a")).cloud.broker == nil)
+        #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", cloud: "http://x"))
+        }
+        let yaml = """
+        site: s
+        node: a
+        cloud:
+          broker: {url: "mqtt://h:1", cert_file: /c}
+          max_part_bytes: 10
+          colour: blue
+        """
+        do {
+            _ = try EdgeConfiguration.load(text: yaml, file: "c.yaml")
+            Issue.record("a bad cloud section was accepted")
+        } catch {
+            let text = error.description
+            #expect(text.contains("c.yaml:5:") && text.contains("c.yaml:6:") && text.contains("cert_file"), "\(text)")
         }
     }
 

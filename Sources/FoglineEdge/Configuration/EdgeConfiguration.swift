@@ -18,6 +18,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var keyFile: String?
         /// libmosquitto's in-flight window (MOSQ_OPT_SEND_MAXIMUM).
         public var sendMaximum = 20
+
+        public init(host: String = "127.0.0.1", port: Int = 1883) {
+            self.host = host
+            self.port = port
+        }
     }
 
     /// The local quorum (DESIGN.md "Local quorum"): this node's peer listener, the site's other
@@ -161,8 +166,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
                 in: section, known: ["broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "hello_interval_s"],
                 section: "cloud")
             if let brokerSection = reader.section(section, "broker") {
-                var cloudBroker = Broker()
-                cloudBroker.port = 1884
+                var cloudBroker = Broker(port: 1884)
                 Self.readBroker(brokerSection, into: &cloudBroker, reader, section: "cloud.broker")
                 cloud.broker = cloudBroker
             }
