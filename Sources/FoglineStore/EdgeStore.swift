@@ -400,9 +400,20 @@ public final class EdgeStore: Sendable {
     /// deleted. Local only: the readings' dots stay in the causal context.
     @discardableResult
     public func pruneRawTelemetry(keepingPerDevice limit: Int) throws -> Int {
+        try pruneRawTelemetry(keepingPerDevice: limit, notHeldBy: nil).deleted
+    }
+
+    /// Retention as ``pruneRawTelemetry(keepingPerDevice:)``, also counting per device the deleted
+    /// readings whose dots `holder` (e.g. what the aggregator acknowledged) does not hold: raw
+    /// rows that will never reach it. Their readings stay counted in the rollups.
+    public func pruneRawTelemetry(
+        keepingPerDevice limit: Int, notHeldBy holder: CausalContext?
+    ) throws -> (deleted: Int, lost: [String: Int]) {
         precondition(limit >= 0, "a retention limit cannot be negative")
+        var lost: [String: Int] = [:]
+        let deleted: Int
         do {
-            return try queue.write { db in
+            deleted = try queue.write { db in
                 // Retention applies to the readings of the journal too.
                 try TelemetryJournal.fold(db, path: path)
                 journal.withLock { $0 = TelemetryJournal.Pending() }
@@ -411,6 +422,20 @@ public final class EdgeStore: Sendable {
                 var deleted = 0
                 for row in crowded {
                     let device: String = try row.decode(String.self, atIndex: 0)
+                    if let holder {
+                        let doomed = try Row.fetchCursor(
+                            db,
+                            sql: """
+                                SELECT writer, dot_counter FROM raw_telemetry WHERE device = ?1
+                                ORDER BY epoch DESC, seq DESC LIMIT -1 OFFSET ?2
+                                """,
+                            arguments: [device, limit])
+                        while let dot = try doomed.next() {
+                            let node = NodeID(rawValue: StoredInteger.fromSortable(try dot.decode(Int64.self, atIndex: 0)))
+                            let counter = StoredInteger.fromBits(try dot.decode(Int64.self, atIndex: 1))
+                            if !holder.contains(Dot(node: node, counter: counter)) { lost[device, default: 0] += 1 }
+                        }
+                    }
                     if limit == 0 {
                         try db.execute(sql: "DELETE FROM raw_telemetry WHERE device = ?", arguments: [device])
                     } else {
@@ -430,6 +455,7 @@ public final class EdgeStore: Sendable {
         } catch {
             throw StoreError.wrapping(error, path: path, operation: "prune raw telemetry")
         }
+        return (deleted, lost)
     }
 
     // MARK: Private

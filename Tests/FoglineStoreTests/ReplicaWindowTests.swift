@@ -85,3 +85,30 @@ struct ReplicaWindowTests {
         #expect(replica == state, "seed \(seed): \(differingParts(replica, state)) after \(rounds) batches")
     }
 }
+
+@Suite("Raw retention as the uplink's outbox bound")
+struct RawRetentionTests {
+    @Test("retention counts, per device, the deleted readings the holder's context lacks")
+    func lostReadingsCounted() throws {
+        let (store, directory) = try EdgeStore.temporary()
+        defer { withExtendedLifetime(directory) {} }
+        var state = SiteState()
+        let node = NodeID(name: "edge-a")
+        var deltas: [SiteDelta] = []
+        for seq in 0..<10 as Range<UInt64> {
+            for device in ["m-1", "m-2"] {
+                deltas.append(telemetryDelta(&state, device: device, seq: seq, node: node, milliseconds: 1_763_800_000_000 + seq * 1_000))
+            }
+        }
+        try store.commit(StoreBatch(deltas: deltas, context: state.context))
+        // The aggregator holds the first four readings of each device (with their rollup dots).
+        var held = CausalContext()
+        for delta in deltas.prefix(8) { held.formUnion(delta.context) }
+        let (deleted, lost) = try store.pruneRawTelemetry(keepingPerDevice: 3, notHeldBy: held)
+        #expect(deleted == 14)
+        #expect(lost == ["m-1": 3, "m-2": 3], "seqs 4, 5 and 6 of each device were never held")
+        #expect(try store.rawTelemetry(device: "m-1", limit: 100).map(\.key.seq) == [7, 8, 9])
+        let again = try store.pruneRawTelemetry(keepingPerDevice: 3, notHeldBy: CausalContext())
+        #expect(again.deleted == 0 && again.lost.isEmpty)
+    }
+}

@@ -72,6 +72,10 @@ public struct DevicePlane: Sendable {
     /// The replicated PN-counter of a device's duplicate readings (`telemetry.duplicates/{device}`).
     public static func duplicatesCounter(of device: String) -> String { "telemetry.duplicates/\(device)" }
 
+    /// The replicated PN-counter of a device's raw readings dropped by retention before the
+    /// aggregator held them (`telemetry.compacted/{device}`): still counted in the rollups.
+    public static func compactedCounter(of device: String) -> String { "telemetry.compacted/\(device)" }
+
     public let configuration: Configuration
     public let node: NodeID
     public private(set) var state: SiteState
@@ -314,6 +318,13 @@ public struct DevicePlane: Sendable {
             for device in desired.deviceIDs.sorted() { actions.append(contentsOf: publishDesired(of: device)) }
         }
         return actions
+    }
+
+    /// Records that retention dropped `count` raw readings of `device` that the aggregator never
+    /// received (the outbox bound): state is never dropped, and this loss is counted, replicated.
+    public mutating func recordCompacted(device: String, count: Int) -> [Action] {
+        guard count > 0 else { return [] }
+        return [.persist(state.addToCounter(Self.compactedCounter(of: device), Int64(count), by: node))]
     }
 
     // MARK: Time

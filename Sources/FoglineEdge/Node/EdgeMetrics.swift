@@ -20,6 +20,9 @@ final class EdgeMetrics: Sendable {
     let replayRequests: Counter
     let storeTransactions: Counter
     let storeErrors: Counter
+    /// Raw readings deleted by retention, and those of them the aggregator never held.
+    let rawPruned: Counter
+    let rawLost: Counter
     let mqttDropped: Counter
     let devicesOnline: Gauge
     let clockTrusted: Gauge
@@ -46,6 +49,8 @@ final class EdgeMetrics: Sendable {
         readingsCommitted = Counter(label: "fogline_store_readings_committed_total", factory: factory)
         storeTransactions = Counter(label: "fogline_store_transactions_total", factory: factory)
         storeErrors = Counter(label: "fogline_store_errors_total", factory: factory)
+        rawPruned = Counter(label: "fogline_raw_readings_pruned_total", factory: factory)
+        rawLost = Counter(label: "fogline_raw_readings_lost_total", factory: factory)
         mqttDropped = Counter(label: "fogline_mqtt_incoming_dropped_total", factory: factory)
         devicesOnline = Gauge(label: "fogline_devices_online", factory: factory)
         clockTrusted = Gauge(label: "fogline_clock_trusted", factory: factory)

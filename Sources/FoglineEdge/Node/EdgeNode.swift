@@ -239,8 +239,11 @@ public actor EdgeNode {
     }
 
     private func tickEverySecond() async {
+        var seconds = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))  // a periodic timer, not a wait for a condition
+            seconds += 1
+            if seconds % Self.retentionPeriodSeconds == 0 { await applyRawRetention() }
             await perform(plane.tick(at: Self.moment(since: started)))
             let dropped = mqtt.statistics.messagesDropped
             if dropped > droppedIncomingSeen {
@@ -358,6 +361,35 @@ public actor EdgeNode {
     private func publish(_ message: MQTTMessage) async {
         do { try await mqtt.publish(message) } catch {
             logger.warning("publish failed", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Retention
+
+    static let retentionPeriodSeconds = 60
+
+    /// Keeps `storage.raw_retention_per_device` raw readings per device. The raw table is also
+    /// the uplink's outbox: on the uplink holder, readings dropped before the aggregator held
+    /// them are counted per device in a replicated counter (their rollups keep them counted).
+    private func applyRawRetention() async {
+        let holder = await uplink?.aggregatorHolds
+        do {
+            let (deleted, lost) = try store.pruneRawTelemetry(keepingPerDevice: configuration.rawRetentionPerDevice, notHeldBy: holder)
+            guard deleted > 0 else { return }
+            metrics.rawPruned.increment(by: Int64(deleted))
+            var actions: [DevicePlane.Action] = []
+            for (device, count) in lost.sorted(by: { $0.key < $1.key }) {
+                actions += plane.recordCompacted(device: device, count: count)
+                metrics.rawLost.increment(by: Int64(count))
+            }
+            if !lost.isEmpty {
+                logger.warning("raw readings dropped before the aggregator received them (outbox full); their rollups remain", metadata: [
+                    "readings": "\(lost.values.reduce(0, +))", "devices": "\(lost.count)",
+                ])
+            }
+            await perform(actions)
+        } catch {
+            logger.error("raw telemetry retention failed", metadata: ["error": "\(error)"])
         }
     }
 

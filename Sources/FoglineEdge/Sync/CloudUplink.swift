@@ -59,6 +59,9 @@ actor CloudUplink {
     private var auditSentAt: UInt64?
     private(set) var statistics = Statistics()
 
+    /// What the aggregator is known to hold durably, while this node runs the uplink.
+    var aggregatorHolds: CausalContext? { client != nil && session.phase == .open ? session.remoteHolds : nil }
+
     var upTopic: String { "fogline/v1/sync/\(settings.site)/\(settings.node)/up" }
     var downTopic: String { "fogline/v1/sync/\(settings.site)/\(settings.node)/down" }
 
