@@ -55,10 +55,11 @@ final class EdgeProcessTests {
         #expect(try device("th-1")?["telemetry"]?["gaps"]?.numberValue == 2)
         #expect(try metric(#"fogline_rejected_messages_total{reason="invalid_json"}"#) == 1)
 
-        // Once a transaction has committed after the readings were ingested, kill -9 and restart:
-        // the database is intact and the window still knows seq 5.
-        let committed = try metric("fogline_store_transactions_total") ?? 0
-        try waitUntil("a store transaction after the readings") { try metric("fogline_store_transactions_total") ?? 0 > committed }
+        // Once the four readings are committed (not merely ingested), kill -9 and restart: the
+        // database is intact and the window still knows seq 5. (Waiting for "one more
+        // transaction" instead raced: the readings' commit could come before the count was read,
+        // and then nothing more was written.)
+        try waitUntil("the four readings to be committed") { try metric("fogline_store_readings_committed_total") ?? 0 >= 4 }
         site.stopEdge(signal: SIGKILL)
         let store = try EdgeStore(path: site.databasePath)
         #expect(try store.integrityCheck() == "ok")
