@@ -47,7 +47,13 @@ public final class PostgresCloudStore: CloudStore {
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        runTask = Task { await client.run() }
+        // Started immediately, so `run()` is running before the first lease below (a plain Task may
+        // start later, and the client then warns that it is not running yet).
+        if #available(macOS 26.0, *) {
+            runTask = Task.immediate { await client.run() }
+        } else {
+            runTask = Task { await client.run() }
+        }
         do {
             try await createTables()
         } catch {
