@@ -155,7 +155,8 @@ let package = Package(
         // The aggregator's stores (SQLite; PostgreSQL when FOGLINE_TEST_POSTGRES_URL is set, as
         // .ci/run does), its HTTP API, and fogline-cloud against real brokers.
         .testTarget(
-            name: "FoglineCloudTests", dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineTesting"],
+            name: "FoglineCloudTests",
+            dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
