@@ -1,0 +1,52 @@
+@testable import FoglineCloud
+import FoglineCore
+import Testing
+
+@Suite("Cloud store internals")
+struct CloudStoreUnitTests {
+    @Test("one SQL template serves both dialects")
+    func dialects() {
+        let template = "INSERT INTO @t AS x (a, b) VALUES (?, ?) -- {int} {real} {blob} {table}"
+        #expect(SQLDialect.sqlite.sql(template) == "INSERT INTO t AS x (a, b) VALUES (?, ?) -- INTEGER REAL BLOB STRICT, WITHOUT ROWID")
+        #expect(
+            SQLDialect.postgres(schema: "t_1").sql(template)
+                == "INSERT INTO \"t_1\".t AS x (a, b) VALUES ($1, $2) -- BIGINT DOUBLE PRECISION BYTEA ")
+        #expect(SQLDialect.isPlainIdentifier("t_abc123"))
+        #expect(!SQLDialect.isPlainIdentifier("1abc"))
+        #expect(!SQLDialect.isPlainIdentifier("a\"b"))
+        #expect(!SQLDialect.isPlainIdentifier(""))
+    }
+
+    @Test("PostgreSQL URLs parse, and unusable ones say how to write them")
+    func urls() throws {
+        let url = try PostgresURL("postgres://fogline:p%40ss@127.0.0.1:55432/fogline")
+        #expect(url == PostgresURL(host: "127.0.0.1", port: 55432, username: "fogline", password: "p@ss", database: "fogline"))
+        let plain = try PostgresURL("postgresql://me@db.example")
+        #expect(plain.port == 5432 && plain.password == nil && plain.database == nil)
+        for bad in ["mysql://a@b/c", "postgres:///db", "postgres://host/db", "postgres://a@b/c?sslmode=require"] {
+            #expect(throws: CloudStoreError.self, "\(bad)") { try PostgresURL(bad) }
+        }
+    }
+
+    @Test("metrics blobs round-trip bit for bit and reject damage")
+    func metricsBlob() {
+        let metrics = [
+            RawTelemetry.Metric(name: "temp", value: 21.5), RawTelemetry.Metric(name: "Größe", value: .nan),
+            RawTelemetry.Metric(name: "", value: -.infinity),
+        ]
+        let decoded = MetricsBlob.decode(MetricsBlob.encode(metrics))
+        #expect(decoded?.map(\.name) == metrics.map(\.name))
+        #expect(decoded?.map(\.value.bitPattern) == metrics.map(\.value.bitPattern))
+        #expect(MetricsBlob.decode(Array(MetricsBlob.encode(metrics).dropLast())) == nil)
+        #expect(MetricsBlob.decode([2, 0]) == nil)
+    }
+
+    @Test("order-preserving integers compare like the unsigned originals")
+    func sortable() {
+        let values: [UInt64] = [0, 1, 1 << 62, (1 << 63) - 1, 1 << 63, .max]
+        for (a, b) in zip(values, values.dropFirst()) {
+            #expect(StoredInteger.sortable(a) < StoredInteger.sortable(b))
+            #expect(StoredInteger.fromSortable(StoredInteger.sortable(a)) == a)
+        }
+    }
+}
