@@ -49,15 +49,22 @@ struct APIFixture {
     }
 }
 
-/// The API over each store: the in-memory test double always, SQLite once it is built in.
+/// The API over each store: the in-memory test double and the real SQLite store (in a fresh
+/// temporary file, removed when the process ends its test run).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case memory
+    case sqlite
 
     var testDescription: String { rawValue }
 
     func make() throws -> any CloudStore {
         switch self {
-        case .memory: InMemoryCloudStore()
+        case .memory:
+            return InMemoryCloudStore()
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-cloud-api-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return try SQLiteCloudStore(path: directory.appendingPathComponent("cloud.sqlite").path)
         }
     }
 }

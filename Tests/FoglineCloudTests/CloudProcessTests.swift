@@ -77,20 +77,20 @@ final class CloudProcessTests {
         edge.start()
         try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
         try await edge.waitUntilConnected(timeout: .seconds(10))
-        let received = Mutex<[Fogline_V1_SyncFrame]>([])
+        let received = FrameLog()
         let reader = Task {
             for await message in edge.messages {
-                if let frame = try? SyncFrameCodec.decode(message.payload) { received.withLock { $0.append(frame) } }
+                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
             }
         }
         defer { reader.cancel() }
         func publish(_ payload: [UInt8]) async throws {
             try await edge.publish(MQTTMessage(topic: up, payload: payload, qos: .atLeastOnce))
         }
-        func await(_ what: String, seconds: Double = 20, _ match: (Fogline_V1_SyncFrame) -> Bool) async throws -> Fogline_V1_SyncFrame {
+        func waitFor(_ what: String, seconds: Double = 20, _ match: (Fogline_V1_SyncFrame) -> Bool) async throws -> Fogline_V1_SyncFrame {
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline {
-                if let frame = received.withLock({ $0.first(where: match) }) { return frame }
+                if let frame = received.frames.withLock({ $0.first(where: match) }) { return frame }
                 try await Task.sleep(for: .milliseconds(25))
             }
             throw ProgramProcess.Failure.deadline("\(what)\n\(cloud?.log ?? "")")
@@ -105,7 +105,7 @@ final class CloudProcessTests {
         var cloudHello: Fogline_V1_SyncHello?
         while cloudHello == nil, Date() < deadline {
             try await publish(try frame(.hello(hello), sign: edgeKey))
-            if let answer = try? await await("the cloud's hello", seconds: 1, { if case .hello = $0.body { true } else { false } }),
+            if let answer = try? await waitFor("the cloud's hello", seconds: 1, { if case .hello = $0.body { true } else { false } }),
                 case .hello(let body) = answer.body
             {
                 cloudHello = body
@@ -117,7 +117,7 @@ final class CloudProcessTests {
         var part = try #require(SyncBatchCodec.encode(state.asDelta, batchID: 501, maxPartBytes: 65_536).first)
         part.base = Fogline_V1_CausalContext(cloudSummary.context)
         try await publish(try frame(.batch(part), batchID: 501, sign: edgeKey))
-        let ackFrame = try await await("the ack of batch 501") { if case .ack(let ack) = $0.body { ack.batchID == 501 } else { false } }
+        let ackFrame = try await waitFor("the ack of batch 501") { if case .ack(let ack) = $0.body { ack.batchID == 501 } else { false } }
         guard case .ack(let ack) = ackFrame.body else { return }
         #expect(!ack.refused)
         #expect(try ack.toReplicaSummary().context.includes(state.summary.context))
@@ -133,7 +133,7 @@ final class CloudProcessTests {
         let put = try HTTPTestClient.request(
             port: httpPort, method: "PUT", path: "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"setpoint":24}}"#.utf8))
         #expect(put.status == 200, "\(put.text)")
-        let down = try await await("a batch carrying the cloud's desired write") { frame in
+        let down = try await waitFor("a batch carrying the cloud's desired write") { frame in
             guard case .batch(let batch) = frame.body, batch.partCount == 1, batch.compression == .none || batch.compression == .deflate
             else { return false }
             let payload = batch.compression == .deflate ? (try? Deflate.decompress([UInt8](batch.payload), maxBytes: 1 << 20)) : [UInt8](batch.payload)
@@ -155,9 +155,17 @@ final class CloudProcessTests {
         }
         #expect(try get("/v1/sites/plant-1/devices/intruder").status == 404)
         #expect(try metric("fogline_cloud_merges_total") == 2, "the edge's batch and the cloud write")
-        #expect(received.withLock { $0.contains { if case .ack(let ack) = $0.body { ack.batchID == 502 } else { false } } } == false)
+        let ackedForged = received.frames.withLock { frames in
+            frames.contains { frame in if case .ack(let ack) = frame.body { ack.batchID == 502 } else { false } }
+        }
+        #expect(!ackedForged)
 
         await edge.disconnect()
         #expect(cloud?.stop(signal: SIGTERM) == 0, "a clean exit on SIGTERM:\n\(cloud?.log ?? "")")
     }
+}
+
+/// Frames received on the edge's `down` topic, in order.
+final class FrameLog: Sendable {
+    let frames = Mutex<[Fogline_V1_SyncFrame]>([])
 }

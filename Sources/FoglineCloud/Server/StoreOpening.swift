@@ -1,17 +1,14 @@
 public import Logging
 
 extension CloudConfiguration {
-    /// Opens the store `database` names (`sqlite:PATH` or `postgres://…`).
+    /// Opens the store `database` names: ``SQLiteCloudStore`` for `sqlite:PATH`,
+    /// ``PostgresCloudStore`` (in ``postgresSchema``) for `postgres://…`.
     public func openStore(logger: Logger) async throws -> any CloudStore {
         switch database {
         case .sqlite(let path):
-            throw StoreUnavailable(description: "the SQLite store (sqlite:\(path)) is not built into this binary yet")
-        case .postgres:
-            throw StoreUnavailable(description: "the PostgreSQL store is not built into this binary yet")
+            return try SQLiteCloudStore(path: path)
+        case .postgres(let url):
+            return try await PostgresCloudStore(url: url, schema: postgresSchema, logger: logger)
         }
     }
-}
-
-struct StoreUnavailable: Error, CustomStringConvertible {
-    var description: String
 }
