@@ -1,7 +1,6 @@
 // fogline-cloud: argument parsing and start-up only; the aggregator is FoglineCloud.CloudServer.
 
 import ArgumentParser
-import Dispatch
 import FoglineCloud
 import Foundation
 import Logging
@@ -65,17 +64,8 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot open the database; check --db / `database` and that it is reachable", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        let server = CloudServer(configuration: configuration, store: store, logger: logger)
-        let running = Task { try await server.run() }
-        let signals = [SIGTERM, SIGINT].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler { running.cancel() }
-            source.resume()
-            return source
-        }
-        do { try await running.value } catch is CancellationError {}
-        signals.forEach { $0.cancel() }
+        // SIGTERM and SIGINT shut the server down gracefully (its service group handles them).
+        try await CloudServer(configuration: configuration, store: store, logger: logger).run(handleSignals: true)
     }
 }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import ServiceLifecycle
 public import Logging
 
 /// Serves ``CloudAPI`` over HTTP/1.1 with Hummingbird. Every request goes to one responder, so
@@ -21,6 +22,12 @@ public struct CloudHTTPServer: Sendable {
 
     /// Serves until the task is cancelled. `onListening` gets the bound port (useful with port 0).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await application(onListening: onListening).run()
+    }
+
+    /// The server as a service of a `ServiceGroup`, which shuts it down gracefully (requests in
+    /// progress finish) on the group's signals.
+    func application(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         let api = self.api
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
@@ -38,7 +45,7 @@ public struct CloudHTTPServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fogline-cloud"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.run()
+        return app
     }
 
     static func response(_ response: CloudResponse) -> Response {

@@ -2,9 +2,9 @@ import FoglineCore
 import FoglineMQTT
 import FoglineWire
 public import Logging
+import ServiceLifecycle
 
-/// `fogline-cloud serve`: the sync ingest over MQTT and the HTTP API over one ``CloudStore``, until
-/// the task running ``run(onListening:)`` is cancelled (SIGTERM/SIGINT in the executable).
+/// `fogline-cloud serve`: the sync ingest over MQTT and the HTTP API over one ``CloudStore``.
 public final class CloudServer: Sendable {
     public let configuration: CloudConfiguration
     public let store: any CloudStore
@@ -19,9 +19,11 @@ public final class CloudServer: Sendable {
         self.logger = logger
     }
 
-    /// Runs until cancelled, then disconnects from the broker and closes the store.
-    /// `onListening` gets the HTTP port once the server listens.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Runs until SIGTERM or SIGINT (when `handleSignals`), a cancellation of the calling task, or
+    /// a part failing (the HTTP port taken, say); then shuts down gracefully: the ingest stops
+    /// taking frames (the one in hand finishes), HTTP requests in progress finish, the broker
+    /// connection closes and the store is closed. `onListening` gets the HTTP port once it listens.
+    public func run(handleSignals: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let client = try MQTTClient(configuration: try configuration.mqttConfiguration(), logger: logger)
         let responder = CloudSyncResponder(
             configuration: .init(
@@ -44,30 +46,14 @@ public final class CloudServer: Sendable {
             "broker": "\(configuration.broker.url)", "subscription": "\(configuration.upFilter)",
             "http": "\(configuration.httpHost):\(configuration.httpPort)", "writer": "\(writer.name)",
         ])
-        client.start()
-        let filter = configuration.upFilter
-        let logger = self.logger
+        let ingest = SyncIngest(client: client, sync: sync, filter: configuration.upFilter, logger: logger)
+        // Shut down in reverse order: the ingest first, then HTTP.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: http.application(onListening: onListening)), .init(service: ingest)],
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await http.run(onListening: onListening)
-                }
-                group.addTask {
-                    // Remembered by the client and restored after every reconnect.
-                    try await client.subscribe(filter, qos: .atLeastOnce)
-                    for await event in client.events {
-                        logger.info("cloud broker connection", metadata: ["event": "\(event)"])
-                    }
-                }
-                group.addTask {
-                    for await message in client.messages {
-                        await sync.handle(topic: message.topic, payload: message.payload)
-                    }
-                }
-                // The first task to end (an HTTP bind failure, a cancellation) ends them all.
-                try await group.next()
-                group.cancelAll()
-            }
+            try await group.run()
         } catch {
             await client.disconnect()
             try? await store.close()
@@ -76,5 +62,29 @@ public final class CloudServer: Sendable {
         await client.disconnect()
         try await store.close()
         logger.info("fogline-cloud stopped")
+    }
+}
+
+/// Takes frames from the `up` topics to the sync service until a graceful shutdown.
+private struct SyncIngest: Service {
+    let client: MQTTClient
+    let sync: CloudSyncService
+    let filter: String
+    let logger: Logger
+
+    func run() async throws {
+        client.start()
+        // Remembered by the client and restored after every reconnect.
+        try await client.subscribe(filter, qos: .atLeastOnce)
+        let events = Task { [client, logger] in
+            for await event in client.events {
+                logger.info("cloud broker connection", metadata: ["event": "\(event)"])
+            }
+        }
+        defer { events.cancel() }
+        for await message in client.messages.cancelOnGracefulShutdown() {
+            await sync.handle(topic: message.topic, payload: message.payload)
+        }
+        await client.disconnect()
     }
 }
