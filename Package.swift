@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // libmosquitto (Debian: libmosquitto-dev). Imported only by FoglineMQTT.
@@ -103,6 +104,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -155,7 +157,8 @@ let package = Package(
         // The aggregator's stores (SQLite; PostgreSQL when FOGLINE_TEST_POSTGRES_URL is set, as
         // .ci/run does), its HTTP API, and fogline-cloud against real brokers.
         .testTarget(
-            name: "FoglineCloudTests", dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineTesting"],
+            name: "FoglineCloudTests",
+            dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.

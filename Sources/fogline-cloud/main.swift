@@ -1,2 +1,86 @@
-// fogline-cloud: the aggregator (`serve`) and, later, the terminal dashboard (`dash`).
-print("fogline-cloud: not built yet")
+// fogline-cloud: argument parsing and start-up only; the aggregator is FoglineCloud.CloudServer.
+
+import ArgumentParser
+import FoglineCloud
+import Foundation
+import Logging
+
+// Top-level code calling the async entry point (as fogline-edge does): `main()` from top-level
+// code would resolve to ParsableCommand's synchronous one.
+func runCommand() async { await FoglineCloudCommand.main() }
+await runCommand()
+
+struct FoglineCloudCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fogline-cloud",
+        abstract: "The Fogline cloud aggregator: sync ingest from edge sites and the cloud HTTP API.",
+        subcommands: [Serve.self, CheckConfig.self])
+}
+
+/// Flags shared by the commands that read a configuration; they override the file.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (see edge-config/cloud.yaml).")
+    var config: String?
+    @Option(name: .long, help: "Cloud broker, mqtt://HOST:PORT; overrides `broker.url` (default mqtt://127.0.0.1:1884).")
+    var broker: String?
+    @Option(name: .long, help: "HTTP API address HOST:PORT; overrides `http.listen` (default 127.0.0.1:8480).")
+    var http: String?
+    @Option(name: .customLong("db"), help: "sqlite:PATH or postgres://…; overrides `database` (default sqlite:./fogline-cloud.sqlite).")
+    var database: String?
+    @Option(name: .long, help: "This instance's name (writer cloud.NAME); overrides `instance` (default HOSTNAME-<8 random hex>).")
+    var instance: String?
+
+    func load() throws -> CloudConfiguration {
+        var text: String?
+        if let config {
+            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
+                throw ValidationError("Cannot read the configuration file \(config): \(error.localizedDescription)")
+            }
+        }
+        return try CloudConfiguration.load(
+            text: text, file: config ?? "(flags)",
+            overrides: .init(broker: broker, http: http, database: database, instance: instance))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the aggregator until SIGTERM or SIGINT.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let configuration: CloudConfiguration
+        do { configuration = try options.load() } catch let errors as CloudConfigErrors {
+            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "fogline.cloud")
+        let store: any CloudStore
+        do { store = try await configuration.openStore(logger: logger) } catch {
+            logger.critical("cannot open the database; check --db / `database` and that it is reachable", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        // SIGTERM and SIGINT shut the server down gracefully (its service group handles them).
+        try await CloudServer(configuration: configuration, store: store, logger: logger).run(handleSignals: true)
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check a configuration file; print every problem as FILE:LINE: message.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        do {
+            let configuration = try options.load()
+            print("\(options.config ?? "(flags)"): ok (instance \(configuration.instance), \(configuration.nodeKeys.count) sites)")
+        } catch let errors as CloudConfigErrors {
+            print(errors.description)
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import FoglineCore
+public import FoglineWire
+
+/// An HTTP response of the cloud API: status and a JSON (or Prometheus text) body.
+public struct CloudResponse: Sendable, Equatable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+
+    public init(status: Int, contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    public static func json(_ status: Int, _ value: JSONValue) -> CloudResponse {
+        CloudResponse(status: status, contentType: "application/json", body: value.serialized() + [UInt8(ascii: "\n")])
+    }
+
+    /// An error body that says what went wrong and what to do: `{"error": "..."}`.
+    public static func error(_ status: Int, _ message: String) -> CloudResponse {
+        json(status, .object([(key: "error", value: .string(message))]))
+    }
+}
+
+/// The cloud HTTP API (DESIGN.md, "Commands, APIs and configuration"): reads render the store's
+/// view of each site, `PUT …/desired` writes through ``CloudWriter`` and pushes the write to the
+/// site's nodes. Independent of the HTTP server, so tests call ``handle(method:path:body:)``
+/// directly; ``CloudHTTPServer`` serves it.
+///
+/// JSON follows the edge admin API: twin fields as `{name: value}` with JSON scalars, HLC
+/// timestamps as their text form (`HLCTimestamp.description`), times in Unix milliseconds.
+public struct CloudAPI: Sendable {
+    let store: any CloudStore
+    let writer: CloudWriter
+    let metrics: CloudMetrics
+    /// Sites from the configuration (listed even before their first sync) and their nodes.
+    let configuredNodes: [String: [String]]
+    /// Called after a `desired` write is durable (the sync service pushes it to the site's nodes).
+    let afterWrite: @Sendable (String) async -> Void
+
+    /// How many of the newest rollup windows `GET …/devices/{device}` shows per metric.
+    public static let recentWindows = 60
+
+    public init(
+        store: any CloudStore, writer: CloudWriter, metrics: CloudMetrics, configuredNodes: [String: [String]] = [:],
+        afterWrite: @escaping @Sendable (String) async -> Void = { _ in }
+    ) {
+        self.store = store
+        self.writer = writer
+        self.metrics = metrics
+        self.configuredNodes = configuredNodes
+        self.afterWrite = afterWrite
+    }
+
+    /// Handles one request. `path` may carry a query, which is ignored.
+    public func handle(method: String, path: String, body: [UInt8] = []) async -> CloudResponse {
+        let segments = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            .split(separator: "/").map(String.init)
+        do {
+            switch (method, segments.count) {
+            case ("GET", 1) where segments[0] == "healthz":
+                return .json(200, .object([(key: "status", value: .string("ok"))]))
+            case ("GET", 1) where segments[0] == "metrics":
+                return CloudResponse(status: 200, contentType: "text/plain; version=0.0.4", body: metrics.render())
+            case ("GET", 2) where segments == ["v1", "sites"]:
+                var sites: [JSONValue] = []
+                for site in try await siteNames() { sites.append(try await siteJSON(site, detailed: false)) }
+                return .json(200, .array(sites))
+            case (_, 3...) where segments[0] == "v1" && segments[1] == "sites":
+                return try await siteRoute(method: method, site: segments[2], rest: Array(segments.dropFirst(3)), body: body)
+            case (_, _) where ["v1", "healthz", "metrics"].contains(segments.first ?? ""):
+                return .error(405, "\(method) \(path) is not supported; see the README's cloud API table")
+            default:
+                return .error(404, "no such endpoint: \(path); the API lives under /v1/sites (see the README's cloud API table)")
+            }
+        } catch {
+            return .error(503, "the store could not answer (\(error)); check the database connection and try again")
+        }
+    }
+
+    private func siteRoute(method: String, site: String, rest: [String], body: [UInt8]) async throws -> CloudResponse {
+        guard try await siteNames().contains(site) else {
+            return .error(404, "no site \(site); GET /v1/sites lists the sites that have synced or are configured")
+        }
+        switch (method, rest.count) {
+        case ("GET", 0):
+            return .json(200, try await siteJSON(site, detailed: true))
+        case ("GET", 1) where rest[0] == "devices":
+            let view = try await store.view(site: site)
+            return .json(200, .array(Self.deviceIDs(view).map { Self.deviceSummary($0, view) }))
+        case ("GET", 1) where rest[0] == "audit":
+            return .json(200, try await auditJSON(site))
+        case ("GET", 2) where rest[0] == "devices":
+            let view = try await store.view(site: site)
+            guard Self.deviceIDs(view).contains(rest[1]) else { return Self.unknownDevice(rest[1], site) }
+            let telemetry = try await store.telemetry(site: site)[rest[1]]
+            return .json(200, Self.deviceJSON(rest[1], view, telemetry: telemetry))
+        case ("PUT", 3) where rest[0] == "devices" && rest[2] == "desired":
+            return try await setDesired(site: site, device: rest[1], body)
+        default:
+            return .error(405, "\(method) on /v1/sites/\(site)/\(rest.joined(separator: "/")) is not supported; see the README's cloud API table")
+        }
+    }
+
+    // MARK: Sites
+
+    private func siteNames() async throws -> [String] {
+        Set(try await store.sites()).union(configuredNodes.keys).sorted()
+    }
+
+    private func siteJSON(_ site: String, detailed: Bool) async throws -> JSONValue {
+        let view = try await store.view(site: site)
+        let contacts = try await store.contacts(site: site)
+        let nodeNames = Set(contacts.keys).union(configuredNodes[site] ?? []).sorted()
+        let nodes: JSONValue = .array(nodeNames.map { node in
+            .object([
+                (key: "node", value: .string(node)),
+                (key: "lastSyncMs", value: contacts[node].map { .number(Double($0)) } ?? .null),
+            ])
+        })
+        let devices = Self.deviceIDs(view)
+        let online = devices.filter { view.presence[$0]?.value.online == true }.count
+        var members: [(key: String, value: JSONValue)] = [
+            (key: "site", value: .string(site)),
+            (key: "nodes", value: nodes),
+            (key: "devices", value: .object([
+                (key: "total", value: .number(Double(devices.count))),
+                (key: "online", value: .number(Double(online))),
+            ])),
+            (key: "activeAlarms", value: .number(Double(view.alarms.elements.count))),
+        ]
+        if detailed {
+            let audit = try await store.audit(site: site)
+            let verified = audit.values.allSatisfy { AuditChain.verify($0).isValid }
+            members.append((key: "audit", value: .object([
+                (key: "verified", value: .bool(verified)),
+                (key: "nodes", value: .number(Double(audit.count))),
+                (key: "entries", value: .number(Double(audit.values.reduce(0) { $0 + $1.count }))),
+            ])))
+        }
+        return .object(members)
+    }
+
+    private func auditJSON(_ site: String) async throws -> JSONValue {
+        let audit = try await store.audit(site: site)
+        return .object([
+            (key: "site", value: .string(site)),
+            (key: "nodes", value: .array(audit.keys.sorted().map { node in
+                let entries = audit[node] ?? []
+                var members: [(key: String, value: JSONValue)] = [(key: "node", value: .string(node))]
+                switch AuditChain.verify(entries) {
+                case .valid:
+                    members.append((key: "verified", value: .bool(true)))
+                case .invalid(let index, let failure):
+                    members.append((key: "verified", value: .bool(false)))
+                    members.append((key: "problem", value: .string("entry \(index): \(failure)")))
+                }
+                members.append((key: "entries", value: .array(entries.map(Self.auditEntryJSON))))
+                return .object(members)
+            })),
+        ])
+    }
+
+    static func auditEntryJSON(_ entry: AuditEntry) -> JSONValue {
+        .object([
+            (key: "index", value: .number(Double(entry.index))),
+            (key: "hlc", value: .string(entry.timestamp.description)),
+            (key: "kind", value: .string(entry.kind)),
+            (key: "key", value: .string(entry.key)),
+            (key: "detail", value: .string(entry.detail)),
+            (key: "previousHash", value: .string(entry.previousHash.description)),
+            (key: "hash", value: .string(entry.hash.description)),
+        ])
+    }
+
+    // MARK: Devices
+
+    /// Every device the site's state mentions, sorted.
+    static func deviceIDs(_ view: SiteState) -> [String] {
+        var ids = Set(view.registry.deviceIDs).union(view.reported.deviceIDs).union(view.desired.deviceIDs)
+        ids.formUnion(view.presence.registers.keys)
+        for key in view.rollups.cells.keys { ids.insert(key.device) }
+        for alarm in view.alarms.elements { ids.insert(alarm.device) }
+        return ids.sorted()
+    }
+
+    static func unknownDevice(_ device: String, _ site: String) -> CloudResponse {
+        .error(404, "no device \(device) in site \(site); a device appears once an edge node has synced it (GET /v1/sites/\(site)/devices lists them)")
+    }
+
+    static func fields(_ maps: FieldMaps, _ device: String) -> JSONValue {
+        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: JSONValue($0.value)) })
+    }
+
+    static func stamps(_ maps: FieldMaps, _ device: String) -> JSONValue {
+        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: .string($0.stamp.description)) })
+    }
+
+    static func presenceJSON(_ device: String, _ view: SiteState) -> JSONValue {
+        guard let presence = view.presence[device]?.value else {
+            return .object([(key: "online", value: .bool(false)), (key: "since", value: .null)])
+        }
+        return .object([(key: "online", value: .bool(presence.online)), (key: "since", value: .number(Double(presence.sinceMilliseconds)))])
+    }
+
+    static func alarms(_ device: String, _ view: SiteState) -> [String] {
+        view.alarms.elements.filter { $0.device == device }.map(\.code).sorted()
+    }
+
+    /// A device as `GET /v1/sites/{site}/devices` lists it.
+    static func deviceSummary(_ device: String, _ view: SiteState) -> JSONValue {
+        .object([
+            (key: "id", value: .string(device)),
+            (key: "online", value: .bool(view.presence[device]?.value.online ?? false)),
+            (key: "profile", value: view.registry.value("profile", of: device).map(JSONValue.init) ?? .null),
+            (key: "activeAlarms", value: .number(Double(alarms(device, view).count))),
+        ])
+    }
+
+    /// A device as `GET /v1/sites/{site}/devices/{device}` shows it.
+    static func deviceJSON(_ device: String, _ view: SiteState, telemetry: RawTelemetrySummary?) -> JSONValue {
+        let duplicates = view.counters.value("telemetry.duplicates/\(device)")
+        var metrics = Set<String>()
+        for key in view.rollups.cells.keys where key.device == device { metrics.insert(key.metric) }
+        var rollups: [JSONValue] = []
+        for metric in metrics.sorted() {
+            for window in view.rollups.windows(device: device, metric: metric).suffix(recentWindows) {
+                rollups.append(.object([
+                    (key: "metric", value: .string(metric)),
+                    (key: "window_start_ms", value: .number(Double(window.windowStart))),
+                    (key: "count", value: .number(Double(window.summary.count))),
+                    (key: "sum", value: .number(window.summary.sum)),
+                    (key: "min", value: .number(window.summary.min)),
+                    (key: "max", value: .number(window.summary.max)),
+                    (key: "last", value: .number(window.summary.last)),
+                ]))
+            }
+        }
+        return .object([
+            (key: "id", value: .string(device)),
+            (key: "profile", value: view.registry.value("profile", of: device).map(JSONValue.init) ?? .null),
+            (key: "registry", value: fields(view.registry, device)),
+            (key: "presence", value: presenceJSON(device, view)),
+            (key: "reported", value: fields(view.reported, device)),
+            (key: "desired", value: fields(view.desired, device)),
+            (key: "hlc", value: .object([
+                (key: "reported", value: stamps(view.reported, device)),
+                (key: "desired", value: stamps(view.desired, device)),
+            ])),
+            (key: "telemetry", value: .object([
+                (key: "received", value: .number(Double(telemetry?.received ?? 0))),
+                (key: "duplicates", value: .number(Double(max(0, duplicates)))),
+                (key: "gaps", value: .number(Double(telemetry?.gaps ?? 0))),
+                (key: "lastSeq", value: telemetry?.lastSeq.map { .number(Double($0)) } ?? .null),
+            ])),
+            (key: "rollups", value: .array(rollups)),
+            (key: "alarms", value: .array(alarms(device, view).map(JSONValue.string))),
+        ])
+    }
+
+    /// `PUT /v1/sites/{site}/devices/{device}/desired` with `{"fields": {"setpoint": 21.5, …}}`.
+    private func setDesired(site: String, device: String, _ body: [UInt8]) async throws -> CloudResponse {
+        guard SegmentName.isValid(device) else {
+            return .error(400, "`\(device)` is not a valid device id ([A-Za-z0-9_.-]{1,64})")
+        }
+        let fields: [(name: String, value: FieldValue)]
+        do {
+            fields = try ReportedPayload.decode(body).fields  // the same {"fields":{…}} shape and rules
+        } catch {
+            return .error(400, "the body must be {\"fields\": {\"name\": value, …}} with JSON scalar values: \(error)")
+        }
+        guard !fields.isEmpty else { return .error(400, "`fields` is empty: nothing to set; send at least one field") }
+        guard Self.deviceIDs(try await store.view(site: site)).contains(device) else { return Self.unknownDevice(device, site) }
+        _ = try await writer.setDesired(site: site, device: device, fields: fields.map { ($0.name, $0.value) })
+        metrics.merges.increment()
+        await afterWrite(site)
+        let view = try await store.view(site: site)
+        return .json(200, .object([
+            (key: "id", value: .string(device)),
+            (key: "desired", value: Self.fields(view.desired, device)),
+            (key: "hlc", value: Self.stamps(view.desired, device)),
+        ]))
+    }
+}

@@ -1,0 +1,58 @@
+import Hummingbird
+import ServiceLifecycle
+public import Logging
+
+/// Serves ``CloudAPI`` over HTTP/1.1 with Hummingbird. Every request goes to one responder, so
+/// unknown paths, wrong methods and errors all answer in the API's JSON form.
+public struct CloudHTTPServer: Sendable {
+    /// The largest request body read (a `desired` write is tiny).
+    public static let maxBodyBytes = 64 << 10
+
+    let api: CloudAPI
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    public init(api: CloudAPI, host: String, port: Int, logger: Logger) {
+        self.api = api
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Serves until the task is cancelled. `onListening` gets the bound port (useful with port 0).
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await application(onListening: onListening).run()
+    }
+
+    /// The server as a service of a `ServiceGroup`, which shuts it down gracefully (requests in
+    /// progress finish) on the group's signals.
+    func application(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        let api = self.api
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            var request = request
+            let body: [UInt8]
+            do {
+                body = Array(buffer: try await request.collectBody(upTo: Self.maxBodyBytes))
+            } catch {
+                return Self.response(.error(413, "the request body is larger than \(Self.maxBodyBytes) bytes; send a smaller one"))
+            }
+            let path = request.head.path ?? "/"
+            return Self.response(await api.handle(method: request.method.rawValue, path: path, body: body))
+        }
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fogline-cloud"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        return app
+    }
+
+    static func response(_ response: CloudResponse) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = response.contentType
+        return Response(
+            status: HTTPResponse.Status(code: response.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+}

@@ -1,0 +1,141 @@
+// The same located-problem YAML reader as FoglineEdge's ConfigReader (FoglineCloud does not depend on
+// FoglineEdge): every problem is collected as `FILE:LINE: message`, not just the first.
+import Yams
+
+/// One problem in a configuration file, located by line.
+public struct CloudConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    /// `FILE:LINE: message`, the form editors and CI annotate; problems with command-line flags
+    /// (line 0) read `command line: message`.
+    public var description: String { line == 0 ? "command line: \(message)" : "\(file):\(line): \(message)" }
+}
+
+/// Every problem found in a configuration, not just the first.
+public struct CloudConfigErrors: Error, Sendable, CustomStringConvertible {
+    public init(problems: [CloudConfigProblem]) { self.problems = problems }
+
+    public var problems: [CloudConfigProblem]
+
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads a YAML mapping key by key, collecting a located problem for every unknown key, wrong
+/// type or invalid value instead of stopping at the first.
+final class CloudConfigReader {
+    let file: String
+    private(set) var problems: [CloudConfigProblem] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    /// Parses `text`; a syntax error becomes a problem.
+    func root(of text: String) -> Node.Mapping? {
+        do {
+            guard let node = try Yams.compose(yaml: text) else { return Node.Mapping([]) }
+            guard let mapping = node.mapping else {
+                report(node, "the file must be a mapping of keys (broker:, http:, database:, sites:, …), not a \(kind(of: node))")
+                return nil
+            }
+            return mapping
+        } catch let error as YamlError {
+            let (line, problem) = Self.location(of: error)
+            problems.append(CloudConfigProblem(file: file, line: line, message: "not valid YAML: \(problem)"))
+            return nil
+        } catch {
+            problems.append(CloudConfigProblem(file: file, line: 1, message: "not valid YAML: \(error)"))
+            return nil
+        }
+    }
+
+    /// Reports keys of `mapping` outside `known` (with the keys it does know, to spot typos).
+    func rejectUnknownKeys(in mapping: Node.Mapping, known: [String], section: String) {
+        for (key, _) in mapping {
+            guard let name = key.string, !known.contains(name) else { continue }
+            report(key, "unknown key `\(name)` in \(section); known keys: \(known.joined(separator: ", "))")
+        }
+    }
+
+    func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
+        guard let node = mapping[key], !isNull(node) else { return nil }
+        guard case .scalar(let scalar) = node else {
+            report(node, "`\(key)` must be a string, not a \(kind(of: node))")
+            return nil
+        }
+        if let problem = validate?(scalar.string) {
+            report(node, "`\(key)`: \(problem)")
+            return nil
+        }
+        return scalar.string
+    }
+
+    func integer(_ mapping: Node.Mapping, _ key: String, in range: ClosedRange<Int>) -> Int? {
+        guard let node = mapping[key], !isNull(node) else { return nil }
+        guard let value = node.int else {
+            report(node, "`\(key)` must be a whole number, got `\(node.string ?? kind(of: node))`")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(node, "`\(key)` must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            return nil
+        }
+        return value
+    }
+
+    func bool(_ mapping: Node.Mapping, _ key: String) -> Bool? {
+        guard let node = mapping[key], !isNull(node) else { return nil }
+        guard let value = node.bool else {
+            report(node, "`\(key)` must be true or false, got `\(node.string ?? kind(of: node))`")
+            return nil
+        }
+        return value
+    }
+
+    func section(_ mapping: Node.Mapping, _ key: String) -> Node.Mapping? {
+        guard let node = mapping[key], !isNull(node) else { return nil }
+        guard let section = node.mapping else {
+            report(node, "`\(key)` must be a mapping of keys, not a \(kind(of: node))")
+            return nil
+        }
+        return section
+    }
+
+    func report(_ node: Node, _ message: String) {
+        problems.append(CloudConfigProblem(file: file, line: node.mark?.line ?? 1, message: message))
+    }
+
+    func report(line: Int, _ message: String) {
+        problems.append(CloudConfigProblem(file: file, line: line, message: message))
+    }
+
+    private func isNull(_ node: Node) -> Bool { node.null != nil }
+
+    private func kind(of node: Node) -> String {
+        switch node {
+        case .scalar: "scalar"
+        case .mapping: "mapping"
+        case .sequence: "list"
+        case .alias: "alias"
+        }
+    }
+
+    private static func location(of error: YamlError) -> (line: Int, problem: String) {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            (mark.line, problem)
+        case .duplicatedKeysInMapping(let duplicates, _):
+            (1, "duplicate keys \(duplicates.joined(separator: ", "))")
+        default:
+            (1, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,249 @@
+public import Crypto
+import FoglineMQTT
+import FoglineWire
+import Foundation
+import Yams
+
+/// Everything `fogline-cloud serve` needs, from a YAML file (edge-config/cloud.yaml documents
+/// every key) with command-line flags on top. Secrets are never values here: the broker password
+/// comes from a file named here.
+public struct CloudConfiguration: Sendable {
+    /// Where the merged state lives.
+    public enum Database: Sendable, Equatable {
+        /// `sqlite:PATH`: one file, one machine (the default).
+        case sqlite(path: String)
+        /// `postgres://…`: shared by several instances.
+        case postgres(url: String)
+    }
+
+    public struct Broker: Sendable, Equatable {
+        public var url = "mqtt://127.0.0.1:1884"
+        public var clientID: String?
+        public var username: String?
+        /// File whose first line is the broker password.
+        public var passwordFile: String?
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        /// Subscribe through `$share/fogline-cloud/…` so several instances split the frames.
+        public var sharedSubscription = true
+    }
+
+    /// This instance's name: the writer of its `desired` writes (`cloud.<instance>`) and part of
+    /// its MQTT client id. Two running instances must never share one.
+    public var instance: String
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8_480
+    public var database = Database.sqlite(path: "./fogline-cloud.sqlite")
+    /// The PostgreSQL schema holding the tables.
+    public var postgresSchema = "public"
+    public var broker = Broker()
+    /// Largest payload of one batch part sent to an edge.
+    public var maxPartBytes = 256 << 10
+    /// Entries per batch sent to an edge.
+    public var maxBatchEntries = 5_000
+    /// Accept unsigned frames from any node (demos only).
+    public var acceptUnsigned = false
+    /// Each site's nodes and their Ed25519 public keys.
+    public var nodeKeys: [String: [String: Curve25519.Signing.PublicKey]] = [:]
+    public var logLevel = "info"
+
+    public init(instance: String = CloudConfiguration.defaultInstanceName()) {
+        self.instance = instance
+    }
+
+    /// `HOSTNAME-xxxxxxxx` (8 random hex digits), so that two processes never share a writer.
+    public static func defaultInstanceName() -> String {
+        var host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "cloud"
+        host = String(host.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
+        if host.isEmpty { host = "cloud" }
+        let digits = Array("0123456789abcdef")
+        var random = SystemRandomNumberGenerator()
+        return "\(host.prefix(40))-" + String((0..<8).map { _ in digits[Int(random.next() % 16)] })
+    }
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Command-line flags, which override the file.
+    public struct Overrides: Sendable, Equatable {
+        public var broker: String?
+        public var http: String?
+        public var database: String?
+        public var instance: String?
+
+        public init(broker: String? = nil, http: String? = nil, database: String? = nil, instance: String? = nil) {
+            self.broker = broker
+            self.http = http
+            self.database = database
+            self.instance = instance
+        }
+    }
+
+    /// Reads `text` (the contents of `file`; nil: no file), applies `overrides`, and validates.
+    /// Throws ``CloudConfigErrors`` listing every problem as `FILE:LINE: message`.
+    public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(CloudConfigErrors) -> CloudConfiguration {
+        let reader = CloudConfigReader(file: file)
+        var config = CloudConfiguration()
+        if let text {
+            guard let root = reader.root(of: text) else { throw CloudConfigErrors(problems: reader.problems) }
+            config.read(root, reader)
+        }
+        config.apply(overrides, reader)
+        guard reader.problems.isEmpty else { throw CloudConfigErrors(problems: reader.problems) }
+        return config
+    }
+
+    /// The MQTT client settings: MQTT 5 (shared subscriptions need it), this instance's client id.
+    func mqttConfiguration() throws -> MQTTClientConfiguration {
+        var mqtt = try MQTTClientConfiguration(brokerURL: broker.url, clientID: broker.clientID ?? "fogline-cloud-\(instance)")
+        mqtt.protocolVersion = .v5
+        mqtt.username = broker.username
+        if let file = broker.passwordFile {
+            do {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                mqtt.password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            } catch {
+                throw CloudConfigErrors(problems: [CloudConfigProblem(
+                    file: file, line: 0, message: "cannot read the broker password file \(file): \(error.localizedDescription)")])
+            }
+        }
+        if broker.caFile != nil || broker.certFile != nil {
+            var tls = mqtt.tls ?? MQTTTLSConfiguration()
+            tls.caFile = broker.caFile
+            tls.certFile = broker.certFile
+            tls.keyFile = broker.keyFile
+            mqtt.tls = tls
+        }
+        return mqtt
+    }
+
+    /// The subscription for every node's `up` topic.
+    public var upFilter: String {
+        broker.sharedSubscription ? "$share/fogline-cloud/fogline/v1/sync/+/+/up" : "fogline/v1/sync/+/+/up"
+    }
+
+    // MARK: Reading
+
+    static let rootKeys = ["instance", "http", "database", "postgres_schema", "broker", "sync", "sites", "log_level"]
+
+    private mutating func read(_ root: Node.Mapping, _ reader: CloudConfigReader) {
+        reader.rejectUnknownKeys(in: root, known: Self.rootKeys, section: "the file")
+        if let name = reader.string(root, "instance", validate: Self.nameProblem) { instance = name }
+        if let http = reader.section(root, "http") {
+            reader.rejectUnknownKeys(in: http, known: ["listen"], section: "`http`")
+            if let node = http["listen"], let text = reader.string(http, "listen") {
+                if let (host, port) = Self.hostPort(text) { (httpHost, httpPort) = (host, port) } else {
+                    reader.report(node, "`listen` must be HOST:PORT (e.g. 127.0.0.1:8480), got `\(text)`")
+                }
+            }
+        }
+        if let node = root["database"], let text = reader.string(root, "database") {
+            if let database = Self.database(text) { self.database = database } else {
+                reader.report(node, "`database` must be sqlite:PATH or postgres://USER@HOST:PORT/DB, got `\(text)`")
+            }
+        }
+        if let schema = reader.string(root, "postgres_schema", validate: {
+            $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } && !$0.isEmpty ? nil : "must be letters, digits and '_'"
+        }) { postgresSchema = schema }
+        if let section = reader.section(root, "broker") {
+            reader.rejectUnknownKeys(
+                in: section, known: ["url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "shared_subscription"],
+                section: "`broker`")
+            if let node = section["url"], let url = reader.string(section, "url") {
+                if (try? BrokerAddress(parsing: url)) == nil {
+                    reader.report(node, "`url` must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
+                } else { broker.url = url }
+            }
+            broker.clientID = reader.string(section, "client_id") ?? broker.clientID
+            broker.username = reader.string(section, "username") ?? broker.username
+            broker.passwordFile = reader.string(section, "password_file") ?? broker.passwordFile
+            broker.caFile = reader.string(section, "ca_file") ?? broker.caFile
+            broker.certFile = reader.string(section, "cert_file") ?? broker.certFile
+            broker.keyFile = reader.string(section, "key_file") ?? broker.keyFile
+            broker.sharedSubscription = reader.bool(section, "shared_subscription") ?? broker.sharedSubscription
+        }
+        if let sync = reader.section(root, "sync") {
+            reader.rejectUnknownKeys(in: sync, known: ["max_part_bytes", "max_batch_entries", "accept_unsigned"], section: "`sync`")
+            maxPartBytes = reader.integer(sync, "max_part_bytes", in: 1_024...(64 << 20)) ?? maxPartBytes
+            maxBatchEntries = reader.integer(sync, "max_batch_entries", in: 1...1_000_000) ?? maxBatchEntries
+            acceptUnsigned = reader.bool(sync, "accept_unsigned") ?? acceptUnsigned
+        }
+        if let sites = reader.section(root, "sites") { readSites(sites, reader) }
+        if let level = reader.string(root, "log_level", validate: {
+            Self.logLevels.contains($0) ? nil : "must be one of \(Self.logLevels.joined(separator: ", "))"
+        }) { logLevel = level }
+    }
+
+    /// `sites: {SITE: {nodes: {NODE: BASE64_PUBLIC_KEY}}}`.
+    private mutating func readSites(_ sites: Node.Mapping, _ reader: CloudConfigReader) {
+        for (siteNode, value) in sites {
+            guard let site = siteNode.string else { continue }
+            if let problem = SegmentName.problem(with: site) {
+                reader.report(siteNode, "site `\(site)`: \(problem)")
+                continue
+            }
+            guard let siteSection = value.mapping else {
+                reader.report(value, "site `\(site)` must be a mapping with `nodes:`")
+                continue
+            }
+            reader.rejectUnknownKeys(in: siteSection, known: ["nodes"], section: "site `\(site)`")
+            var keys: [String: Curve25519.Signing.PublicKey] = [:]
+            for (nodeNode, keyNode) in reader.section(siteSection, "nodes") ?? Node.Mapping([]) {
+                guard let node = nodeNode.string else { continue }
+                if let problem = SegmentName.problem(with: node) {
+                    reader.report(nodeNode, "node `\(node)` of site `\(site)`: \(problem)")
+                    continue
+                }
+                guard let text = keyNode.string, let key = try? SigningKeyText.publicKey(text) else {
+                    reader.report(keyNode, "the key of node `\(node)` (site `\(site)`) must be the base64 of its 32-byte Ed25519 public key")
+                    continue
+                }
+                keys[node] = key
+            }
+            nodeKeys[site] = keys
+        }
+    }
+
+    private mutating func apply(_ overrides: Overrides, _ reader: CloudConfigReader) {
+        if let url = overrides.broker {
+            if (try? BrokerAddress(parsing: url)) == nil {
+                reader.report(line: 0, "--broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
+            } else { broker.url = url }
+        }
+        if let http = overrides.http {
+            if let (host, port) = Self.hostPort(http) { (httpHost, httpPort) = (host, port) } else {
+                reader.report(line: 0, "--http must be HOST:PORT (e.g. 127.0.0.1:8480), got `\(http)`")
+            }
+        }
+        if let text = overrides.database {
+            if let database = Self.database(text) { self.database = database } else {
+                reader.report(line: 0, "--db must be sqlite:PATH or postgres://USER@HOST:PORT/DB, got `\(text)`")
+            }
+        }
+        if let name = overrides.instance {
+            if let problem = Self.nameProblem(name) { reader.report(line: 0, "--instance: \(problem)") } else { instance = name }
+        }
+    }
+
+    static func nameProblem(_ name: String) -> String? {
+        // The writer name `cloud.<instance>` and the client id must stay topic-segment safe.
+        SegmentName.isValid(name) && name.utf8.count <= 48 ? nil : "must be 1 to 48 characters of A-Z, a-z, 0-9, '_', '.' and '-'"
+    }
+
+    static func hostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    static func database(_ text: String) -> Database? {
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            return path.isEmpty ? nil : .sqlite(path: path)
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") { return .postgres(url: text) }
+        return nil
+    }
+}

@@ -1,0 +1,74 @@
+import Crypto
+import FoglineCloud
+import FoglineWire
+import Foundation
+import Testing
+
+@Suite("Cloud configuration")
+struct CloudConfigurationTests {
+    @Test("edge-config/cloud.yaml loads with the documented defaults")
+    func exampleFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("edge-config/cloud.yaml")
+        let config = try CloudConfiguration.load(text: try String(contentsOf: file, encoding: .utf8), file: file.path)
+        #expect(config.httpHost == "127.0.0.1" && config.httpPort == 8_480)
+        #expect(config.database == .sqlite(path: "./fogline-cloud.sqlite"))
+        #expect(config.broker.url == "mqtt://127.0.0.1:1884")
+        #expect(config.upFilter == "$share/fogline-cloud/fogline/v1/sync/+/+/up")
+        #expect(config.maxPartBytes == 262_144 && config.maxBatchEntries == 5_000 && !config.acceptUnsigned)
+        #expect(config.instance.count > 9, "a default instance name with random digits")
+    }
+
+    @Test("flags override the file; keys and sites are read")
+    func overrides() throws {
+        let key = Curve25519.Signing.PrivateKey().publicKey
+        let text = """
+            instance: c1
+            database: postgres://fogline@db/fogline
+            broker:
+              url: mqtt://10.0.0.1:1884
+              shared_subscription: false
+            sites:
+              plant-1:
+                nodes:
+                  edge-a: \(SigningKeyText.text(of: key))
+            """
+        let config = try CloudConfiguration.load(
+            text: text, file: "c.yaml", overrides: .init(broker: "mqtt://127.0.0.1:2000", http: "0.0.0.0:9000", database: "sqlite:/tmp/x.db", instance: "c2"))
+        #expect(config.instance == "c2")
+        #expect(config.broker.url == "mqtt://127.0.0.1:2000")
+        #expect(config.httpHost == "0.0.0.0" && config.httpPort == 9_000)
+        #expect(config.database == .sqlite(path: "/tmp/x.db"))
+        #expect(config.upFilter == "fogline/v1/sync/+/+/up")
+        #expect(config.nodeKeys["plant-1"]?["edge-a"]?.rawRepresentation == key.rawRepresentation)
+    }
+
+    @Test("every problem is reported as FILE:LINE: message")
+    func problems() {
+        let text = """
+            http:
+              listen: nowhere
+            databse: sqlite:x
+            sync:
+              max_part_bytes: 3
+            sites:
+              plant-1:
+                nodes:
+                  edge-a: not-a-key
+            """
+        do {
+            _ = try CloudConfiguration.load(text: text, file: "cloud.yaml", overrides: .init(db: nil))
+            Issue.record("the configuration was accepted")
+        } catch {
+            let lines = error.description.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:2: `listen` must be HOST:PORT") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:3: unknown key `databse`") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:5: `max_part_bytes` must be between") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:9: the key of node `edge-a`") }, "\(lines)")
+        }
+    }
+}
+
+extension CloudConfiguration.Overrides {
+    init(db: String?) { self.init(database: db) }
+}

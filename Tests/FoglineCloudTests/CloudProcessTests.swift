@@ -1,0 +1,171 @@
+import Crypto
+import FoglineCore
+import FoglineMQTT
+import FoglineTesting
+import FoglineWire
+import Foundation
+import Synchronization
+import Testing
+
+/// Runs the real `fogline-cloud serve` against a real Mosquitto the test starts, and plays an edge
+/// node over MQTT: signed frames in, the aggregator's answers out, the HTTP API in between.
+@Suite("fogline-cloud process", .serialized)
+final class CloudProcessTests {
+    let broker: MosquittoProcess
+    let directory: URL
+    let httpPort: Int
+    let edgeKey = Curve25519.Signing.PrivateKey()
+    var cloud: ProgramProcess?
+
+    init() throws {
+        broker = try MosquittoProcess()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-cloud-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        httpPort = try MosquittoProcess.freeLoopbackPort()
+    }
+
+    deinit {
+        cloud?.stop()
+        broker.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func startCloud() throws {
+        let config = directory.appendingPathComponent("cloud.yaml")
+        try """
+        instance: it-cloud
+        sync:
+          max_part_bytes: 65536
+        sites:
+          plant-1:
+            nodes:
+              edge-a: \(SigningKeyText.text(of: edgeKey.publicKey))
+        log_level: debug
+        """.write(to: config, atomically: true, encoding: .utf8)
+        cloud = try ProgramProcess(
+            "fogline-cloud",
+            arguments: [
+                "serve", "--config", config.path, "--broker", broker.url, "--http", "127.0.0.1:\(httpPort)",
+                "--db", "sqlite:\(directory.appendingPathComponent("cloud.sqlite").path)",
+            ],
+            logDirectory: directory)
+    }
+
+    func get(_ path: String) throws -> HTTPTestClient.Response {
+        try HTTPTestClient.request(port: httpPort, method: "GET", path: path)
+    }
+
+    func metric(_ line: String) throws -> Double? {
+        let text = try get("/metrics").text
+        for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
+            return Double(candidate.dropFirst(line.count + 1))
+        }
+        return nil
+    }
+
+    func frame(_ body: Fogline_V1_SyncFrame.OneOf_Body, batchID: UInt64 = 0, sign key: Curve25519.Signing.PrivateKey?) throws -> [UInt8] {
+        var frame = Fogline_V1_SyncFrame(site: "plant-1", node: "edge-a", batchID: batchID, body: body)
+        if let key { try SyncFrameSignature.sign(&frame, with: key) }
+        return SyncFrameCodec.encode(frame)
+    }
+
+    @Test("an edge's signed hello and batch are merged and acked; the API shows them; a cloud write comes down; forged frames are counted, not merged")
+    func edgeRoundTrip() async throws {
+        try startCloud()
+        let up = "fogline/v1/sync/plant-1/edge-a/up"
+        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
+        edge.start()
+        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
+        try await edge.waitUntilConnected(timeout: .seconds(10))
+        let received = FrameLog()
+        let reader = Task {
+            for await message in edge.messages {
+                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
+            }
+        }
+        defer { reader.cancel() }
+        func publish(_ payload: [UInt8]) async throws {
+            try await edge.publish(MQTTMessage(topic: up, payload: payload, qos: .atLeastOnce))
+        }
+        func waitFor(_ what: String, seconds: Double = 20, _ match: (Fogline_V1_SyncFrame) -> Bool) async throws -> Fogline_V1_SyncFrame {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if let frame = received.frames.withLock({ $0.first(where: match) }) { return frame }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            throw ProgramProcess.Failure.deadline("\(what)\n\(cloud?.log ?? "")")
+        }
+
+        var state = SyncFixtures.edgeState()
+        _ = state.set(.reported, device: "th-1", fields: [("mode", .string("heat"))], stamp: SyncFixtures.stamp(1_100))
+        var hello = Fogline_V1_SyncHello(summary: state.summary)
+        hello.wantsReply = true
+        // The aggregator subscribes shortly after it starts: say hello until it answers.
+        let deadline = Date().addingTimeInterval(30)
+        var cloudHello: Fogline_V1_SyncHello?
+        while cloudHello == nil, Date() < deadline {
+            try await publish(try frame(.hello(hello), sign: edgeKey))
+            if let answer = try? await waitFor("the cloud's hello", seconds: 1, { if case .hello = $0.body { true } else { false } }),
+                case .hello(let body) = answer.body
+            {
+                cloudHello = body
+            }
+        }
+        let cloudSummary = try #require(try cloudHello?.toReplicaSummary(), "no hello from fogline-cloud:\n\(cloud?.log ?? "")")
+        #expect(cloudSummary.context.isEmpty)
+
+        var part = try #require(SyncBatchCodec.encode(state.asDelta, batchID: 501, maxPartBytes: 65_536).first)
+        part.base = Fogline_V1_CausalContext(cloudSummary.context)
+        try await publish(try frame(.batch(part), batchID: 501, sign: edgeKey))
+        let ackFrame = try await waitFor("the ack of batch 501") { if case .ack(let ack) = $0.body { ack.batchID == 501 } else { false } }
+        guard case .ack(let ack) = ackFrame.body else { return }
+        #expect(!ack.refused)
+        #expect(try ack.toReplicaSummary().context.includes(state.summary.context))
+
+        let device = try StrictJSON.parse(try get("/v1/sites/plant-1/devices/th-1").body)
+        #expect(device["reported"]?["mode"]?.stringValue == "heat")
+        #expect(device["telemetry"]?["received"]?.numberValue == 1)
+        #expect(device["rollups"]?.arrayElements?.count == 1)
+        let sites = try StrictJSON.parse(try get("/v1/sites").body)
+        #expect(sites[0]?["nodes"]?[0]?["lastSyncMs"]?.numberValue != nil)
+
+        // A cloud write goes down to the node whose summary the aggregator knows.
+        let put = try HTTPTestClient.request(
+            port: httpPort, method: "PUT", path: "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"setpoint":24}}"#.utf8))
+        #expect(put.status == 200, "\(put.text)")
+        let down = try await waitFor("a batch carrying the cloud's desired write") { frame in
+            guard case .batch(let batch) = frame.body, batch.partCount == 1, batch.compression == .none || batch.compression == .deflate
+            else { return false }
+            let payload = batch.compression == .deflate ? (try? Deflate.decompress([UInt8](batch.payload), maxBytes: 1 << 20)) : [UInt8](batch.payload)
+            guard let payload, let delta = try? SiteDeltaCodec.decode(payload) else { return false }
+            return delta.desired?.value("setpoint", of: "th-1") == .number(24)
+        }
+        guard case .batch(let pushed) = down.body else { return }
+        #expect(try pushed.base.toCausalContext().includes(state.summary.context), "based on what the edge holds")
+
+        // Forged and unsigned frames: counted, never merged.
+        var forged = SiteState()
+        _ = forged.set(.reported, device: "intruder", fields: [("x", .number(1))], stamp: SyncFixtures.stamp(1_200))
+        var forgedPart = try #require(SyncBatchCodec.encode(forged.asDelta, batchID: 502, maxPartBytes: 65_536).first)
+        forgedPart.base = Fogline_V1_CausalContext(CausalContext())
+        try await publish(try frame(.batch(forgedPart), batchID: 502, sign: Curve25519.Signing.PrivateKey()))
+        try await publish(try frame(.batch(forgedPart), batchID: 502, sign: nil))
+        try waitUntil("two frames rejected for their signature") {
+            try metric(#"fogline_cloud_rejected_frames_total{reason="bad_signature"}"#) == 2
+        }
+        #expect(try get("/v1/sites/plant-1/devices/intruder").status == 404)
+        #expect(try metric("fogline_cloud_merges_total") == 2, "the edge's batch and the cloud write")
+        let ackedForged = received.frames.withLock { frames in
+            frames.contains { frame in if case .ack(let ack) = frame.body { ack.batchID == 502 } else { false } }
+        }
+        #expect(!ackedForged)
+
+        await edge.disconnect()
+        #expect(cloud?.stop(signal: SIGTERM) == 0, "a clean exit on SIGTERM:\n\(cloud?.log ?? "")")
+    }
+}
+
+/// Frames received on the edge's `down` topic, in order.
+final class FrameLog: Sendable {
+    let frames = Mutex<[Fogline_V1_SyncFrame]>([])
+}
