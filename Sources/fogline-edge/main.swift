@@ -90,6 +90,7 @@ struct Run: AsyncParsableCommand {
 
 struct KeyGen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keygen",
         abstract: "Write a new Ed25519 signing key for the cloud uplink; print its public key for the aggregator's config.")
     @Option(name: .long, help: "File to write the private key to (refuses to overwrite one).")
     var out: String

@@ -78,7 +78,7 @@ struct DevicePlaneTests {
         // A duplicate stores no reading; it is counted in the replicated duplicates counter.
         let duplicate = Self.persisted(telemetry("th-1", seq: 5))
         #expect(duplicate.count == 1 && duplicate.allSatisfy { $0.raw == nil && $0.rollups == nil && $0.counters != nil })
-        #expect(plane.state.counters.value(DevicePlane.duplicatesCounter(of: "th-1")) == 1)
+        #expect(plane.state.counters.value(TelemetryCounterNames.duplicates(of: "th-1")) == 1)
         // A gap: 10...14 missing, the device is asked to replay them.
         let gapActions = telemetry("th-1", seq: 15)
         #expect(Self.published(gapActions).map(\.topic) == [Self.topic("th-1", .replay)])

@@ -69,13 +69,6 @@ public struct DevicePlane: Sendable {
         public static let unknownCommand = "unknown_command"
     }
 
-    /// The replicated PN-counter of a device's duplicate readings (`telemetry.duplicates/{device}`).
-    public static func duplicatesCounter(of device: String) -> String { "telemetry.duplicates/\(device)" }
-
-    /// The replicated PN-counter of a device's raw readings dropped by retention before the
-    /// aggregator held them (`telemetry.compacted/{device}`): still counted in the rollups.
-    public static func compactedCounter(of device: String) -> String { "telemetry.compacted/\(device)" }
-
     public let configuration: Configuration
     public let node: NodeID
     public private(set) var state: SiteState
@@ -220,7 +213,7 @@ public struct DevicePlane: Sendable {
             ingest.duplicates += 1
             totals.duplicates += 1
             // Replicated, so every node and the aggregator report the same count.
-            actions.append(.persist(state.addToCounter(Self.duplicatesCounter(of: device), 1, by: node)))
+            actions.append(.persist(state.addToCounter(TelemetryCounterNames.duplicates(of: device), 1, by: node)))
         case .accepted, .filledGap:
             ingest.received += 1
             totals.readingsStored += 1
@@ -324,7 +317,7 @@ public struct DevicePlane: Sendable {
     /// received (the outbox bound): state is never dropped, and this loss is counted, replicated.
     public mutating func recordCompacted(device: String, count: Int) -> [Action] {
         guard count > 0 else { return [] }
-        return [.persist(state.addToCounter(Self.compactedCounter(of: device), Int64(count), by: node))]
+        return [.persist(state.addToCounter(TelemetryCounterNames.compacted(of: device), Int64(count), by: node))]
     }
 
     // MARK: Time
