@@ -1,5 +1,6 @@
 @testable import FoglineCloud
 import FoglineCore
+import Logging
 import Testing
 
 @Suite("Cloud store internals")
@@ -47,6 +48,34 @@ struct CloudStoreUnitTests {
         for (a, b) in zip(values, values.dropFirst()) {
             #expect(StoredInteger.sortable(a) < StoredInteger.sortable(b))
             #expect(StoredInteger.fromSortable(StoredInteger.sortable(a)) == a)
+        }
+    }
+}
+
+@Suite("Cloud store errors")
+struct CloudStoreErrorTests {
+    @Test("a PostgreSQL that is not running is named, with what to check")
+    func unreachablePostgres() async throws {
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        do {
+            let store = try await PostgresCloudStore(
+                url: "postgres://fogline:secret@127.0.0.1:1/fogline", logger: Logger(label: "fogline.test.cloudstore"))
+            try await store.close()
+            Issue.record("opened a store on a port where nothing listens")
+        } catch let error as CloudStoreError {
+            #expect(error.kind == .unavailable)
+            #expect(error.description.contains("Cannot reach PostgreSQL at 127.0.0.1:1/fogline"), "\(error)")
+            #expect(error.description.contains("is it running"), "\(error)")
+            #expect(!error.description.contains("secret"))
+        }
+    }
+
+    @Test("an SQLite path in a missing directory says what to check")
+    func unopenableSQLite() {
+        #expect {
+            _ = try SQLiteCloudStore(path: "/nonexistent-fogline-dir/cloud.sqlite")
+        } throws: { error in
+            "\(error)".contains("Check that its directory exists")
         }
     }
 }

@@ -47,7 +47,13 @@ public final class PostgresCloudStore: CloudStore {
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        runTask = Task { await client.run() }
+        // Started immediately, so `run()` is running before the first lease below (a plain Task may
+        // start later, and the client then warns that it is not running yet).
+        if #available(macOS 26.0, *) {
+            runTask = Task.immediate { await client.run() }
+        } else {
+            runTask = Task { await client.run() }
+        }
         do {
             try await createTables()
         } catch {
@@ -182,12 +188,31 @@ public final class PostgresCloudStore: CloudStore {
 
     // MARK: Private
 
+    /// Connects once directly (the pool retries an unreachable server without end, so a lease
+    /// would wait instead of failing) and creates the schema and tables in one transaction.
     private func createTables() async throws {
-        try await transaction("create the tables in schema \(schema)") { connection in
+        let operation = "create the tables in schema \(schema)"
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw wrapped(error, operation)
+        }
+        do {
+            try await connection.query("BEGIN", logger: logger).consume()
             // Several processes may start at once; CREATE … IF NOT EXISTS alone races on the catalog.
-            try await self.lock(["schema"], on: connection)
-            try await self.run(SQLStatement("CREATE SCHEMA IF NOT EXISTS \"\(self.schema)\""), on: connection)
-            for statement in CloudSchema.statements { try await self.run(SQLStatement(statement), on: connection) }
+            try await lock(["schema"], on: connection)
+            try await run(SQLStatement("CREATE SCHEMA IF NOT EXISTS \"\(schema)\""), on: connection)
+            for statement in CloudSchema.statements { try await run(SQLStatement(statement), on: connection) }
+            try await connection.query("COMMIT", logger: logger).consume()
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw wrapped(error, operation)
         }
     }
 
