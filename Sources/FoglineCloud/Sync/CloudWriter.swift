@@ -10,8 +10,8 @@ import Foundation
 /// need to agree on dots.
 public actor CloudWriter {
     /// `NodeID(name: "cloud.<instance>")`.
-    public let node: NodeID
-    public let name: String
+    public nonisolated let node: NodeID
+    public nonisolated let name: String
     private let store: any CloudStore
     private var clock: HybridLogicalClock
 
