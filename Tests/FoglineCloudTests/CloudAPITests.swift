@@ -3,12 +3,14 @@ import FoglineCore
 import FoglineTesting
 import FoglineWire
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
 /// Builds a store holding one synced site, for the API tests; `makeStore` picks the backend.
-struct APIFixture {
+final class APIFixture: Sendable {
     let store: any CloudStore
+    let directory: URL?
     let api: CloudAPI
     let writer: CloudWriter
     let pushed: PushedSites
@@ -18,8 +20,13 @@ struct APIFixture {
         let sites = Mutex<[String]>([])
     }
 
-    init(store: any CloudStore) async throws {
+    convenience init(_ made: (any CloudStore, URL?)) async throws {
+        try await self.init(store: made.0, directory: made.1)
+    }
+
+    init(store: any CloudStore, directory: URL? = nil) async throws {
         self.store = store
+        self.directory = directory
         let metrics = CloudMetrics()
         writer = CloudWriter(instance: "test-1", store: store)
         let pushed = PushedSites()
@@ -42,6 +49,10 @@ struct APIFixture {
         _ = try await store.appendAudit(entries, site: "plant-1", node: "edge-a")
     }
 
+    deinit {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
     func json(_ method: String, _ path: String, _ body: String = "") async throws -> (Int, JSONValue) {
         let response = await api.handle(method: method, path: path, body: Array(body.utf8))
         #expect(response.contentType == "application/json")
@@ -49,31 +60,41 @@ struct APIFixture {
     }
 }
 
-/// The API over each store: the in-memory test double and the real SQLite store (in a fresh
-/// temporary file, removed when the process ends its test run).
+/// The API over each store: the in-memory test double, the real SQLite store (in a temporary
+/// file), and PostgreSQL when FOGLINE_TEST_POSTGRES_URL is set (each test in its own schema).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case memory
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
-    func make() throws -> any CloudStore {
+    static var available: [StoreKind] {
+        ProcessInfo.processInfo.environment["FOGLINE_TEST_POSTGRES_URL"] == nil ? [.memory, .sqlite] : allCases
+    }
+
+    /// A fresh store, and the directory holding its files (removed by the fixture) if any.
+    func make() async throws -> (any CloudStore, URL?) {
         switch self {
         case .memory:
-            return InMemoryCloudStore()
+            return (InMemoryCloudStore(), nil)
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-cloud-api-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            return try SQLiteCloudStore(path: directory.appendingPathComponent("cloud.sqlite").path)
+            return (try SQLiteCloudStore(path: directory.appendingPathComponent("cloud.sqlite").path), directory)
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["FOGLINE_TEST_POSTGRES_URL"]!
+            let schema = "api_" + UUID().uuidString.prefix(8).lowercased()
+            return (try await PostgresCloudStore(url: url, schema: schema, logger: Logger(label: "test")), nil)
         }
     }
 }
 
 @Suite("Cloud HTTP API")
 struct CloudAPITests {
-    @Test("GET /v1/sites lists synced and configured sites with nodes, devices and alarms", arguments: StoreKind.allCases)
+    @Test("GET /v1/sites lists synced and configured sites with nodes, devices and alarms", arguments: StoreKind.available)
     func sites(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (status, body) = try await fixture.json("GET", "/v1/sites")
         #expect(status == 200)
         let sites = try #require(body.arrayElements)
@@ -88,9 +109,9 @@ struct CloudAPITests {
         #expect(nodes[1]["lastSyncMs"]?.isNull == true)
     }
 
-    @Test("GET /v1/sites/{site} adds the audit verification; an unknown site is a JSON 404", arguments: StoreKind.allCases)
+    @Test("GET /v1/sites/{site} adds the audit verification; an unknown site is a JSON 404", arguments: StoreKind.available)
     func site(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (status, body) = try await fixture.json("GET", "/v1/sites/plant-1")
         #expect(status == 200)
         #expect(body["site"]?.stringValue == "plant-1")
@@ -101,9 +122,9 @@ struct CloudAPITests {
         #expect(error["error"]?.stringValue?.contains("no site nowhere") == true)
     }
 
-    @Test("GET /v1/sites/{site}/devices lists every device of the site", arguments: StoreKind.allCases)
+    @Test("GET /v1/sites/{site}/devices lists every device of the site", arguments: StoreKind.available)
     func devices(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (status, body) = try await fixture.json("GET", "/v1/sites/plant-1/devices")
         #expect(status == 200)
         let devices = try #require(body.arrayElements)
@@ -115,9 +136,9 @@ struct CloudAPITests {
         #expect(empty == 200 && none.arrayElements?.isEmpty == true)
     }
 
-    @Test("GET /v1/sites/{site}/devices/{device}: twin with HLCs, presence, telemetry stats, rollups, alarms", arguments: StoreKind.allCases)
+    @Test("GET /v1/sites/{site}/devices/{device}: twin with HLCs, presence, telemetry stats, rollups, alarms", arguments: StoreKind.available)
     func device(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (status, body) = try await fixture.json("GET", "/v1/sites/plant-1/devices/th-1")
         #expect(status == 200)
         #expect(body["reported"]?["temp"]?.numberValue == 21.5)
@@ -151,9 +172,9 @@ struct CloudAPITests {
         #expect(error["error"]?.stringValue?.contains("no device th-9") == true)
     }
 
-    @Test("PUT …/desired merges a cloud write, answers the merged desired and asks for a push", arguments: StoreKind.allCases)
+    @Test("PUT …/desired merges a cloud write, answers the merged desired and asks for a push", arguments: StoreKind.available)
     func putDesired(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let before = try await fixture.store.summary(site: "plant-1")
         let (status, body) = try await fixture.json("PUT", "/v1/sites/plant-1/devices/th-1/desired", #"{"fields":{"setpoint":23.5,"mode":"eco"}}"#)
         #expect(status == 200)
@@ -173,9 +194,9 @@ struct CloudAPITests {
         #expect(view.desired.value("fan", of: "th-1") == .bool(true))
     }
 
-    @Test("PUT …/desired with bad input is a 400 with a sentence; unknown site or device a 404", arguments: StoreKind.allCases)
+    @Test("PUT …/desired with bad input is a 400 with a sentence; unknown site or device a 404", arguments: StoreKind.available)
     func putDesiredErrors(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         for body in ["not json", #"{"fields":{"a":{"nested":1}}}"#, #"{"fields":{}}"#, #"{"other":1}"#, #"{"fields":[1]}"#] {
             let (status, error) = try await fixture.json("PUT", "/v1/sites/plant-1/devices/th-1/desired", body)
             #expect(status == 400, "\(body)")
@@ -188,9 +209,9 @@ struct CloudAPITests {
         #expect(fixture.pushed.sites.withLock { $0 }.isEmpty)
     }
 
-    @Test("GET /v1/sites/{site}/audit shows each node's entries and whether the chain verifies", arguments: StoreKind.allCases)
+    @Test("GET /v1/sites/{site}/audit shows each node's entries and whether the chain verifies", arguments: StoreKind.available)
     func audit(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (status, body) = try await fixture.json("GET", "/v1/sites/plant-1/audit")
         #expect(status == 200)
         let nodes = try #require(body["nodes"]?.arrayElements)
@@ -202,9 +223,9 @@ struct CloudAPITests {
         #expect(missing == 404)
     }
 
-    @Test("/healthz, /metrics, unknown paths and methods", arguments: StoreKind.allCases)
+    @Test("/healthz, /metrics, unknown paths and methods", arguments: StoreKind.available)
     func misc(kind: StoreKind) async throws {
-        let fixture = try await APIFixture(store: try kind.make())
+        let fixture = try await APIFixture(try await kind.make())
         let (health, ok) = try await fixture.json("GET", "/healthz")
         #expect(health == 200 && ok["status"]?.stringValue == "ok")
         let metrics = await fixture.api.handle(method: "GET", path: "/metrics")

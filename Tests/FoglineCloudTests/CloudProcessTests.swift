@@ -31,9 +31,14 @@ final class CloudProcessTests {
     }
 
     func startCloud() throws {
-        let config = directory.appendingPathComponent("cloud.yaml")
+        cloud = try startInstance("it-cloud", httpPort: httpPort, database: "sqlite:\(directory.appendingPathComponent("cloud.sqlite").path)")
+    }
+
+    /// Starts one `fogline-cloud serve` with this test's broker and edge key.
+    func startInstance(_ instance: String, httpPort: Int, database: String, extra: String = "") throws -> ProgramProcess {
+        let config = directory.appendingPathComponent("\(instance).yaml")
         try """
-        instance: it-cloud
+        instance: \(instance)
         sync:
           max_part_bytes: 65536
         sites:
@@ -41,22 +46,20 @@ final class CloudProcessTests {
             nodes:
               edge-a: \(SigningKeyText.text(of: edgeKey.publicKey))
         log_level: debug
+        \(extra)
         """.write(to: config, atomically: true, encoding: .utf8)
-        cloud = try ProgramProcess(
+        return try ProgramProcess(
             "fogline-cloud",
-            arguments: [
-                "serve", "--config", config.path, "--broker", broker.url, "--http", "127.0.0.1:\(httpPort)",
-                "--db", "sqlite:\(directory.appendingPathComponent("cloud.sqlite").path)",
-            ],
+            arguments: ["serve", "--config", config.path, "--broker", broker.url, "--http", "127.0.0.1:\(httpPort)", "--db", database],
             logDirectory: directory)
     }
 
-    func get(_ path: String) throws -> HTTPTestClient.Response {
-        try HTTPTestClient.request(port: httpPort, method: "GET", path: path)
+    func get(_ path: String, port: Int? = nil) throws -> HTTPTestClient.Response {
+        try HTTPTestClient.request(port: port ?? httpPort, method: "GET", path: path)
     }
 
-    func metric(_ line: String) throws -> Double? {
-        let text = try get("/metrics").text
+    func metric(_ line: String, port: Int? = nil) throws -> Double? {
+        let text = try get("/metrics", port: port).text
         for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
             return Double(candidate.dropFirst(line.count + 1))
         }
@@ -162,6 +165,69 @@ final class CloudProcessTests {
 
         await edge.disconnect()
         #expect(cloud?.stop(signal: SIGTERM) == 0, "a clean exit on SIGTERM:\n\(cloud?.log ?? "")")
+    }
+}
+
+extension CloudProcessTests {
+    @Test(
+        "two instances share the subscription and a PostgreSQL database: a batch's parts split between them are merged and acked once",
+        .enabled(if: ProcessInfo.processInfo.environment["FOGLINE_TEST_POSTGRES_URL"] != nil, "set FOGLINE_TEST_POSTGRES_URL to run"))
+    func scaleOut() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["FOGLINE_TEST_POSTGRES_URL"])
+        let schema = "scale_" + UUID().uuidString.prefix(8).lowercased()
+        let secondPort = try MosquittoProcess.freeLoopbackPort()
+        cloud = try startInstance("it-one", httpPort: httpPort, database: url, extra: "postgres_schema: \(schema)")
+        let second = try startInstance("it-two", httpPort: secondPort, database: url, extra: "postgres_schema: \(schema)")
+        defer { second.stop() }
+        for port in [httpPort, secondPort] {
+            try waitUntil("both instances to subscribe", seconds: 30) {
+                (try? get("/healthz", port: port).status) == 200
+            }
+        }
+        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
+        edge.start()
+        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
+        try await edge.waitUntilConnected(timeout: .seconds(10))
+        let received = FrameLog()
+        let reader = Task {
+            for await message in edge.messages {
+                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
+            }
+        }
+        defer { reader.cancel() }
+
+        var state = SiteState()
+        for index in 0..<400 {
+            _ = state.set(.reported, device: "d-\(index)", fields: [("v", .number(Double(index)))], stamp: SyncFixtures.stamp(1_000 + UInt64(index)))
+        }
+        var parts = SyncBatchCodec.encode(state.asDelta, batchID: 700, maxPartBytes: 256)
+        #expect(parts.count >= 4)
+        parts[0].base = Fogline_V1_CausalContext(CausalContext())
+        // Until both instances receive frames (a subscription may still be on its way), send the
+        // batch again: merging twice changes nothing, and each round is acked once.
+        let deadline = Date().addingTimeInterval(30)
+        var bothSawFrames = false
+        func ackCount() -> Int {
+            received.frames.withLock { $0.filter { frame in if case .ack(let ack) = frame.body { ack.batchID == 700 } else { false } }.count }
+        }
+        while Date() < deadline, !bothSawFrames {
+            let acked = ackCount()
+            for part in parts {
+                try await edge.publish(MQTTMessage(topic: "fogline/v1/sync/plant-1/edge-a/up", payload: try frame(.batch(part), batchID: 700, sign: edgeKey), qos: .atLeastOnce))
+            }
+            try waitUntil("an ack of this round's batch 700", seconds: 10) { ackCount() > acked }
+            let one = try metric(#"fogline_cloud_sync_frames_total{kind="batch"}"#) ?? 0
+            let two = try metric(#"fogline_cloud_sync_frames_total{kind="batch"}"#, port: secondPort) ?? 0
+            bothSawFrames = one > 0 && two > 0
+        }
+        #expect(bothSawFrames, "the shared subscription spreads frames over both instances")
+        let merges = (try metric("fogline_cloud_merges_total") ?? 0) + (try metric("fogline_cloud_merges_total", port: secondPort) ?? 0)
+        #expect(Double(ackCount()) == merges, "one ack per merged batch, whichever instance completed it")
+        for port in [httpPort, secondPort] {
+            let devices = try StrictJSON.parse(try get("/v1/sites/plant-1/devices", port: port).body)
+            #expect(devices.arrayElements?.count == 400)
+        }
+        await edge.disconnect()
     }
 }
 

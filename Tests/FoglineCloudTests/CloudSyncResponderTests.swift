@@ -274,6 +274,8 @@ struct CloudSyncResponderTests {
         #expect(rejection(responder, try F.frame(hello), topic: "fogline/v1/sync/plant-1/edge-b/up") == .malformed)
         #expect(rejection(responder, try F.frame(hello), topic: "fogline/v1/sync/plant-1/edge-a/down") == .malformed)
         #expect(rejection(responder, try F.frame(hello)) == nil)
+        let huge = Fogline_V1_SyncBatch(batchID: 4, partIndex: 0, partCount: 1_000_000, payload: [1])
+        #expect(rejection(responder, try F.frame(.batch(huge), batchID: 4)) == .malformed)
     }
 
     @Test("accept_unsigned takes unsigned frames from nodes not configured")

@@ -274,8 +274,10 @@ public struct CloudAPI: Sendable {
             return .error(400, "the body must be {\"fields\": {\"name\": value, …}} with JSON scalar values: \(error)")
         }
         guard !fields.isEmpty else { return .error(400, "`fields` is empty: nothing to set; send at least one field") }
-        guard Self.deviceIDs(try await store.view(site: site)).contains(device) else { return Self.unknownDevice(device, site) }
-        _ = try await writer.setDesired(site: site, device: device, fields: fields.map { ($0.name, $0.value) })
+        let current = try await store.view(site: site)
+        guard Self.deviceIDs(current).contains(device) else { return Self.unknownDevice(device, site) }
+        let observed = fields.compactMap { current.desired.field($0.name, of: device)?.stamp }
+        _ = try await writer.setDesired(site: site, device: device, fields: fields.map { ($0.name, $0.value) }, observed: observed)
         metrics.merges.increment()
         await afterWrite(site)
         let view = try await store.view(site: site)

@@ -102,6 +102,9 @@ public struct CloudSyncResponder: Sendable {
         public var maxBatchEntries: Int
         /// Limits on what a frame may decode to.
         public var decodeLimits: DecodeLimits
+        /// Most parts one batch may announce: the store keeps parts until a batch is complete, so
+        /// an absurd count must not reserve room for it.
+        public var maxPartsPerBatch = 4_096
 
         public init(
             nodeKeys: [String: [String: Curve25519.Signing.PublicKey]] = [:], acceptUnsigned: Bool = false,
@@ -175,7 +178,8 @@ public struct CloudSyncResponder: Sendable {
             }
         }
         do {
-            let (event, kind) = try Self.event(of: frame, receivedAt: receivedAt, limits: configuration.decodeLimits)
+            let (event, kind) = try Self.event(
+                of: frame, receivedAt: receivedAt, limits: configuration.decodeLimits, maxParts: configuration.maxPartsPerBatch)
             return .success(InboundSyncFrame(peer: peer, event: event, kind: kind))
         } catch {
             return .failure(SyncRejection(reason: .malformed, detail: error.description))
@@ -183,7 +187,7 @@ public struct CloudSyncResponder: Sendable {
     }
 
     private static func event(
-        of frame: Fogline_V1_SyncFrame, receivedAt: UInt64, limits: DecodeLimits
+        of frame: Fogline_V1_SyncFrame, receivedAt: UInt64, limits: DecodeLimits, maxParts: Int
     ) throws(WireError) -> (SyncEvent, String) {
         switch frame.body {
         case .hello(let hello):
@@ -191,6 +195,9 @@ public struct CloudSyncResponder: Sendable {
         case .ack(let ack):
             return (.ack(batchID: ack.batchID, summary: try ack.toReplicaSummary(limits: limits), refused: ack.refused), "ack")
         case .batch(let batch):
+            guard batch.partCount <= maxParts else {
+                throw .limitExceeded(what: "parts of one sync batch", limit: maxParts)
+            }
             // The base travels as the store keeps it, so a part kept by one instance and completed
             // at another decodes the same way.
             let base = batch.partIndex == 0 && batch.hasBase ? CausalContextCodec.encode(try batch.base.toCausalContext(limits: limits)) : []

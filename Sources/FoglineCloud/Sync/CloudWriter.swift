@@ -10,8 +10,8 @@ import Foundation
 /// need to agree on dots.
 public actor CloudWriter {
     /// `NodeID(name: "cloud.<instance>")`.
-    public let node: NodeID
-    public let name: String
+    public nonisolated let node: NodeID
+    public nonisolated let name: String
     private let store: any CloudStore
     private var clock: HybridLogicalClock
 
@@ -26,8 +26,17 @@ public actor CloudWriter {
     }
 
     /// Sets `fields` of `device`'s twin `desired` in `site`; returns the site's summary after the
-    /// durable merge.
-    public func setDesired(site: String, device: String, fields: [(String, FieldValue)]) async throws -> ReplicaSummary {
+    /// durable merge. `observed` are the stamps of the values being replaced: the clock moves past
+    /// them (unless one is implausibly far ahead), so a write made after seeing a value wins over
+    /// it even when the writer of that value has a clock slightly ahead of ours.
+    public func setDesired(
+        site: String, device: String, fields: [(String, FieldValue)], observed: [HLCTimestamp] = []
+    ) async throws -> ReplicaSummary {
+        for stamp in observed {
+            // A stamp beyond the clock's max offset is not adopted (HLC rule); the write then
+            // loses to it, which the response shows.
+            _ = try? clock.update(receiving: stamp, wallMilliseconds: Self.wall())
+        }
         let summary = try await store.summary(site: site)
         var state = SiteState()
         state.merge(SiteDelta(context: summary.context))

@@ -1,0 +1,179 @@
+import Crypto
+import FoglineCloud
+import FoglineCore
+import FoglineWire
+import Logging
+import Synchronization
+import Testing
+
+/// The sync shell over the in-memory store test double, with publishing captured: what reaches the
+/// store and what goes out, frame by frame.
+@Suite("Cloud sync service")
+struct CloudSyncServiceTests {
+    typealias F = SyncFixtures
+
+    /// Frames a service published, in order.
+    final class Outbox: Sendable {
+        let published = Mutex<[(topic: String, frame: Fogline_V1_SyncFrame)]>([])
+
+        var frames: [Fogline_V1_SyncFrame] { published.withLock { $0.map(\.frame) } }
+
+        func publish(_ topic: String, _ payload: [UInt8]) throws {
+            let frame = try SyncFrameCodec.decode(payload)
+            published.withLock { $0.append((topic, frame)) }
+        }
+    }
+
+    struct Instance {
+        let service: CloudSyncService
+        let metrics: CloudMetrics
+        let outbox: Outbox
+    }
+
+    func instance(_ store: any CloudStore, prefix: UInt32 = 1) -> Instance {
+        let metrics = CloudMetrics()
+        let outbox = Outbox()
+        let service = CloudSyncService(
+            store: store, responder: CloudSyncResponder(configuration: F.configuration(), batchIDPrefix: prefix), metrics: metrics,
+            logger: Logger(label: "test")
+        ) { topic, payload in try outbox.publish(topic, payload) }
+        return Instance(service: service, metrics: metrics, outbox: outbox)
+    }
+
+    func metric(_ metrics: CloudMetrics, _ line: String) -> Double? {
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
+            return Double(candidate.dropFirst(line.count + 1))
+        }
+        return nil
+    }
+
+    func acks(_ outbox: Outbox) -> [Fogline_V1_SyncAck] {
+        outbox.frames.compactMap { if case .ack(let ack) = $0.body { ack } else { nil } }
+    }
+
+    @Test("a hello is answered and the contact recorded; the edge's batch is merged and acked")
+    func helloAndBatch() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        let edge = F.edgeState()
+        var hello = Fogline_V1_SyncHello(summary: SiteState().summary)
+        hello.wantsReply = true
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.hello(hello)))
+        #expect(try await store.contacts(site: F.site)[F.node] != nil)
+        guard case .hello = cloud.outbox.frames.first?.body else {
+            Issue.record("no hello answered: \(cloud.outbox.frames)")
+            return
+        }
+        var part = SyncBatchCodec.encode(edge.asDelta, batchID: 12, maxPartBytes: 1 << 20)[0]
+        part.base = Fogline_V1_CausalContext(CausalContext())
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 12))
+        let ack = try #require(acks(cloud.outbox).first)
+        #expect(ack.batchID == 12 && !ack.refused)
+        #expect(try await store.summary(site: F.site) == edge.summary)
+        #expect(metric(cloud.metrics, "fogline_cloud_merges_total") == 1)
+        #expect(metric(cloud.metrics, #"fogline_cloud_sync_frames_total{kind="batch"}"#) == 1)
+    }
+
+    @Test("a multi-part batch whose parts reach two instances is merged and acked once")
+    func partsAcrossInstances() async throws {
+        let store = InMemoryCloudStore()
+        let first = instance(store, prefix: 1)
+        let second = instance(store, prefix: 2)
+        var state = SiteState()
+        for index in 0..<300 {
+            _ = state.set(.reported, device: "d-\(index)", fields: [("v", .number(Double(index)))], stamp: F.stamp(1_000 + UInt64(index)))
+        }
+        var parts = SyncBatchCodec.encode(state.asDelta, batchID: 90, maxPartBytes: 256)
+        #expect(parts.count >= 4)
+        parts[0].base = Fogline_V1_CausalContext(CausalContext())
+        for (index, part) in parts.enumerated() {
+            let target = index.isMultiple(of: 2) ? first : second
+            await target.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 90))
+        }
+        #expect(acks(first.outbox).count + acks(second.outbox).count == 1)
+        #expect(store.mergeCount == 1)
+        #expect(try await store.summary(site: F.site) == state.summary)
+    }
+
+    @Test("a batch whose base the store lacks is refused, not merged")
+    func refusal() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        var part = SyncBatchCodec.encode(F.edgeState().asDelta, batchID: 5, maxPartBytes: 1 << 20)[0]
+        part.base = Fogline_V1_CausalContext(CausalContext([Dot(node: F.writer, counter: 1)]))
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 5))
+        let ack = try #require(acks(cloud.outbox).first)
+        #expect(ack.refused)
+        #expect(store.mergeCount == 0)
+        #expect(metric(cloud.metrics, "fogline_cloud_refused_batches_total") == 1)
+    }
+
+    @Test("a batch that does not decode is counted and not acked")
+    func decodeFailure() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        let part = Fogline_V1_SyncBatch(batchID: 6, payload: [1, 2, 3, 4, 5])
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 6))
+        #expect(cloud.outbox.frames.isEmpty)
+        #expect(metric(cloud.metrics, "fogline_cloud_batch_decode_failures_total") == 1)
+        #expect(store.mergeCount == 0)
+    }
+
+    @Test("unknown nodes and bad signatures are counted and never reach the store")
+    func rejected() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        var part = SyncBatchCodec.encode(F.edgeState().asDelta, batchID: 7, maxPartBytes: 1 << 20)[0]
+        part.base = Fogline_V1_CausalContext(CausalContext())
+        await cloud.service.handle(
+            topic: "fogline/v1/sync/plant-1/edge-q/up", payload: try F.frame(.batch(part), batchID: 7, node: "edge-q"))
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 7, sign: Curve25519.Signing.PrivateKey()))
+        await cloud.service.handle(topic: F.peer.upTopic, payload: [0x08])
+        #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="unknown_node"}"#) == 1)
+        #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="bad_signature"}"#) == 1)
+        #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="malformed"}"#) == 1)
+        #expect(cloud.outbox.frames.isEmpty)
+        #expect(store.mergeCount == 0)
+        #expect(try await store.contacts(site: F.site).isEmpty)
+    }
+
+    @Test("audit entries are stored and acked; a broken chain is counted and acked with what is stored")
+    func audit() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        var chain = AuditChain(node: F.node)
+        let entries = (1...3).map { chain.append(at: F.stamp(3_000 + $0), kind: "kv", key: "k", detail: "v\($0)") }
+        var audit = Fogline_V1_SyncAudit()
+        audit.entries = entries.prefix(2).map(Fogline_V1_AuditRecord.init)
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.audit(audit)))
+        var forged = entries[2]
+        forged.detail = "rewritten"
+        audit.entries = [Fogline_V1_AuditRecord(forged)]
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.audit(audit)))
+        let stored = cloud.outbox.frames.compactMap { if case .auditAck(let ack) = $0.body { ack.storedThrough } else { nil } }
+        #expect(stored == [2, 2])
+        #expect(metric(cloud.metrics, "fogline_cloud_audit_rejected_total") == 1)
+        #expect(try await store.audit(site: F.site)[F.node]?.count == 2)
+    }
+
+    @Test("a desired write through the API is pushed to the node that said hello, based on its summary")
+    func desiredPushed() async throws {
+        let store = InMemoryCloudStore()
+        let cloud = instance(store)
+        let edge = F.edgeState()
+        _ = try await store.merge(edge.asDelta, site: F.site)
+        await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(F.hello(edge.summary, wantsReply: false)))
+        #expect(cloud.outbox.frames.isEmpty, "the edge lacks nothing")
+        let api = CloudAPI(
+            store: store, writer: CloudWriter(instance: "t", store: store), metrics: cloud.metrics,
+            afterWrite: { site in await cloud.service.pushWrites(site: site) })
+        let response = await api.handle(method: "PUT", path: "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"setpoint":25}}"#.utf8))
+        #expect(response.status == 200)
+        let batch = try #require(try F.batch(in: cloud.outbox.published.withLock { $0.map { SyncAction.publish(topic: $0.topic, frame: $0.frame) } },
+                                             responder: CloudSyncResponder(configuration: F.configuration(), batchIDPrefix: 0)))
+        #expect(batch.base == edge.summary.context)
+        #expect(batch.delta.desired?.value("setpoint", of: "th-1") == .number(25))
+        #expect(batch.delta.reported == nil, "only what the edge lacks")
+    }
+}
