@@ -249,10 +249,9 @@ struct CloudAPITests {
         #expect(response.status == 200)
         #expect(response.headers["content-type"] == "application/json")
         #expect(try StrictJSON.parse(response.body)["reported"]?["temp"]?.numberValue == 21.5)
-        let put = try HTTPTestClient.request(
-            port: port, method: "PUT", path: "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"x":1}}"#.utf8))
+        let put = try await requestOffPool(port: port, "PUT", "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"x":1}}"#.utf8))
         #expect(put.status == 200)
-        let missing = try HTTPTestClient.request(port: port, method: "GET", path: "/v1/sites/nope")
+        let missing = try await requestOffPool(port: port, "GET", "/v1/sites/nope")
         #expect(missing.status == 404)
         #expect(try StrictJSON.parse(missing.body)["error"] != nil)
     }
@@ -262,9 +261,20 @@ struct CloudAPITests {
 func pollHTTP(port: Int, _ method: String, _ path: String, body: [UInt8] = [], seconds: Double = 20) async throws -> HTTPTestClient.Response {
     let deadline = Date().addingTimeInterval(seconds)
     while true {
-        do { return try HTTPTestClient.request(port: port, method: method, path: path, body: body) } catch {
+        do { return try await requestOffPool(port: port, method, path, body: body) } catch {
             if Date() > deadline { throw error }
             try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+}
+
+/// `HTTPTestClient.request` blocks its thread: run it on a dispatch queue, so that the server task
+/// under test keeps a thread of Swift's cooperative pool (two threads on a 2-core machine, where a
+/// blocked pool kept the server from starting until the deadline).
+func requestOffPool(port: Int, _ method: String, _ path: String, body: [UInt8] = []) async throws -> HTTPTestClient.Response {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try HTTPTestClient.request(port: port, method: method, path: path, body: body) })
         }
     }
 }
