@@ -257,8 +257,9 @@ struct CloudAPITests {
     }
 }
 
-/// Retries a request until the server accepts connections (with a deadline, never a fixed sleep).
-func pollHTTP(port: Int, _ method: String, _ path: String, body: [UInt8] = [], seconds: Double = 20) async throws -> HTTPTestClient.Response {
+/// Retries a request until the server accepts connections (with a deadline, never a fixed sleep). The
+/// deadline is a hang guard: in a full parallel run on 2 cores the server task can wait long for a thread.
+func pollHTTP(port: Int, _ method: String, _ path: String, body: [UInt8] = [], seconds: Double = 120) async throws -> HTTPTestClient.Response {
     let deadline = Date().addingTimeInterval(seconds)
     while true {
         do { return try await requestOffPool(port: port, method, path, body: body) } catch {

@@ -205,7 +205,7 @@ extension CloudProcessTests {
         parts[0].base = Fogline_V1_CausalContext(CausalContext())
         // Until both instances receive frames (a subscription may still be on its way), send the
         // batch again: merging twice changes nothing, and each round is acked once.
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(120)
         var bothSawFrames = false
         func ackCount() -> Int {
             received.frames.withLock { $0.filter { frame in if case .ack(let ack) = frame.body { ack.batchID == 700 } else { false } }.count }
@@ -215,7 +215,16 @@ extension CloudProcessTests {
             for part in parts {
                 try await edge.publish(MQTTMessage(topic: "fogline/v1/sync/plant-1/edge-a/up", payload: try frame(.batch(part), batchID: 700, sign: edgeKey), qos: .atLeastOnce))
             }
-            try waitUntil("an ack of this round's batch 700", seconds: 10) { ackCount() > acked }
+            // Polled with Task.sleep, not the blocking waitUntil: the reader task that records the
+            // acks needs a thread of the cooperative pool, which a blocked wait would hold.
+            let roundDeadline = Date().addingTimeInterval(60)
+            while ackCount() <= acked {
+                guard Date() < roundDeadline else {
+                    Issue.record("no ack of this round's batch 700 within 60 s")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let one = try metric(#"fogline_cloud_sync_frames_total{kind="batch"}"#) ?? 0
             let two = try metric(#"fogline_cloud_sync_frames_total{kind="batch"}"#, port: secondPort) ?? 0
             bothSawFrames = one > 0 && two > 0

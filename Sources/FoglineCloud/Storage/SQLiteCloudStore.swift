@@ -12,7 +12,10 @@ import Synchronization
 public final class SQLiteCloudStore: CloudStore {
     /// The database file, for error messages.
     public let path: String
-    private let pool: DatabasePool
+    /// One connection for reads and writes. (A `DatabasePool` opens read-only reader
+    /// connections lazily; under a heavily loaded test run some of those opens failed with
+    /// SQLITE_CANTOPEN. Merges are fsync-bound anyway, so one connection costs little.)
+    private let pool: DatabaseQueue
     private let closed = Mutex(false)
 
     /// Opens the database at `path`, creating it and its tables if needed. The directory must
@@ -30,7 +33,7 @@ public final class SQLiteCloudStore: CloudStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: options)
+            pool = try DatabaseQueue(path: path, configuration: options)
             try pool.write { db in
                 for statement in CloudSchema.statements { try db.execute(sql: SQLDialect.sqlite.sql(statement)) }
             }
