@@ -240,6 +240,108 @@ extension CloudProcessTests {
     }
 }
 
+extension CloudProcessTests {
+    @Test("the edge's own ReconcileSession syncs both ways with the real aggregator: its writes up, a cloud write down")
+    func reconcileSessionRoundTrip() async throws {
+        try startCloud()
+        let up = "fogline/v1/sync/plant-1/edge-a/up"
+        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
+        edge.start()
+        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
+        try await edge.waitUntilConnected(timeout: .seconds(10))
+        let received = FrameLog()
+        let reader = Task {
+            for await message in edge.messages {
+                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
+            }
+        }
+        defer { reader.cancel() }
+        let clock = ContinuousClock()
+        let start = clock.now
+        func now() -> UInt64 { UInt64((clock.now - start).components.seconds * 1_000 + (clock.now - start).components.attoseconds / 1_000_000_000_000_000) }
+
+        var local = SyncFixtures.edgeState()
+        for index in 0..<50 {
+            _ = local.set(.reported, device: "s-\(index)", fields: [("v", .number(Double(index)))], stamp: SyncFixtures.stamp(2_000 + UInt64(index)))
+        }
+        var configuration = ReconcileSession.Configuration()
+        configuration.maxBatchEntries = 20  // several batches in flight, several acks
+        configuration.helloRetryMilliseconds = 500
+        var session = ReconcileSession(configuration: configuration)
+        var assembler = SyncBatchAssembler()
+        var bases: [UInt64: CausalContext] = [:]
+        var seen = 0
+
+        func send(_ body: Fogline_V1_SyncFrame.OneOf_Body, batchID: UInt64 = 0) async throws {
+            try await edge.publish(MQTTMessage(topic: up, payload: try frame(body, batchID: batchID, sign: edgeKey), qos: .atLeastOnce))
+        }
+        /// Runs the session until `done` holds: performs its actions, feeds it the aggregator's frames.
+        func run(until what: String, _ done: () -> Bool, first: [ReconcileSession.Action] = []) async throws {
+            var actions = first
+            let deadline = Date().addingTimeInterval(30)
+            while true {
+                for action in actions {
+                    switch action {
+                    case .sendHello(let summary, let wantsReply):
+                        var hello = Fogline_V1_SyncHello(summary: summary)
+                        hello.wantsReply = wantsReply
+                        try await send(.hello(hello))
+                    case .sendBatch(let id, let base, let delta):
+                        for var part in SyncBatchCodec.encode(delta, batchID: id, maxPartBytes: 4_096) {
+                            if part.partIndex == 0 { part.base = Fogline_V1_CausalContext(base) }
+                            try await send(.batch(part), batchID: id)
+                        }
+                    case .merge(let delta):
+                        local.merge(delta)
+                    case .acknowledge(let id, let merged):
+                        try await send(.ack(Fogline_V1_SyncAck(batchID: id, summary: local.summary, refused: !merged)), batchID: id)
+                    }
+                }
+                actions = []
+                if done() { return }
+                guard Date() < deadline else { throw ProgramProcess.Failure.deadline("\(what)\n\(cloud?.log ?? "")") }
+                let frames = received.frames.withLock { Array($0[seen...]) }
+                seen += frames.count
+                for frame in frames {
+                    switch frame.body {
+                    case .hello(let hello):
+                        actions += session.receivedHello(try hello.toReplicaSummary(), wantsReply: hello.wantsReply, local: local, at: now())
+                    case .ack(let ack):
+                        actions += session.receivedAcknowledgement(
+                            id: ack.batchID, merged: !ack.refused, summary: try ack.toReplicaSummary(), local: local, at: now())
+                    case .batch(let part):
+                        if part.partIndex == 0 { bases[part.batchID] = try part.base.toCausalContext() }
+                        if let delta = try assembler.add(part, from: "cloud", at: now()) {
+                            actions += session.receivedBatch(id: part.batchID, base: bases[part.batchID] ?? CausalContext(), delta, local: local)
+                        }
+                    default:
+                        break
+                    }
+                }
+                actions += session.tick(local: local, at: now())
+                if actions.isEmpty { try await Task.sleep(for: .milliseconds(20)) }  // poll interval, not a wait for a condition
+            }
+        }
+
+        try await run(until: "the aggregator to hold every write of the edge", {
+            session.phase == .open && session.batchesInFlight == 0 && session.remoteHolds.includes(local.context)
+        }, first: session.connected(local: local, at: now()))
+        let devices = try StrictJSON.parse(try get("/v1/sites/plant-1/devices").body)
+        #expect(devices.arrayElements?.count == 51)
+
+        let put = try HTTPTestClient.request(
+            port: httpPort, method: "PUT", path: "/v1/sites/plant-1/devices/s-7/desired", body: Array(#"{"fields":{"target":7.5}}"#.utf8))
+        #expect(put.status == 200, "\(put.text)")
+        try await run(until: "the cloud's desired write to reach the edge") {
+            local.desired.value("target", of: "s-7") == .number(7.5)
+        }
+        // Nothing is sent back and forth once both sides agree.
+        let cloudDevice = try StrictJSON.parse(try get("/v1/sites/plant-1/devices/s-7").body)
+        #expect(cloudDevice["desired"]?["target"]?.numberValue == 7.5)
+        await edge.disconnect()
+    }
+}
+
 /// Frames received on the edge's `down` topic, in order.
 final class FrameLog: Sendable {
     let frames = Mutex<[Fogline_V1_SyncFrame]>([])

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import FoglineCloud
 import FoglineCore
 import FoglineWire
@@ -52,9 +53,11 @@ struct CloudSyncServiceTests {
         outbox.frames.compactMap { if case .ack(let ack) = $0.body { ack } else { nil } }
     }
 
-    @Test("a hello is answered and the contact recorded; the edge's batch is merged and acked")
-    func helloAndBatch() async throws {
-        let store = InMemoryCloudStore()
+    @Test("a hello is answered and the contact recorded; the edge's batch is merged and acked", arguments: StoreKind.available)
+    func helloAndBatch(kind: StoreKind) async throws {
+        let handle = try await TestStore(kind)
+        let store = handle.store
+        defer { withExtendedLifetime(handle) {} }  // its files stay until the test ends
         let cloud = instance(store)
         let edge = F.edgeState()
         var hello = Fogline_V1_SyncHello(summary: SiteState().summary)
@@ -75,9 +78,11 @@ struct CloudSyncServiceTests {
         #expect(metric(cloud.metrics, #"fogline_cloud_sync_frames_total{kind="batch"}"#) == 1)
     }
 
-    @Test("a multi-part batch whose parts reach two instances is merged and acked once")
-    func partsAcrossInstances() async throws {
-        let store = InMemoryCloudStore()
+    @Test("a multi-part batch whose parts reach two instances is merged and acked once", arguments: StoreKind.available)
+    func partsAcrossInstances(kind: StoreKind) async throws {
+        let handle = try await TestStore(kind)
+        let store = handle.store
+        defer { withExtendedLifetime(handle) {} }  // its files stay until the test ends
         let first = instance(store, prefix: 1)
         let second = instance(store, prefix: 2)
         var state = SiteState()
@@ -92,20 +97,22 @@ struct CloudSyncServiceTests {
             await target.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 90))
         }
         #expect(acks(first.outbox).count + acks(second.outbox).count == 1)
-        #expect(store.mergeCount == 1)
+        #expect((metric(first.metrics, "fogline_cloud_merges_total") ?? 0) + (metric(second.metrics, "fogline_cloud_merges_total") ?? 0) == 1)
         #expect(try await store.summary(site: F.site) == state.summary)
     }
 
-    @Test("a batch whose base the store lacks is refused, not merged")
-    func refusal() async throws {
-        let store = InMemoryCloudStore()
+    @Test("a batch whose base the store lacks is refused, not merged", arguments: StoreKind.available)
+    func refusal(kind: StoreKind) async throws {
+        let handle = try await TestStore(kind)
+        let store = handle.store
+        defer { withExtendedLifetime(handle) {} }  // its files stay until the test ends
         let cloud = instance(store)
         var part = SyncBatchCodec.encode(F.edgeState().asDelta, batchID: 5, maxPartBytes: 1 << 20)[0]
         part.base = Fogline_V1_CausalContext(CausalContext([Dot(node: F.writer, counter: 1)]))
         await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 5))
         let ack = try #require(acks(cloud.outbox).first)
         #expect(ack.refused)
-        #expect(store.mergeCount == 0)
+        #expect(try await store.summary(site: F.site).context.isEmpty)
         #expect(metric(cloud.metrics, "fogline_cloud_refused_batches_total") == 1)
     }
 
@@ -118,6 +125,7 @@ struct CloudSyncServiceTests {
         #expect(cloud.outbox.frames.isEmpty)
         #expect(metric(cloud.metrics, "fogline_cloud_batch_decode_failures_total") == 1)
         #expect(store.mergeCount == 0)
+        #expect(metric(cloud.metrics, "fogline_cloud_merges_total") == 0)
     }
 
     @Test("unknown nodes and bad signatures are counted and never reach the store")
@@ -138,9 +146,11 @@ struct CloudSyncServiceTests {
         #expect(try await store.contacts(site: F.site).isEmpty)
     }
 
-    @Test("audit entries are stored and acked; a broken chain is counted and acked with what is stored")
-    func audit() async throws {
-        let store = InMemoryCloudStore()
+    @Test("audit entries are stored and acked; a broken chain is counted and acked with what is stored", arguments: StoreKind.available)
+    func audit(kind: StoreKind) async throws {
+        let handle = try await TestStore(kind)
+        let store = handle.store
+        defer { withExtendedLifetime(handle) {} }  // its files stay until the test ends
         let cloud = instance(store)
         var chain = AuditChain(node: F.node)
         let entries = (1...3).map { chain.append(at: F.stamp(3_000 + $0), kind: "kv", key: "k", detail: "v\($0)") }
@@ -157,9 +167,11 @@ struct CloudSyncServiceTests {
         #expect(try await store.audit(site: F.site)[F.node]?.count == 2)
     }
 
-    @Test("a desired write through the API is pushed to the node that said hello, based on its summary")
-    func desiredPushed() async throws {
-        let store = InMemoryCloudStore()
+    @Test("a desired write through the API is pushed to the node that said hello, based on its summary", arguments: StoreKind.available)
+    func desiredPushed(kind: StoreKind) async throws {
+        let handle = try await TestStore(kind)
+        let store = handle.store
+        defer { withExtendedLifetime(handle) {} }  // its files stay until the test ends
         let cloud = instance(store)
         let edge = F.edgeState()
         _ = try await store.merge(edge.asDelta, site: F.site)
@@ -175,5 +187,19 @@ struct CloudSyncServiceTests {
         #expect(batch.base == edge.summary.context)
         #expect(batch.delta.desired?.value("setpoint", of: "th-1") == .number(25))
         #expect(batch.delta.reported == nil, "only what the edge lacks")
+    }
+}
+
+/// A store of some kind for one test; removes its files when the test drops it.
+final class TestStore: Sendable {
+    let store: any CloudStore
+    let directory: URL?
+
+    init(_ kind: StoreKind) async throws {
+        (store, directory) = try await kind.make()
+    }
+
+    deinit {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
     }
 }

@@ -42,6 +42,7 @@ public struct CloudAPI: Sendable {
     /// How many of the newest rollup windows `GET …/devices/{device}` shows per metric.
     public static let recentWindows = 60
 
+    /// The API over `store`; `desired` writes go through `writer`, then `afterWrite(site)`.
     public init(
         store: any CloudStore, writer: CloudWriter, metrics: CloudMetrics, configuredNodes: [String: [String]] = [:],
         afterWrite: @escaping @Sendable (String) async -> Void = { _ in }

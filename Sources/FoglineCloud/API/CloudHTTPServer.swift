@@ -13,6 +13,7 @@ public struct CloudHTTPServer: Sendable {
     let port: Int
     let logger: Logger
 
+    /// A server of `api` on `host:port` (port 0: any free port, see `onListening`).
     public init(api: CloudAPI, host: String, port: Int, logger: Logger) {
         self.api = api
         self.host = host

@@ -16,6 +16,7 @@ public struct CloudConfiguration: Sendable {
         case postgres(url: String)
     }
 
+    /// The cloud broker (`broker:` in the file).
     public struct Broker: Sendable, Equatable {
         public var url = "mqtt://127.0.0.1:1884"
         public var clientID: String?

@@ -24,6 +24,7 @@ public final class CloudMetrics: Sendable {
 
     static let frameKinds = ["hello", "batch", "ack", "audit", "audit_ack", "none"]
 
+    /// Fresh counters in a registry of their own.
     public init() {
         let factory = PrometheusMetricsFactory(registry: registry)
         framesByKind = Dictionary(uniqueKeysWithValues: Self.frameKinds.map {

@@ -11,6 +11,8 @@ public final class CloudServer: Sendable {
     public let metrics = CloudMetrics()
     private let logger: Logger
 
+    /// A server of `configuration` over `store` (opened by the caller, e.g. with
+    /// ``CloudConfiguration/openStore(logger:)``; closed when ``run(handleSignals:onListening:)`` ends).
     public init(configuration: CloudConfiguration, store: any CloudStore, logger: Logger) {
         self.configuration = configuration
         self.store = store

@@ -91,6 +91,7 @@ public enum BatchAdmission: Sendable, Equatable {
 /// acknowledges it (from that acknowledgement's summary). It carries only what the edge lacks:
 /// cloud `desired` writes, and catch-up after the node lost state.
 public struct CloudSyncResponder: Sendable {
+    /// What the responder needs from the configuration.
     public struct Configuration: Sendable {
         /// Each site's nodes and their Ed25519 public keys (site → node → key).
         public var nodeKeys: [String: [String: Curve25519.Signing.PublicKey]]

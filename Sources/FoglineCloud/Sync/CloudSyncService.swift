@@ -23,6 +23,8 @@ public actor CloudSyncService {
     private let logger: Logger
     private let publish: Publish
 
+    /// A shell over `store` that decides with `responder`, counts in `metrics` and sends with
+    /// `publish` (the MQTT client's QoS 1 publish in `serve`, a capture in tests).
     public init(store: any CloudStore, responder: CloudSyncResponder, metrics: CloudMetrics, logger: Logger, publish: @escaping Publish) {
         self.store = store
         self.responder = responder

@@ -11,10 +11,12 @@ import Foundation
 public actor CloudWriter {
     /// `NodeID(name: "cloud.<instance>")`.
     public nonisolated let node: NodeID
+    /// `cloud.<instance>`.
     public nonisolated let name: String
     private let store: any CloudStore
     private var clock: HybridLogicalClock
 
+    /// The writer of instance `instance`, writing into `store`.
     public init(instance: String, store: any CloudStore) {
         name = "cloud.\(instance)"
         node = NodeID(name: name)
