@@ -34,11 +34,11 @@ struct CloudConfigurationTests {
                   edge-a: \(SigningKeyText.text(of: key))
             """
         let config = try CloudConfiguration.load(
-            text: text, file: "c.yaml", overrides: .init(broker: "mqtt://127.0.0.1:2000", http: "0.0.0.0:9000", database: "sqlite:/tmp/x.db", instance: "c2"))
+            text: text, file: "c.yaml", overrides: .init(broker: "mqtt://127.0.0.1:2000", http: "0.0.0.0:9000", database: "sqlite:data/x.db", instance: "c2"))
         #expect(config.instance == "c2")
         #expect(config.broker.url == "mqtt://127.0.0.1:2000")
         #expect(config.httpHost == "0.0.0.0" && config.httpPort == 9_000)
-        #expect(config.database == .sqlite(path: "/tmp/x.db"))
+        #expect(config.database == .sqlite(path: "data/x.db"))
         #expect(config.upFilter == "fogline/v1/sync/+/+/up")
         #expect(config.nodeKeys["plant-1"]?["edge-a"]?.rawRepresentation == key.rawRepresentation)
     }

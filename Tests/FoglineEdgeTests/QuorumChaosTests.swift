@@ -149,7 +149,8 @@ final class QuorumChaosTests {
 
         let keep = ProcessInfo.processInfo.environment["FOGLINE_CHAOS_KEEP"]
         if anomalyCount > 0 || !recoveryProblems.isEmpty || keep != nil {
-            let directory = URL(fileURLWithPath: keep ?? "/tmp/fogline-chaos-\(Int(Date().timeIntervalSince1970))")
+            let directory = keep.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("fogline-chaos-\(Int(Date().timeIntervalSince1970))")
             saveEvidence(to: directory, recorder: recorder)
             print("quorum chaos: history and node logs in \(directory.path)")
         }
