@@ -72,11 +72,14 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings),
+        // YAML configuration reading with every problem located (FILE:LINE), shared by the programs.
+        .target(
+            name: "FoglineConfig", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strictSettings),
         // The edge runtime: config, device plane, admin API.
         .target(
             name: "FoglineEdge",
             dependencies: [
-                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineStore",
+                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineStore", "FoglineConfig",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -100,7 +103,7 @@ let package = Package(
         .target(
             name: "FoglineCloud",
             dependencies: [
-                "FoglineCore", "FoglineWire", "FoglineMQTT",
+                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -115,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "fogline-cloud",
             dependencies: [
-                "FoglineCloud",
+                "FoglineConfig", "FoglineCloud",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "fogline-edge",
             dependencies: [
-                "FoglineEdge",
+                "FoglineConfig", "FoglineEdge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,7 +150,7 @@ let package = Package(
             dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
             swiftSettings: strictSettings),
         // The deterministic whole-site simulations, with faults: the quorum protocols (with the
         // linearizability checker) and reconciliation (gossip and the cloud uplink).

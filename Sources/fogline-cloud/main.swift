@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import FoglineCloud
+import FoglineConfig
 import Foundation
 import Logging
 
@@ -49,7 +50,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration: CloudConfiguration
-        do { configuration = try options.load() } catch let errors as CloudConfigErrors {
+        do { configuration = try options.load() } catch let errors as ConfigErrors {
             FileHandle.standardError.write(Data((errors.description + "\n").utf8))
             throw ExitCode(1)
         }
@@ -78,7 +79,7 @@ struct CheckConfig: AsyncParsableCommand {
         do {
             let configuration = try options.load()
             print("\(options.config ?? "(flags)"): ok (instance \(configuration.instance), \(configuration.nodeKeys.count) sites)")
-        } catch let errors as CloudConfigErrors {
+        } catch let errors as ConfigErrors {
             print(errors.description)
             throw ExitCode(1)
         }

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Dispatch
+import FoglineConfig
 import FoglineEdge
 import Foundation
 import Logging

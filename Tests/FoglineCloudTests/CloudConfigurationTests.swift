@@ -61,7 +61,7 @@ struct CloudConfigurationTests {
             Issue.record("the configuration was accepted")
         } catch {
             let lines = error.description.split(separator: "\n").map(String.init)
-            #expect(lines.contains { $0.hasPrefix("cloud.yaml:2: `listen` must be HOST:PORT") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:2: `listen`: `nowhere` needs a port") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:3: unknown key `databse`") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:5: `max_part_bytes` must be between") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:9: the key of node `edge-a`") }, "\(lines)")

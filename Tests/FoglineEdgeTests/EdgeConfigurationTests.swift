@@ -1,3 +1,4 @@
+import FoglineConfig
 import FoglineEdge
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+public import FoglineConfig
 public import Crypto
 import FoglineMQTT
 import FoglineWire
@@ -81,16 +82,16 @@ public struct CloudConfiguration: Sendable {
     }
 
     /// Reads `text` (the contents of `file`; nil: no file), applies `overrides`, and validates.
-    /// Throws ``CloudConfigErrors`` listing every problem as `FILE:LINE: message`.
-    public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(CloudConfigErrors) -> CloudConfiguration {
-        let reader = CloudConfigReader(file: file)
+    /// Throws ``ConfigErrors`` listing every problem as `FILE:LINE: message`.
+    public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(ConfigErrors) -> CloudConfiguration {
+        let reader = ConfigReader(file: file, exampleKeys: "broker:, http:, database:, sites:")
         var config = CloudConfiguration()
         if let text {
-            guard let root = reader.root(of: text) else { throw CloudConfigErrors(problems: reader.problems) }
+            guard let root = reader.root(of: text) else { throw ConfigErrors(problems: reader.problems) }
             config.read(root, reader)
         }
         config.apply(overrides, reader)
-        guard reader.problems.isEmpty else { throw CloudConfigErrors(problems: reader.problems) }
+        guard reader.problems.isEmpty else { throw ConfigErrors(problems: reader.problems) }
         return config
     }
 
@@ -104,7 +105,7 @@ public struct CloudConfiguration: Sendable {
                 let text = try String(contentsOfFile: file, encoding: .utf8)
                 mqtt.password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             } catch {
-                throw CloudConfigErrors(problems: [CloudConfigProblem(
+                throw ConfigErrors(problems: [ConfigProblem(
                     file: file, line: 0, message: "cannot read the broker password file \(file): \(error.localizedDescription)")])
             }
         }
@@ -127,14 +128,15 @@ public struct CloudConfiguration: Sendable {
 
     static let rootKeys = ["instance", "http", "database", "postgres_schema", "broker", "sync", "sites", "log_level"]
 
-    private mutating func read(_ root: Node.Mapping, _ reader: CloudConfigReader) {
+    private mutating func read(_ root: Node.Mapping, _ reader: ConfigReader) {
         reader.rejectUnknownKeys(in: root, known: Self.rootKeys, section: "the file")
         if let name = reader.string(root, "instance", validate: Self.nameProblem) { instance = name }
         if let http = reader.section(root, "http") {
             reader.rejectUnknownKeys(in: http, known: ["listen"], section: "`http`")
             if let node = http["listen"], let text = reader.string(http, "listen") {
-                if let (host, port) = Self.hostPort(text) { (httpHost, httpPort) = (host, port) } else {
-                    reader.report(node, "`listen` must be HOST:PORT (e.g. 127.0.0.1:8480), got `\(text)`")
+                let parsed = HostPort.parse(text)
+                if let (host, port) = parsed.endpoint { (httpHost, httpPort) = (host, port) } else {
+                    reader.report(node, "`listen`: \(parsed.problem!)")
                 }
             }
         }
@@ -176,7 +178,7 @@ public struct CloudConfiguration: Sendable {
     }
 
     /// `sites: {SITE: {nodes: {NODE: BASE64_PUBLIC_KEY}}}`.
-    private mutating func readSites(_ sites: Node.Mapping, _ reader: CloudConfigReader) {
+    private mutating func readSites(_ sites: Node.Mapping, _ reader: ConfigReader) {
         for (siteNode, value) in sites {
             guard let site = siteNode.string else { continue }
             if let problem = SegmentName.problem(with: site) {
@@ -205,15 +207,16 @@ public struct CloudConfiguration: Sendable {
         }
     }
 
-    private mutating func apply(_ overrides: Overrides, _ reader: CloudConfigReader) {
+    private mutating func apply(_ overrides: Overrides, _ reader: ConfigReader) {
         if let url = overrides.broker {
             if (try? BrokerAddress(parsing: url)) == nil {
                 reader.report(line: 0, "--broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
             } else { broker.url = url }
         }
         if let http = overrides.http {
-            if let (host, port) = Self.hostPort(http) { (httpHost, httpPort) = (host, port) } else {
-                reader.report(line: 0, "--http must be HOST:PORT (e.g. 127.0.0.1:8480), got `\(http)`")
+            let parsed = HostPort.parse(http)
+            if let (host, port) = parsed.endpoint { (httpHost, httpPort) = (host, port) } else {
+                reader.report(line: 0, "--http: \(parsed.problem!)")
             }
         }
         if let text = overrides.database {
@@ -229,14 +232,6 @@ public struct CloudConfiguration: Sendable {
     static func nameProblem(_ name: String) -> String? {
         // The writer name `cloud.<instance>` and the client id must stay topic-segment safe.
         SegmentName.isValid(name) && name.utf8.count <= 48 ? nil : "must be 1 to 48 characters of A-Z, a-z, 0-9, '_', '.' and '-'"
-    }
-
-    static func hostPort(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
-        else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
     }
 
     static func database(_ text: String) -> Database? {

@@ -1,3 +1,4 @@
+public import FoglineConfig
 import FoglineMQTT
 import FoglineWire
 import Yams
@@ -132,7 +133,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
     /// Reads `text` (the contents of `file`), applies `overrides`, and validates the result.
     /// Throws ``ConfigErrors`` listing every problem as `FILE:LINE: message`.
     public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(ConfigErrors) -> EdgeConfiguration {
-        let reader = ConfigReader(file: file)
+        let reader = ConfigReader(file: file, exampleKeys: "site:, node:, broker:")
         var config = EdgeConfiguration()
         var givenKeys: Set<String> = []
         if let text {
@@ -354,26 +355,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets.
+    /// `HOST:PORT` (see ``HostPort/parse(_:defaultPort:)``).
     static func parseHostPort(_ text: String, defaultPort: Int? = nil) -> (endpoint: (String, Int)?, problem: String?) {
-        var host = Substring(text)
-        var portText: Substring?
-        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-            let after = host[host.index(after: close)...]
-            portText = after.hasPrefix(":") ? after.dropFirst() : nil
-            host = host[host.index(after: host.startIndex)..<close]
-        } else if let colon = host.lastIndex(of: ":") {
-            portText = host[host.index(after: colon)...]
-            host = host[..<colon]
-        }
-        guard !host.isEmpty else { return (nil, "`\(text)` has no host; write HOST:PORT, e.g. 127.0.0.1:8080") }
-        if portText == nil && defaultPort == nil {
-            return (nil, "`\(text)` needs a port: write HOST:PORT, e.g. 127.0.0.1:8080")
-        }
-        let port = portText.map { Int($0) } ?? defaultPort
-        guard let port, (1...65_535).contains(port) else {
-            return (nil, "`\(text)` has an invalid port; use 1–65535")
-        }
-        return ((String(host), port), nil)
+        HostPort.parse(text, defaultPort: defaultPort)
     }
 }

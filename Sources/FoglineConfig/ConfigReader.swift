@@ -1,9 +1,7 @@
-// The same located-problem YAML reader as FoglineEdge's ConfigReader (FoglineCloud does not depend on
-// FoglineEdge): every problem is collected as `FILE:LINE: message`, not just the first.
-import Yams
+public import Yams
 
 /// One problem in a configuration file, located by line.
-public struct CloudConfigProblem: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var message: String
@@ -20,52 +18,55 @@ public struct CloudConfigProblem: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Every problem found in a configuration, not just the first.
-public struct CloudConfigErrors: Error, Sendable, CustomStringConvertible {
-    public init(problems: [CloudConfigProblem]) { self.problems = problems }
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
 
-    public var problems: [CloudConfigProblem]
+    public init(problems: [ConfigProblem]) { self.problems = problems }
 
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
 /// Reads a YAML mapping key by key, collecting a located problem for every unknown key, wrong
 /// type or invalid value instead of stopping at the first.
-final class CloudConfigReader {
-    let file: String
-    private(set) var problems: [CloudConfigProblem] = []
+public final class ConfigReader {
+    public let file: String
+    /// Keys a file typically starts with, for the message when it is not a mapping (`site:, node:, …`).
+    let exampleKeys: String
+    public private(set) var problems: [ConfigProblem] = []
 
-    init(file: String) {
+    public init(file: String, exampleKeys: String) {
         self.file = file
+        self.exampleKeys = exampleKeys
     }
 
     /// Parses `text`; a syntax error becomes a problem.
-    func root(of text: String) -> Node.Mapping? {
+    public func root(of text: String) -> Node.Mapping? {
         do {
             guard let node = try Yams.compose(yaml: text) else { return Node.Mapping([]) }
             guard let mapping = node.mapping else {
-                report(node, "the file must be a mapping of keys (broker:, http:, database:, sites:, …), not a \(kind(of: node))")
+                report(node, "the file must be a mapping of keys (\(exampleKeys), …), not a \(kind(of: node))")
                 return nil
             }
             return mapping
         } catch let error as YamlError {
             let (line, problem) = Self.location(of: error)
-            problems.append(CloudConfigProblem(file: file, line: line, message: "not valid YAML: \(problem)"))
+            problems.append(ConfigProblem(file: file, line: line, message: "not valid YAML: \(problem)"))
             return nil
         } catch {
-            problems.append(CloudConfigProblem(file: file, line: 1, message: "not valid YAML: \(error)"))
+            problems.append(ConfigProblem(file: file, line: 1, message: "not valid YAML: \(error)"))
             return nil
         }
     }
 
     /// Reports keys of `mapping` outside `known` (with the keys it does know, to spot typos).
-    func rejectUnknownKeys(in mapping: Node.Mapping, known: [String], section: String) {
+    public func rejectUnknownKeys(in mapping: Node.Mapping, known: [String], section: String) {
         for (key, _) in mapping {
             guard let name = key.string, !known.contains(name) else { continue }
             report(key, "unknown key `\(name)` in \(section); known keys: \(known.joined(separator: ", "))")
         }
     }
 
-    func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
+    public func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard case .scalar(let scalar) = node else {
             report(node, "`\(key)` must be a string, not a \(kind(of: node))")
@@ -78,7 +79,7 @@ final class CloudConfigReader {
         return scalar.string
     }
 
-    func integer(_ mapping: Node.Mapping, _ key: String, in range: ClosedRange<Int>) -> Int? {
+    public func integer(_ mapping: Node.Mapping, _ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard let value = node.int else {
             report(node, "`\(key)` must be a whole number, got `\(node.string ?? kind(of: node))`")
@@ -91,7 +92,7 @@ final class CloudConfigReader {
         return value
     }
 
-    func bool(_ mapping: Node.Mapping, _ key: String) -> Bool? {
+    public func bool(_ mapping: Node.Mapping, _ key: String) -> Bool? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard let value = node.bool else {
             report(node, "`\(key)` must be true or false, got `\(node.string ?? kind(of: node))`")
@@ -100,7 +101,7 @@ final class CloudConfigReader {
         return value
     }
 
-    func section(_ mapping: Node.Mapping, _ key: String) -> Node.Mapping? {
+    public func section(_ mapping: Node.Mapping, _ key: String) -> Node.Mapping? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard let section = node.mapping else {
             report(node, "`\(key)` must be a mapping of keys, not a \(kind(of: node))")
@@ -109,12 +110,12 @@ final class CloudConfigReader {
         return section
     }
 
-    func report(_ node: Node, _ message: String) {
-        problems.append(CloudConfigProblem(file: file, line: node.mark?.line ?? 1, message: message))
+    public func report(_ node: Node, _ message: String) {
+        problems.append(ConfigProblem(file: file, line: node.mark?.line ?? 1, message: message))
     }
 
-    func report(line: Int, _ message: String) {
-        problems.append(CloudConfigProblem(file: file, line: line, message: message))
+    public func report(line: Int, _ message: String) {
+        problems.append(ConfigProblem(file: file, line: line, message: message))
     }
 
     private func isNull(_ node: Node) -> Bool { node.null != nil }
