@@ -32,12 +32,7 @@ struct ConfigOptions: ParsableArguments {
     var instance: String?
 
     func load() throws -> CloudConfiguration {
-        var text: String?
-        if let config {
-            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                throw ValidationError("Cannot read the configuration file \(config): \(error.localizedDescription)")
-            }
-        }
+        let text = try ConfigFile.text(at: config)
         return try CloudConfiguration.load(
             text: text, file: config ?? "(flags)",
             overrides: .init(broker: broker, http: http, database: database, instance: instance))

@@ -45,12 +45,7 @@ struct ConfigOptions: ParsableArguments {
     var cloud: String?
 
     func load() throws -> EdgeConfiguration {
-        var text: String?
-        if let config {
-            do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                throw ValidationError("Cannot read the configuration file \(config): \(error.localizedDescription)")
-            }
-        }
+        let text = try ConfigFile.text(at: config)
         return try EdgeConfiguration.load(
             text: text, file: config ?? "(flags)",
             overrides: .init(

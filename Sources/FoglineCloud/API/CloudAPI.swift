@@ -1,27 +1,8 @@
 import FoglineCore
 public import FoglineWire
 
-/// An HTTP response of the cloud API: status and a JSON (or Prometheus text) body.
-public struct CloudResponse: Sendable, Equatable {
-    public var status: Int
-    public var contentType: String
-    public var body: [UInt8]
-
-    public init(status: Int, contentType: String, body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-
-    public static func json(_ status: Int, _ value: JSONValue) -> CloudResponse {
-        CloudResponse(status: status, contentType: "application/json", body: value.serialized() + [UInt8(ascii: "\n")])
-    }
-
-    /// An error body that says what went wrong and what to do: `{"error": "..."}`.
-    public static func error(_ status: Int, _ message: String) -> CloudResponse {
-        json(status, .object([(key: "error", value: .string(message))]))
-    }
-}
+/// An HTTP response of this API (shared with the other JSON API).
+public typealias CloudResponse = APIResponse
 
 /// The cloud HTTP API (DESIGN.md, "Commands, APIs and configuration"): reads render the store's
 /// view of each site, `PUT …/desired` writes through ``CloudWriter`` and pushes the write to the

@@ -14,27 +14,8 @@ public struct AdminRequest: Sendable {
     }
 }
 
-/// An HTTP response: status and a JSON (or Prometheus text) body.
-public struct AdminResponse: Sendable, Equatable {
-    public var status: Int
-    public var contentType: String
-    public var body: [UInt8]
-
-    public init(status: Int, contentType: String, body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-
-    public static func json(_ status: Int, _ value: JSONValue) -> AdminResponse {
-        AdminResponse(status: status, contentType: "application/json", body: value.serialized() + [UInt8(ascii: "\n")])
-    }
-
-    /// An error body that says what went wrong and what to do: `{"error": "..."}`.
-    public static func error(_ status: Int, _ message: String) -> AdminResponse {
-        json(status, .object([(key: "error", value: .string(message))]))
-    }
-}
+/// An HTTP response of this API (shared with the other JSON API).
+public typealias AdminResponse = APIResponse
 
 /// The device routes of the edge admin API (DESIGN.md, "Commands, APIs and configuration"), as a
 /// pure function of the device plane: reads render it, writes mutate it and return the actions
