@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "FoglineCloud",
             dependencies: [
-                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineConfig",
+                "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineConfig", "FoglineStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

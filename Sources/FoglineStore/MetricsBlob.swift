@@ -1,5 +1,5 @@
-import Foundation
-import FoglineCore
+public import Foundation
+public import FoglineCore
 
 /// The compact blob that holds a raw reading's metric values in `raw_telemetry.metrics`.
 ///
@@ -9,10 +9,10 @@ import FoglineCore
 ///
 /// Layout: format byte `1`; the number of metrics (LEB128); then per metric the UTF-8 length of
 /// its name (LEB128), the name, and the value as 8 bytes of IEEE 754 binary64, little-endian.
-enum MetricsBlob {
+public enum MetricsBlob {
     static let formatVersion: UInt8 = 1
 
-    static func encode(_ metrics: [RawTelemetry.Metric]) -> Data {
+    public static func encode(_ metrics: [RawTelemetry.Metric]) -> Data {
         var bytes = [UInt8]()
         bytes.reserveCapacity(2 + metrics.count * 16)
         bytes.append(formatVersion)
@@ -30,7 +30,7 @@ enum MetricsBlob {
     }
 
     /// Decodes a blob written by ``encode(_:)``; `nil` if it is not one (a damaged row).
-    static func decode(_ data: Data) -> [RawTelemetry.Metric]? {
+    public static func decode(_ data: Data) -> [RawTelemetry.Metric]? {
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [RawTelemetry.Metric]? in
             var reader = ByteReader(bytes: raw)
             guard reader.byte() == formatVersion, let count = reader.varint(), count <= UInt64(raw.count) else {

@@ -1,4 +1,5 @@
-/// How 64-bit unsigned values are kept in SQLite, whose integers are signed 64-bit.
+/// How 64-bit unsigned values are kept in SQL integers, which are signed 64-bit (SQLite here, and
+/// the aggregator's SQLite and PostgreSQL stores).
 ///
 /// Two encodings, chosen per column and documented in ``StoreSchema``:
 ///
@@ -10,18 +11,18 @@
 /// - **bit pattern** (`bits`): the same 64 bits read as signed. Used for counters, sequence
 ///   numbers, dot counters and milliseconds: they are far below 2^63 in practice (device `seq` is
 ///   at most 2^53 on the wire), so they read naturally in `sqlite3` and still round-trip exactly.
-enum StoredInteger {
+public enum StoredInteger {
     private static let signBit: UInt64 = 1 << 63
 
     @inline(__always)
-    static func sortable(_ value: UInt64) -> Int64 { Int64(bitPattern: value ^ signBit) }
+    public static func sortable(_ value: UInt64) -> Int64 { Int64(bitPattern: value ^ signBit) }
 
     @inline(__always)
-    static func fromSortable(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) ^ signBit }
+    public static func fromSortable(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) ^ signBit }
 
     @inline(__always)
-    static func bits(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
+    public static func bits(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
 
     @inline(__always)
-    static func fromBits(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) }
+    public static func fromBits(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) }
 }

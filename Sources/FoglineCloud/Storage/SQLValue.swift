@@ -1,3 +1,4 @@
+import FoglineStore
 /// One value as both storage backends bind and read it: the handful of column types the cloud
 /// schema uses (``CloudSchema``). SQLite reads them as its storage classes, PostgreSQL as
 /// `BIGINT`, `DOUBLE PRECISION`, `TEXT` and `BYTEA`.
@@ -89,31 +90,6 @@ struct SQLRow: Sendable {
     func unreadable(_ detail: String) -> CloudStoreError {
         CloudStoreError.unreadableRow(table: table, detail: detail)
     }
-}
-
-/// How 64-bit unsigned values are kept in 64-bit signed SQL integers; the same two encodings as
-/// the edge's store (FoglineStore's `StoredInteger`, which is internal to that module):
-///
-/// - **order-preserving** (`sortable`): the top bit flipped, so SQL compares stored values in the
-///   unsigned order of the originals. Used for node ids and HLC logical times, which the upserts
-///   compare in SQL (`(excluded.logical, excluded.writer) > (t.logical, t.writer)`), and for
-///   raw-reading epochs (HLC logical times too).
-/// - **bit pattern** (`bits`): used for counters, seqs, dot counters and milliseconds, far below
-///   2^63 in practice, so they read naturally in `psql` and `sqlite3` and still round-trip.
-enum StoredInteger {
-    private static let signBit: UInt64 = 1 << 63
-
-    @inline(__always)
-    static func sortable(_ value: UInt64) -> Int64 { Int64(bitPattern: value ^ signBit) }
-
-    @inline(__always)
-    static func fromSortable(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) ^ signBit }
-
-    @inline(__always)
-    static func bits(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
-
-    @inline(__always)
-    static func fromBits(_ stored: Int64) -> UInt64 { UInt64(bitPattern: stored) }
 }
 
 extension SQLValue {

@@ -1,3 +1,5 @@
+import FoglineStore
+import Foundation
 internal import FoglineCore
 
 /// The SQL of the replicated site state, shared by both backends: the per-entry upserts that are
@@ -47,7 +49,7 @@ enum SiteStateSQL {
         }
         for (key, reading) in delta.raw?.readings ?? [:] {
             statements.append(SQLStatement(upsertRaw, [
-                .text(site), .text(key.device), .sortable(key.epoch), .bits(key.seq), .blob(MetricsBlob.encode(reading.values)),
+                .text(site), .text(key.device), .sortable(key.epoch), .bits(key.seq), .blob([UInt8](MetricsBlob.encode(reading.values))),
                 reading.deviceTime.map { .integer($0) } ?? .null, .sortable(reading.stamp.logical),
                 .sortable(reading.stamp.node.rawValue), .bits(reading.dotCounter),
             ]))
@@ -253,7 +255,7 @@ enum PartTable: CaseIterable, Sendable {
                 last: try row.real(8), lastLogical: try row.sortable(9), dotCounter: try row.bits(10))
             parts.rollups.insert(summary, for: key)
         case .raw:
-            guard let metrics = MetricsBlob.decode(try row.blob(3)) else { throw row.unreadable("the metrics blob does not decode") }
+            guard let metrics = MetricsBlob.decode(Data(try row.blob(3))) else { throw row.unreadable("the metrics blob does not decode") }
             let key = RawTelemetry.Key(device: try row.text(0), epoch: try row.sortable(1), seq: try row.bits(2))
             let reading = RawTelemetry.Reading(
                 values: metrics, deviceTime: try row.optionalInt(4),
