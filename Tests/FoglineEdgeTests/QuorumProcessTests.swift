@@ -147,6 +147,8 @@ final class QuorumProcessTests {
                     && device?.json["desired"]?["setpoint"]?.numberValue == 23.5
             }
         }
+        let merged = try nodes.map { try status($0)["gossip"]?["deltasMerged"]?.numberValue ?? 0 }
+        #expect(merged.allSatisfy { $0 > 0 }, "every node merged deltas from its peers: \(merged)")
     }
 
     @Test("a killed node's devices are served by another node")

@@ -45,18 +45,20 @@ struct SyncBatchCodecTests {
     func partsReassemble(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let delta = randomState(seed: seed, operations: 300).asDelta
-        let parts = SyncBatchCodec.encode(delta, batchID: 9, maxPartBytes: random.int(in: 64...2_000))
+        var parts = SyncBatchCodec.encode(delta, batchID: 9, maxPartBytes: random.int(in: 64...2_000))
         #expect(parts.allSatisfy { $0.partCount == UInt32(parts.count) && $0.compression == .deflate })
+        let base = randomState(seed: seed &+ 1, operations: 20).context
+        parts[0].base = Fogline_V1_CausalContext(base)
         var arrivals = parts + parts.filter { _ in random.chance(0.3) }
         arrivals.shuffle(using: &random)
         var assembler = SyncBatchAssembler()
-        var decoded: [SiteDelta] = []
+        var decoded: [SyncBatchAssembler.Assembled] = []
         for part in arrivals {
-            if let batch = try assembler.add(part, from: "edge-a", at: 0) { decoded.append(batch) }
+            if let batch = try assembler.assemble(part, from: "edge-a", at: 0) { decoded.append(batch) }
         }
         // A duplicate of a part arriving after completion starts a new, incomplete batch that
-        // expires; the batch itself decodes once per completion.
-        #expect(decoded.first == delta)
+        // expires; the batch itself decodes once per completion, with part 0's base.
+        #expect(decoded.first == SyncBatchAssembler.Assembled(delta: delta, base: base))
         assembler.expire(at: assembler.limits.partTimeoutMilliseconds)
         #expect(assembler.pendingCount == 0)
     }

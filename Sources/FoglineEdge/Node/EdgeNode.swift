@@ -489,8 +489,16 @@ public actor EdgeNode {
                 (key: "lastContactMs", value: statistics.lastContactMilliseconds.map { .number(Double($0)) } ?? .null),
             ])
         }
+        var gossipJSON = JSONValue.null
+        if let gossip {
+            gossipJSON = .object([
+                (key: "deltasMerged", value: .number(Double(await gossip.merged))),
+                (key: "framesRejected", value: .number(Double(await gossip.rejected))),
+            ])
+        }
         return .object([
             (key: "uplink", value: uplinkJSON),
+            (key: "gossip", value: gossipJSON),
             (key: "site", value: .string(configuration.site)),
             (key: "node", value: .string(configuration.node)),
             (key: "broker", value: .object([
@@ -557,9 +565,7 @@ public actor EdgeNode {
     }
 
     static func moment(since start: ContinuousClock.Instant) -> DevicePlane.Moment {
-        let elapsed = ContinuousClock.now - start
-        let monotonic = UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
-        return DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: monotonic)
+        DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: milliseconds(since: start))
     }
 
     /// The site's HMAC key for peer frames, read from `quorum.site_key_file` (needed with peers).

@@ -167,8 +167,7 @@ public actor QuorumService {
     // MARK: Private
 
     private var now: UInt64 {
-        let elapsed = ContinuousClock.now - started
-        return UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
+        milliseconds(since: started)
     }
 
     private func tick() {

@@ -184,14 +184,8 @@ actor CloudUplink {
                 await perform(session.receivedAcknowledgement(
                     id: ack.batchID, merged: !ack.refused, summary: try ack.toReplicaSummary(), local: replica(), at: now))
             case .batch(let part):
-                if part.partIndex == 0 && part.partCount > 1 {
-                    if pendingBases.count >= assembler.limits.maxPendingBatches { pendingBases.removeAll() }
-                    pendingBases[part.batchID] = try part.base.toCausalContext()
-                }
-                guard let delta = try assembler.add(part, from: "cloud", at: now) else { return }
-                // The base travels on part 0; the assembler kept it only through the batch id.
-                let base = try baseOfCompletedBatch(part)
-                await perform(session.receivedBatch(id: frame.batchID, base: base, delta, local: replica()))
+                guard let batch = try assembler.assemble(part, from: "cloud", at: now) else { return }
+                await perform(session.receivedBatch(id: frame.batchID, base: batch.base, batch.delta, local: replica()))
             case .auditAck(let ack):
                 statistics.auditStoredThrough = ack.storedThrough
                 auditSentAt = nil
@@ -205,54 +199,27 @@ actor CloudUplink {
         }
     }
 
-    /// Bases of multi-part batches, kept from part 0 until the batch completes.
-    private var pendingBases: [UInt64: CausalContext] = [:]
-
-    private func baseOfCompletedBatch(_ lastPart: Fogline_V1_SyncBatch) throws -> CausalContext {
-        if lastPart.partIndex == 0 { return try lastPart.base.toCausalContext() }
-        // Part 0 was dropped with its batch's other parts: an unknown base is refused.
-        guard let base = pendingBases.removeValue(forKey: lastPart.batchID) else { throw WireError.missingField("SyncBatch.base") }
-        return base
-    }
-
     // MARK: Actions
 
     private func perform(_ actions: [ReconcileSession.Action]) async {
-        var mergeFailed = false
-        for action in actions {
-            switch action {
-            case .sendHello(let summary, let wantsReply):
+        let link = ReconcileLink(store: store, logger: logger, mergeDurably: mergeDurably)
+        let site = settings.site, node = settings.node
+        statistics.batchesMerged += await link.perform(actions, over: .init(
+            hello: { summary, wantsReply in
                 var hello = Fogline_V1_SyncHello(summary: summary)
                 hello.wantsReply = wantsReply
-                await send(Fogline_V1_SyncFrame(site: settings.site, node: settings.node, body: .hello(hello)))
-            case .sendBatch(let id, let base, let delta):
-                var parts = SyncBatchCodec.encode(delta, batchID: id, maxPartBytes: settings.maxPartBytes)
+                await self.send(Fogline_V1_SyncFrame(site: site, node: node, body: .hello(hello)))
+            },
+            batch: { id, base, delta in
+                var parts = SyncBatchCodec.encode(delta, batchID: id, maxPartBytes: self.settings.maxPartBytes)
                 parts[0].base = Fogline_V1_CausalContext(base)
-                statistics.batchesSent += 1
-                for part in parts {
-                    await send(Fogline_V1_SyncFrame(site: settings.site, node: settings.node, batchID: id, body: .batch(part)))
-                }
-            case .merge(let delta):
-                do {
-                    try await mergeDurably(delta)
-                    statistics.batchesMerged += 1
-                } catch {
-                    // Not acknowledged: the aggregator sends it again.
-                    mergeFailed = true
-                    logger.error("could not merge a batch from the aggregator", metadata: ["error": "\(error)"])
-                }
-            case .acknowledge(let id, let merged):
-                guard !mergeFailed else { continue }
-                let summary: ReplicaSummary
-                do { summary = try store.replicaSummary() } catch {
-                    logger.error("cannot read the replica summary to acknowledge a batch", metadata: ["error": "\(error)"])
-                    continue
-                }
-                await send(Fogline_V1_SyncFrame(
-                    site: settings.site, node: settings.node, batchID: id,
-                    body: .ack(Fogline_V1_SyncAck(batchID: id, summary: summary, refused: !merged))))
-            }
-        }
+                self.statistics.batchesSent += 1
+                for part in parts { await self.send(Fogline_V1_SyncFrame(site: site, node: node, batchID: id, body: .batch(part))) }
+            },
+            acknowledge: { id, summary, refused in
+                await self.send(Fogline_V1_SyncFrame(
+                    site: site, node: node, batchID: id, body: .ack(Fogline_V1_SyncAck(batchID: id, summary: summary, refused: refused))))
+            }))
     }
 
     /// Sends the next stretch of the audit chain after what the aggregator stored, one at a time.
@@ -294,8 +261,5 @@ actor CloudUplink {
 
     private func replica() -> StoreReplica { StoreReplica(store: store, logger: logger) }
 
-    private func monotonicMilliseconds() -> UInt64 {
-        let elapsed = ContinuousClock.now - started
-        return UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
-    }
+    private func monotonicMilliseconds() -> UInt64 { milliseconds(since: started) }
 }

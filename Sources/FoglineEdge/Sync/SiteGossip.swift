@@ -97,39 +97,28 @@ actor SiteGossip {
     }
 
     private func perform(_ actions: [ReconcileSession.Action], peer: String) async {
-        var mergeFailed = false
-        for action in actions {
-            switch action {
-            case .sendHello(let summary, let wantsReply):
+        let link = ReconcileLink(store: store, logger: logger, mergeDurably: mergeDurably)
+        let quorum = quorum
+        // A frame the link refuses (queue full, too large) is sent again after the ack timeout.
+        merged += await link.perform(actions, over: .init(
+            hello: { summary, wantsReply in
                 var hello = Fogline_V1_ContextExchange(summary: summary)
                 hello.wantsReply = wantsReply
                 _ = await quorum.sendGossip(.contextExchange(hello), to: peer)
-            case .sendBatch(let id, let base, let delta):
+            },
+            batch: { id, base, delta in
                 var body = Fogline_V1_GossipDelta(delta: delta, deltaSeq: id)
                 body.base = Fogline_V1_CausalContext(base)
-                // A frame the link refuses (queue full, too large) is sent again after the ack timeout.
                 _ = await quorum.sendGossip(.gossipDelta(body), to: peer)
-            case .merge(let delta):
-                do {
-                    try await mergeDurably(delta)
-                    merged += 1
-                } catch {
-                    mergeFailed = true
-                    logger.error("could not merge a gossip delta", metadata: ["from": "\(peer)", "error": "\(error)"])
-                }
-            case .acknowledge(let id, let mergedBatch):
-                guard !mergeFailed, let summary = try? store.replicaSummary() else { continue }
+            },
+            acknowledge: { id, summary, refused in
                 var ack = Fogline_V1_GossipAck(deltaSeq: id, summary: summary)
-                ack.refused = !mergedBatch
+                ack.refused = refused
                 _ = await quorum.sendGossip(.gossipAck(ack), to: peer)
-            }
-        }
+            }))
     }
 
     private func replica() -> StoreReplica { StoreReplica(store: store, logger: logger) }
 
-    private func monotonicMilliseconds() -> UInt64 {
-        let elapsed = ContinuousClock.now - started
-        return UInt64(elapsed.components.seconds) * 1_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
-    }
+    private func monotonicMilliseconds() -> UInt64 { milliseconds(since: started) }
 }

@@ -59,8 +59,21 @@ public struct SyncBatchAssembler: Sendable {
     private struct Pending {
         var parts: [Data?]
         var compression: Fogline_V1_Compression
+        /// The base, from part 0 (see ``Fogline_V1_SyncBatch/base``).
+        var base = Fogline_V1_CausalContext()
         var bytes = 0
         var firstSeen: UInt64
+    }
+
+    /// A complete batch: its delta and the base its sender assumed the receiver holds.
+    public struct Assembled: Sendable, Equatable {
+        public var delta: SiteDelta
+        public var base: CausalContext
+
+        public init(delta: SiteDelta, base: CausalContext) {
+            self.delta = delta
+            self.base = base
+        }
     }
 
     public let limits: Limits
@@ -77,13 +90,22 @@ public struct SyncBatchAssembler: Sendable {
     /// Throws, and forgets the batch, when a part contradicts the others or the batch is too
     /// large or does not decode.
     public mutating func add(_ part: Fogline_V1_SyncBatch, from sender: String, at now: UInt64) throws(WireError) -> SiteDelta? {
+        try assemble(part, from: sender, at: now)?.delta
+    }
+
+    /// As ``add(_:from:at:)``, with the batch's base (carried by part 0).
+    public mutating func assemble(
+        _ part: Fogline_V1_SyncBatch, from sender: String, at now: UInt64
+    ) throws(WireError) -> Assembled? {
         let key = Key(sender: sender, batchID: part.batchID)
         guard part.partCount >= 1, part.partCount <= limits.maxParts, part.partIndex < part.partCount else {
             throw .invalidValue(what: "sync batch part \(part.partIndex) of \(part.partCount)")
         }
         if part.partCount == 1 {
             pending[key] = nil
-            return try decode([UInt8](part.payload), compression: part.compression)
+            return Assembled(
+                delta: try decode([UInt8](part.payload), compression: part.compression),
+                base: try part.base.toCausalContext(limits: limits.decode))
         }
         var batch = pending[key] ?? {
             if pending.count >= limits.maxPendingBatches, let oldest = pending.min(by: { $0.value.firstSeen < $1.value.firstSeen }) {
@@ -102,6 +124,7 @@ public struct SyncBatchAssembler: Sendable {
             throw .limitExceeded(what: "sync batch bytes", limit: limits.maxBatchBytes)
         }
         batch.parts[Int(part.partIndex)] = part.payload
+        if part.partIndex == 0 { batch.base = part.base }
         guard batch.parts.allSatisfy({ $0 != nil }) else {
             pending[key] = batch
             return nil
@@ -110,7 +133,8 @@ public struct SyncBatchAssembler: Sendable {
         var payload: [UInt8] = []
         payload.reserveCapacity(batch.bytes)
         for data in batch.parts { payload += data! }
-        return try decode(payload, compression: batch.compression)
+        return Assembled(
+            delta: try decode(payload, compression: batch.compression), base: try batch.base.toCausalContext(limits: limits.decode))
     }
 
     /// Drops incomplete batches first seen `partTimeoutMilliseconds` or more before `now`;
