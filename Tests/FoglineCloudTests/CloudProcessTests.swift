@@ -76,17 +76,9 @@ final class CloudProcessTests {
     func edgeRoundTrip() async throws {
         try startCloud()
         let up = "fogline/v1/sync/plant-1/edge-a/up"
-        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
-        edge.start()
-        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
-        try await edge.waitUntilConnected(timeout: .seconds(10))
-        let received = FrameLog()
-        let reader = Task {
-            for await message in edge.messages {
-                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
-            }
-        }
-        defer { reader.cancel() }
+        let link = try await FakeEdgeLink(brokerURL: broker.url)
+        defer { withExtendedLifetime(link) {} }
+        let (edge, received) = (link.client, link.received)
         func publish(_ payload: [UInt8]) async throws {
             try await edge.publish(MQTTMessage(topic: up, payload: payload, qos: .atLeastOnce))
         }
@@ -184,17 +176,9 @@ extension CloudProcessTests {
                 (try? get("/healthz", port: port).status) == 200
             }
         }
-        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
-        edge.start()
-        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
-        try await edge.waitUntilConnected(timeout: .seconds(10))
-        let received = FrameLog()
-        let reader = Task {
-            for await message in edge.messages {
-                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
-            }
-        }
-        defer { reader.cancel() }
+        let link = try await FakeEdgeLink(brokerURL: broker.url)
+        defer { withExtendedLifetime(link) {} }
+        let (edge, received) = (link.client, link.received)
 
         var state = SiteState()
         for index in 0..<400 {
@@ -245,17 +229,9 @@ extension CloudProcessTests {
     func reconcileSessionRoundTrip() async throws {
         try startCloud()
         let up = "fogline/v1/sync/plant-1/edge-a/up"
-        let edge = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: broker.url))
-        edge.start()
-        try await edge.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
-        try await edge.waitUntilConnected(timeout: .seconds(10))
-        let received = FrameLog()
-        let reader = Task {
-            for await message in edge.messages {
-                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
-            }
-        }
-        defer { reader.cancel() }
+        let link = try await FakeEdgeLink(brokerURL: broker.url)
+        defer { withExtendedLifetime(link) {} }
+        let (edge, received) = (link.client, link.received)
         let clock = ContinuousClock()
         let start = clock.now
         func now() -> UInt64 { UInt64((clock.now - start).components.seconds * 1_000 + (clock.now - start).components.attoseconds / 1_000_000_000_000_000) }
@@ -345,4 +321,28 @@ extension CloudProcessTests {
 /// Frames received on the edge's `down` topic, in order.
 final class FrameLog: Sendable {
     let frames = Mutex<[Fogline_V1_SyncFrame]>([])
+}
+
+/// Edge `edge-a` of site `plant-1` on the sync topics: a connected MQTT client subscribed to its
+/// `down` topic, whose frames it records until released.
+final class FakeEdgeLink: Sendable {
+    let client: MQTTClient
+    let received = FrameLog()
+    private let reader: Task<Void, Never>
+
+    init(brokerURL: String) async throws {
+        let client = try MQTTClient(configuration: MQTTClientConfiguration(brokerURL: brokerURL))
+        client.start()
+        try await client.subscribe("fogline/v1/sync/plant-1/edge-a/down", qos: .atLeastOnce)
+        try await client.waitUntilConnected(timeout: .seconds(10))
+        let received = received
+        reader = Task {
+            for await message in client.messages {
+                if let frame = try? SyncFrameCodec.decode(message.payload) { received.frames.withLock { $0.append(frame) } }
+            }
+        }
+        self.client = client
+    }
+
+    deinit { reader.cancel() }
 }

@@ -108,8 +108,10 @@ actor CloudUplink {
     func stop() async { await deactivate() }
 
     private func activate() {
-        guard let client = try? MQTTClient(configuration: settings.client, logger: logger) else {
-            logger.error("cannot create the cloud uplink's MQTT client", metadata: ["broker": "\(settings.client.host):\(settings.client.port)"])
+        let client: MQTTClient
+        do { client = try MQTTClient(configuration: settings.client, logger: logger) } catch {
+            logger.error("cannot create the cloud uplink's MQTT client; check the cloud.broker settings (TLS files, credentials); retrying in a second",
+                         metadata: ["broker": "\(settings.client.host):\(settings.client.port)", "error": "\(error)"])
             return
         }
         logger.info("this node holds cloud-uplink: connecting to the aggregator's broker",
