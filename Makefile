@@ -4,11 +4,11 @@
 SWIFT ?= swift
 SHELL := /bin/bash
 # Debian packages the build and the tests need (libmosquitto for CMosquitto, the broker and
-# its clients for integration tests).
-DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients
+# its clients for integration tests, libfaketime to boot a node in 1970).
+DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test chaos soak deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build release test chaos soak deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
 
 all: build
 
@@ -23,6 +23,28 @@ deps:
 
 build: deps
 	$(SWIFT) build
+
+# Stripped release binaries with the Swift runtime and Foundation linked in statically, so a board
+# needs no Swift toolchain (only libmosquitto1, libsqlite3-0 and zlib from Debian), in .build/dist;
+# prints their sizes. RELEASE_PRODUCTS picks the programs; FOGLINE_BUILD_ARGS is passed to swift build
+# (e.g. --swift-sdk aarch64-swift-linux-musl for a cross build, see the README).
+RELEASE_PRODUCTS ?= fogline-edge fogline-cloud fogline-sim
+RELEASE_DIR ?= .build/dist
+# A cross build needs the target's strip, e.g. STRIP=aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu).
+STRIP ?= strip
+release: deps
+	@command -v $(STRIP) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binutils; }
+	mkdir -p $(RELEASE_DIR)
+	set -e; for product in $(RELEASE_PRODUCTS); do \
+	  $(SWIFT) build -c release --static-swift-stdlib --product $$product $(FOGLINE_BUILD_ARGS); \
+	done; \
+	bin=$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path $(FOGLINE_BUILD_ARGS)); \
+	echo "Release binaries (stripped, Swift runtime and Foundation linked statically) in $(RELEASE_DIR):"; \
+	for product in $(RELEASE_PRODUCTS); do \
+	  $(STRIP) -o $(RELEASE_DIR)/$$product $$bin/$$product; \
+	  awk -v name=$$product -v size=$$(stat -c %s $(RELEASE_DIR)/$$product) -v full=$$(stat -c %s $$bin/$$product) \
+	    'BEGIN { printf "  %-14s %6.1f MB (%.1f MB before strip)\n", name, size / 1048576, full / 1048576 }'; \
+	done
 
 # Builds everything (including the benchmarks, so they cannot rot) and runs every test target.
 test: deps

@@ -161,7 +161,7 @@ let package = Package(
         // .ci/run does), its HTTP API, and fogline-cloud against real brokers.
         .testTarget(
             name: "FoglineCloudTests",
-            dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FoglineCloud", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.

@@ -15,10 +15,20 @@ public struct HybridLogicalClock: Sendable {
         /// for a new bound when fewer than half of it remain; the shell must persist it before
         /// that half is used up (a few seconds).
         public var persistWindowMilliseconds: UInt64
+        /// A wall clock before this is never trusted, even on a first boot with no persisted
+        /// bound to compare with: a board without a real-time clock starts in 1970.
+        public var minimumTrustedWallMilliseconds: UInt64
 
-        public init(maxOffsetMilliseconds: UInt64 = 500, persistWindowMilliseconds: UInt64 = 2_000) {
+        /// 2025-01-01T00:00:00Z.
+        public static let defaultMinimumTrustedWallMilliseconds: UInt64 = 1_735_689_600_000
+
+        public init(
+            maxOffsetMilliseconds: UInt64 = 500, persistWindowMilliseconds: UInt64 = 2_000,
+            minimumTrustedWallMilliseconds: UInt64 = Configuration.defaultMinimumTrustedWallMilliseconds
+        ) {
             self.maxOffsetMilliseconds = maxOffsetMilliseconds
             self.persistWindowMilliseconds = max(2, persistWindowMilliseconds)
+            self.minimumTrustedWallMilliseconds = minimumTrustedWallMilliseconds
         }
     }
 
@@ -114,10 +124,14 @@ public struct HybridLogicalClock: Sendable {
     /// The last timestamp issued.
     public var lastIssued: HLCTimestamp { HLCTimestamp(logical: last, node: node) }
 
-    /// `.untrusted` while the wall clock lags this clock by more than `maxOffsetMilliseconds`.
+    /// `.untrusted` while the wall clock lags this clock by more than `maxOffsetMilliseconds`,
+    /// or reads earlier than ``Configuration/minimumTrustedWallMilliseconds``.
     public func trust(wallMilliseconds: UInt64) -> Trust {
         let physical = last >> 16
         let wall = Self.clamp(wallMilliseconds)
+        if wall < configuration.minimumTrustedWallMilliseconds {
+            return .untrusted(behindByMilliseconds: max(physical, configuration.minimumTrustedWallMilliseconds) - wall)
+        }
         if wall &+ configuration.maxOffsetMilliseconds >= physical { return .trusted }
         return .untrusted(behindByMilliseconds: physical - wall)
     }

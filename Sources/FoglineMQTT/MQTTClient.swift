@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 
 /// An async/await MQTT client over one libmosquitto client, for the edge runtime's site and
 /// cloud connections.
@@ -162,6 +163,29 @@ public final class MQTTClient: Sendable {
             }
             if !posted { continuation.resume() }
         }
+    }
+
+    /// Whether the client's event-loop thread runs work handed to it within `timeout`: false
+    /// when the loop has ended or is stuck (a watchdog's question; connected or not does not
+    /// matter here, see ``isConnected``).
+    public func loopResponds(within timeout: Duration) async -> Bool {
+        let answer = OneAnswer()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            answer.waiting.withLock { $0 = continuation }
+            let posted = loop.post { answer.give(true) }
+            if !posted { answer.give(false) }
+            Task {
+                try? await Task.sleep(for: timeout)  // the deadline of the question, not a wait for a condition
+                answer.give(false)
+            }
+        }
+    }
+
+    /// The first of several answers wins.
+    private final class OneAnswer: Sendable {
+        let waiting = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+        func give(_ value: Bool) { waiting.withLock { $0.take() }?.resume(returning: value) }
     }
 
     /// Sends DISCONNECT (the broker discards the will), stops reconnecting, fails whatever is

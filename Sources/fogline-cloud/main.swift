@@ -35,7 +35,8 @@ struct ConfigOptions: ParsableArguments {
         let text = try ConfigFile.text(at: config)
         return try CloudConfiguration.load(
             text: text, file: config ?? "(flags)",
-            overrides: .init(broker: broker, http: http, database: database, instance: instance))
+            overrides: .init(broker: broker, http: http, database: database, instance: instance),
+            environment: ProcessInfo.processInfo.environment)
     }
 }
 

@@ -38,6 +38,8 @@ struct AdminClient: Sendable {
     let port: UInt16
     /// Seconds a connect, send or receive may block.
     var timeoutSeconds = 10
+    /// The admin token, sent as `Authorization: Bearer …` when set.
+    var token: String?
 
     /// - Parameter address: `HOST:PORT`, as `--admin` and `admin.listen` take it.
     init(address: String) throws(Failure) {
@@ -70,6 +72,7 @@ struct AdminClient: Sendable {
         let fd = try openSocket()
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nAccept: application/json\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
         try sendAll(fd, Array(head.utf8) + (body ?? []))

@@ -50,7 +50,8 @@ struct ConfigOptions: ParsableArguments {
             text: text, file: config ?? "(flags)",
             overrides: .init(
                 site: site, node: node, broker: broker, dataDirectory: data, admin: admin, listen: listen, peers: peers,
-                siteKeyFile: siteKeyFile, cloud: cloud))
+                siteKeyFile: siteKeyFile, cloud: cloud),
+            environment: ProcessInfo.processInfo.environment)
     }
 }
 
@@ -71,16 +72,40 @@ struct Run: AsyncParsableCommand {
         }
         let logger = Logger(label: "fogline.edge")
         let node = try EdgeNode(configuration: configuration, logger: logger)
-        let running = Task { try await node.run() }
-        let signals = [SIGTERM, SIGINT].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler { running.cancel() }
-            source.resume()
-            return source
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let running = Task { try await node.run(notifier: notifier) }
+        var signals = [SIGTERM, SIGINT].map { signalNumber in
+            Self.handle(signalNumber) { running.cancel() }
         }
+        // SIGHUP (systemctl reload): read the configuration again and apply its device settings.
+        signals.append(Self.handle(SIGHUP) { [options] in
+            Task { await Self.reload(node, options: options, notifier: notifier, logger: logger) }
+        })
         try await running.value
         signals.forEach { $0.cancel() }
+    }
+
+    private static func handle(_ signalNumber: Int32, _ handler: @escaping @Sendable () -> Void) -> any DispatchSourceSignal {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        return source
+    }
+
+    /// Reloads the device settings; a configuration with problems is reported and changes nothing.
+    private static func reload(_ node: EdgeNode, options: ConfigOptions, notifier: SystemdNotifier?, logger: Logger) async {
+        notifier?.notify("RELOADING=1\nSTATUS=reloading the configuration")
+        do {
+            await node.reload(try options.load())
+        } catch let errors as ConfigErrors {
+            logger.error("reload refused: the configuration has problems; the node keeps its settings", metadata: [
+                "problems": "\(errors.description)",
+            ])
+        } catch {
+            logger.error("reload refused; the node keeps its settings", metadata: ["error": "\(error)"])
+        }
+        notifier?.notify("READY=1\nSTATUS=serving")
     }
 }
 
@@ -121,30 +146,35 @@ struct CheckConfig: AsyncParsableCommand {
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a running node's status (GET /v1/status).")
-    @Option(name: .long, help: "Admin API of the node.")
-    var admin = "127.0.0.1:8080"
+    @OptionGroup var admin: AdminOption
 
-    func run() async throws {
-        let client: AdminClient
-        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
-        let response: AdminClient.Response
-        do { response = try client.get("/v1/status") } catch {
-            throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
-        }
-        print(response.text, terminator: "")
-        guard response.status == 200 else { throw ExitCode(1) }
-    }
+    func run() async throws { try admin.call("GET", "/v1/status") }
 }
 
-/// The admin API address shared by the client commands.
+/// The admin API address and token shared by the client commands. The token never comes from a
+/// flag (other users could read it in `ps`): from `FOGLINE_ADMIN_TOKEN` or `--token-file`.
 struct AdminOption: ParsableArguments {
     @Option(name: .long, help: "Admin API of a node of the site (HOST:PORT).")
     var admin = "127.0.0.1:8080"
+    @Option(name: .customLong("token-file"), help: "File whose first line is the admin token (default: $FOGLINE_ADMIN_TOKEN, if set).")
+    var tokenFile: String?
+
+    func client() throws -> AdminClient {
+        var client: AdminClient
+        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
+        let environment = ProcessInfo.processInfo.environment
+        // An explicit --token-file wins over the environment.
+        let source = tokenFile.map(SecretSource.file)
+            ?? SecretSource.resolve(file: nil, variable: EdgeConfiguration.SecretVariable.adminToken, environment: environment)
+        if let source {
+            do { client.token = try source.text(environment: environment) } catch { throw ValidationError(error.description) }
+        }
+        return client
+    }
 
     /// Sends the request, prints the JSON answer, and fails (exit 1) unless it is a success.
     func call(_ method: String, _ path: String, body: JSONBody? = nil) throws {
-        let client: AdminClient
-        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
+        let client = try client()
         let response: AdminClient.Response
         do { response = try client.request(method: method, path: path, body: body.map { Array($0.text.utf8) }) } catch {
             throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")

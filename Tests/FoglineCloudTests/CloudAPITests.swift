@@ -1,4 +1,5 @@
 import FoglineCloud
+import FoglineConfig
 import FoglineCore
 import FoglineTesting
 import FoglineWire
@@ -238,6 +239,31 @@ struct CloudAPITests {
         #expect(method == 405)
     }
 
+    @Test("with a token, the server answers 401 without it (and WWW-Authenticate), 200 with it; /healthz stays open")
+    func bearerToken() async throws {
+        let fixture = try await APIFixture(store: InMemoryCloudStore())
+        let port = try MosquittoProcess.freeLoopbackPort()
+        let secret = "fedcba9876543210fedcba9876543210"
+        let server = CloudHTTPServer(
+            api: fixture.api, host: "127.0.0.1", port: port, token: try #require(BearerToken(secret)), logger: .init(label: "test"))
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        let health = try await pollHTTP(port: port, "GET", "/healthz")
+        #expect(health.status == 200)
+        let missing = try await requestOffPool(port: port, "GET", "/v1/sites")
+        #expect(missing.status == 401)
+        #expect(missing.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+        #expect(try StrictJSON.parse(missing.body)["error"]?.stringValue?.contains("FOGLINE_API_TOKEN") == true)
+        let wrong = try await requestOffPool(port: port, "GET", "/v1/sites", headers: ["Authorization": "Bearer \(secret.dropLast())x"])
+        #expect(wrong.status == 401)
+        let write = try await requestOffPool(
+            port: port, "PUT", "/v1/sites/plant-1/devices/th-1/desired", body: Array(#"{"fields":{"x":1}}"#.utf8))
+        #expect(write.status == 401)
+        #expect(fixture.pushed.sites.withLock { $0 }.isEmpty, "a refused write changes nothing")
+        let right = try await requestOffPool(port: port, "GET", "/v1/sites", headers: ["Authorization": "Bearer \(secret)"])
+        #expect(right.status == 200)
+    }
+
     @Test("the Hummingbird server serves the API over HTTP")
     func overHTTP() async throws {
         let fixture = try await APIFixture(store: InMemoryCloudStore())
@@ -254,28 +280,5 @@ struct CloudAPITests {
         let missing = try await requestOffPool(port: port, "GET", "/v1/sites/nope")
         #expect(missing.status == 404)
         #expect(try StrictJSON.parse(missing.body)["error"] != nil)
-    }
-}
-
-/// Retries a request until the server accepts connections (with a deadline, never a fixed sleep). The
-/// deadline is a hang guard: in a full parallel run on 2 cores the server task can wait long for a thread.
-func pollHTTP(port: Int, _ method: String, _ path: String, body: [UInt8] = [], seconds: Double = 120) async throws -> HTTPTestClient.Response {
-    let deadline = Date().addingTimeInterval(seconds)
-    while true {
-        do { return try await requestOffPool(port: port, method, path, body: body) } catch {
-            if Date() > deadline { throw error }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
-}
-
-/// `HTTPTestClient.request` blocks its thread: run it on a dispatch queue, so that the server task
-/// under test keeps a thread of Swift's cooperative pool (two threads on a 2-core machine, where a
-/// blocked pool kept the server from starting until the deadline).
-func requestOffPool(port: Int, _ method: String, _ path: String, body: [UInt8] = []) async throws -> HTTPTestClient.Response {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try HTTPTestClient.request(port: port, method: method, path: path, body: body) })
-        }
     }
 }

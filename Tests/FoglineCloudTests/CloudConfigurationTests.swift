@@ -1,5 +1,6 @@
 import Crypto
 import FoglineCloud
+import FoglineConfig
 import FoglineWire
 import Foundation
 import Testing
@@ -34,7 +35,9 @@ struct CloudConfigurationTests {
                   edge-a: \(SigningKeyText.text(of: key))
             """
         let config = try CloudConfiguration.load(
-            text: text, file: "c.yaml", overrides: .init(broker: "mqtt://127.0.0.1:2000", http: "0.0.0.0:9000", database: "sqlite:data/x.db", instance: "c2"))
+            text: text, file: "c.yaml", overrides: .init(broker: "mqtt://127.0.0.1:2000", http: "0.0.0.0:9000", database: "sqlite:data/x.db", instance: "c2"),
+            environment: ["FOGLINE_API_TOKEN": String(repeating: "t", count: 32)])
+        #expect(config.apiToken == .environment("FOGLINE_API_TOKEN"), "0.0.0.0 needs a token")
         #expect(config.instance == "c2")
         #expect(config.broker.url == "mqtt://127.0.0.1:2000")
         #expect(config.httpHost == "0.0.0.0" && config.httpPort == 9_000)
@@ -71,4 +74,30 @@ struct CloudConfigurationTests {
 
 extension CloudConfiguration.Overrides {
     init(db: String?) { self.init(database: db) }
+    @Test("secrets: the API beyond loopback needs a token; the broker password and database URL come from the environment; --db refuses a password")
+    func secrets() throws {
+        let open = try #require(throws: ConfigErrors.self) {
+            try CloudConfiguration.load(text: "http: {listen: 0.0.0.0:8480}", file: "cloud.yaml")
+        }
+        #expect(open.description.contains("FOGLINE_API_TOKEN") && open.description.contains("http.token_file"), "\(open)")
+        let tokenFile = try CloudConfiguration.load(text: "http: {listen: 0.0.0.0:8480, token_file: /etc/fogline/api-token}", file: "cloud.yaml")
+        #expect(tokenFile.apiToken == .file("/etc/fogline/api-token"))
+        #expect(try CloudConfiguration.load(text: nil, file: "(flags)").apiToken == nil, "loopback needs no token")
+
+        let environment = [
+            "FOGLINE_BROKER_PASSWORD": "pw", "FOGLINE_DATABASE_URL": "postgres://fogline:secret@db:5432/fogline",
+        ]
+        let fromEnvironment = try CloudConfiguration.load(
+            text: "broker: {password_file: /etc/fogline/broker-password}\ndatabase: sqlite:x.db", file: "cloud.yaml", environment: environment)
+        #expect(fromEnvironment.broker.password == .environment("FOGLINE_BROKER_PASSWORD"))
+        #expect(fromEnvironment.database == .postgres(url: "postgres://fogline:secret@db:5432/fogline"))
+
+        let flag = try #require(throws: ConfigErrors.self) {
+            try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(database: "postgres://fogline:secret@db/fogline"))
+        }
+        #expect(flag.description.contains("FOGLINE_DATABASE_URL"), "\(flag)")
+        #expect(!flag.description.contains("secret"), "the error must not repeat the password")
+        let withoutPassword = try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(database: "postgres://fogline@db/fogline"))
+        #expect(withoutPassword.database == .postgres(url: "postgres://fogline@db/fogline"))
+    }
 }

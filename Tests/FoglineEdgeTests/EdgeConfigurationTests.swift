@@ -20,9 +20,11 @@ struct EdgeConfigurationTests {
             // The example is one node of a three-node site; everything else is the default.
             defaults.quorum.peers = ["edge-b": .init(host: "127.0.0.1", port: 7947), "edge-c": .init(host: "127.0.0.1", port: 7948)]
             defaults.quorum.siteKeyFile = "/etc/fogline/site.key"
+            defaults.quorum.siteKey = .file("/etc/fogline/site.key")
             // ...with an uplink to the demo's aggregator broker.
             defaults.cloud.broker = EdgeConfiguration.Broker(port: 1884)
             defaults.cloud.signingKeyFile = "/etc/fogline/edge-a-uplink.key"
+            defaults.cloud.signingKey = .file("/etc/fogline/edge-a-uplink.key")
             return defaults
         }(), "the example must show the defaults")
         for other in ["edge-b", "edge-c"] {

@@ -33,17 +33,30 @@ final class EdgeUnderTest {
     /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
     /// broker, data and admin.
     func startEdge(node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = []) throws {
-        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
-                         "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"]
-        if let configuration {
-            let file = directory.appendingPathComponent("edge.yaml")
-            try configuration.write(to: file, atomically: true, encoding: .utf8)
-            arguments += ["--config", file.path]
-        }
-        edge = try ProgramProcess("fogline-edge", arguments: arguments + extraArguments, logDirectory: directory)
+        try launchEdge(node: node, configuration: configuration, extraArguments: extraArguments)
         try waitUntil("the edge's /healthz to report ok") {
             try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
         }
+    }
+
+    /// The configuration file `launchEdge` writes and passes with `--config`.
+    var configurationFile: URL { directory.appendingPathComponent("edge.yaml") }
+
+    /// Starts the node like ``startEdge(node:configuration:extraArguments:)`` without waiting
+    /// for it (async tests poll for what they need); `environment` is added to the test's own.
+    /// `adminHost` is the address the admin API binds (tests connect to 127.0.0.1 either way).
+    func launchEdge(
+        node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = [], environment: [String: String] = [:],
+        adminHost: String = "127.0.0.1", launcher: String? = nil
+    ) throws {
+        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
+                         "--data", directory.appendingPathComponent("data").path, "--admin", "\(adminHost):\(adminPort)"]
+        if let configuration {
+            try configuration.write(to: configurationFile, atomically: true, encoding: .utf8)
+            arguments += ["--config", configurationFile.path]
+        }
+        edge = try ProgramProcess(
+            "fogline-edge", arguments: arguments + extraArguments, environment: environment, logDirectory: directory, launcher: launcher)
     }
 
     @discardableResult

@@ -20,7 +20,7 @@ public enum HTTPTestClient {
     /// loaded machine running the whole suite in parallel may take seconds to schedule the
     /// server's handler, so it is generous.
     public static func request(
-        port: Int, method: String, path: String, body: [UInt8] = [], timeoutSeconds: Int = 60
+        port: Int, method: String, path: String, body: [UInt8] = [], headers: [String: String] = [:], timeoutSeconds: Int = 60
     ) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure.connect(errno) }
@@ -35,7 +35,8 @@ public enum HTTPTestClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw Failure.connect(errno) }
-        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n"
+        let extra = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(extra)Content-Length: \(body.count)\r\n\r\n"
         let request = Array(head.utf8) + body
         var sent = 0
         while sent < request.count {
@@ -68,5 +69,57 @@ public enum HTTPTestClient {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Response(status: status, headers: headers, body: Array(bytes[(end + 4)...]))
+    }
+}
+
+/// Retries a request until the server accepts connections (with a deadline, never a fixed sleep). The
+/// deadline is a hang guard: in a full parallel run on 2 cores the server task can wait long for a thread.
+public func pollHTTP(
+    port: Int, _ method: String, _ path: String, body: [UInt8] = [], headers: [String: String] = [:], seconds: Double = 120
+) async throws -> HTTPTestClient.Response {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        do { return try await requestOffPool(port: port, method, path, body: body, headers: headers) } catch {
+            if Date() > deadline { throw error }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+}
+
+/// `HTTPTestClient.request` blocks its thread: run it on a dispatch queue, so that the server task
+/// under test keeps a thread of Swift's cooperative pool (two threads on a 2-core machine, where a
+/// blocked pool kept the server from starting until the deadline).
+public func requestOffPool(
+    port: Int, _ method: String, _ path: String, body: [UInt8] = [], headers: [String: String] = [:]
+) async throws -> HTTPTestClient.Response {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try HTTPTestClient.request(port: port, method: method, path: path, body: body, headers: headers) })
+        }
+    }
+}
+
+/// Polls `condition` with `Task.sleep` between checks until it holds or `seconds` pass: the async
+/// tests' wait (the blocking ``waitUntil(_:seconds:_:)`` would hold a thread of the small pool).
+/// `what` is evaluated only on failure (so it can show a log as it is then).
+public func pollUntil(_ what: @autoclosure () -> String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    do {
+        if try await condition() { return }
+    } catch {
+        throw ProgramProcess.Failure.deadline("\(what()) (last error: \(error))")
+    }
+    throw ProgramProcess.Failure.deadline(what())
+}
+
+/// Runs blocking work (waiting for a child process, a blocking client) on a dispatch queue, off
+/// Swift's cooperative pool.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }

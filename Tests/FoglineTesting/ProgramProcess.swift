@@ -33,12 +33,15 @@ public final class ProgramProcess: @unchecked Sendable {
         return directory
     }
 
-    public init(_ name: String, arguments: [String], environment: [String: String] = [:], logDirectory: URL) throws {
+    /// `launcher` (e.g. `/usr/bin/env`) is executed with the program's path in front of its
+    /// arguments. (A Swift program started directly with libfaketime in `LD_PRELOAD` loses its
+    /// arguments; started through a launcher that is preloaded as well, it keeps them.)
+    public init(_ name: String, arguments: [String], environment: [String: String] = [:], logDirectory: URL, launcher: String? = nil) throws {
         let binary = Self.buildDirectory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw Failure.notBuilt(name) }
         logFile = logDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).log")
         process = try ChildProcess(
-            path: binary.path, arguments: arguments,
+            path: launcher ?? binary.path, arguments: (launcher == nil ? [] : [binary.path]) + arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, output: logFile.path)
     }
 

@@ -1,3 +1,4 @@
+public import FoglineConfig
 import Hummingbird
 import ServiceLifecycle
 public import Logging
@@ -11,14 +12,27 @@ public struct CloudHTTPServer: Sendable {
     let api: CloudAPI
     let host: String
     let port: Int
+    let token: BearerToken?
     let logger: Logger
 
-    /// A server of `api` on `host:port` (port 0: any free port, see `onListening`).
-    public init(api: CloudAPI, host: String, port: Int, logger: Logger) {
+    /// A server of `api` on `host:port` (port 0: any free port, see `onListening`). With `token`,
+    /// every route but `GET /healthz` requires `Authorization: Bearer TOKEN`.
+    public init(api: CloudAPI, host: String, port: Int, token: BearerToken? = nil, logger: Logger) {
         self.api = api
         self.host = host
         self.port = port
+        self.token = token
         self.logger = logger
+    }
+
+    /// The 401 answer for a request without the token, or nil when it may go on. `GET /healthz`
+    /// stays open: probes carry no token, and it tells only whether the server runs.
+    public static func refusal(method: String, path: String, authorization: String?, token: BearerToken?) -> CloudResponse? {
+        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        guard let token, !(method == "GET" && route == "/healthz") else { return nil }
+        if token.authorizes(authorization) { return nil }
+        let problem = authorization == nil ? "no Authorization header" : "the token is not this aggregator's"
+        return .error(401, "\(problem): send Authorization: Bearer TOKEN with the token of http.token_file or FOGLINE_API_TOKEN")
     }
 
     /// Serves until the task is cancelled. `onListening` gets the bound port (useful with port 0).
@@ -30,15 +44,21 @@ public struct CloudHTTPServer: Sendable {
     /// progress finish) on the group's signals.
     func application(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
         let api = self.api
+        let token = self.token
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
+            let path = request.head.path ?? "/"
+            if let refusal = Self.refusal(
+                method: request.method.rawValue, path: path, authorization: request.headers[.authorization], token: token)
+            {
+                return Self.response(refusal)
+            }
             let body: [UInt8]
             do {
                 body = Array(buffer: try await request.collectBody(upTo: Self.maxBodyBytes))
             } catch {
                 return Self.response(.error(413, "the request body is larger than \(Self.maxBodyBytes) bytes; send a smaller one"))
             }
-            let path = request.head.path ?? "/"
             return Self.response(await api.handle(method: request.method.rawValue, path: path, body: body))
         }
         let app = Application(
@@ -52,6 +72,7 @@ public struct CloudHTTPServer: Sendable {
     static func response(_ response: CloudResponse) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = response.contentType
+        if response.status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="fogline-cloud""# }
         return Response(
             status: HTTPResponse.Status(code: response.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body)))

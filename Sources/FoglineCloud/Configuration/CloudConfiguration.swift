@@ -6,8 +6,8 @@ import Foundation
 import Yams
 
 /// Everything `fogline-cloud serve` needs, from a YAML file (edge-config/cloud.yaml documents
-/// every key) with command-line flags on top. Secrets are never values here: the broker password
-/// comes from a file named here.
+/// every key) with command-line flags on top. Secrets are never values here, and never flags: only
+/// where to read them (``SecretSource``: a `*_file` setting, or a `FOGLINE_…` environment variable).
 public struct CloudConfiguration: Sendable {
     /// Where the merged state lives.
     public enum Database: Sendable, Equatable {
@@ -24,6 +24,8 @@ public struct CloudConfiguration: Sendable {
         public var username: String?
         /// File whose first line is the broker password.
         public var passwordFile: String?
+        /// Where the password is read from: `FOGLINE_BROKER_PASSWORD` when set, else `password_file`.
+        public var password: SecretSource?
         public var caFile: String?
         public var certFile: String?
         public var keyFile: String?
@@ -36,6 +38,12 @@ public struct CloudConfiguration: Sendable {
     public var instance: String
     public var httpHost = "127.0.0.1"
     public var httpPort = 8_480
+    /// `http.token_file`: file whose first line is the HTTP API's bearer token.
+    public var httpTokenFile: String?
+    /// Where the API token is read from: `FOGLINE_API_TOKEN` when set, else `http.token_file`. With
+    /// a token every route but `/healthz` requires `Authorization: Bearer`; without one the API
+    /// must listen on loopback.
+    public var apiToken: SecretSource?
     public var database = Database.sqlite(path: "./fogline-cloud.sqlite")
     /// The PostgreSQL schema holding the tables.
     public var postgresSchema = "public"
@@ -81,18 +89,53 @@ public struct CloudConfiguration: Sendable {
         }
     }
 
-    /// Reads `text` (the contents of `file`; nil: no file), applies `overrides`, and validates.
+    /// The environment variables that hold secrets.
+    public enum SecretVariable {
+        public static let brokerPassword = "FOGLINE_BROKER_PASSWORD"
+        public static let apiToken = "FOGLINE_API_TOKEN"
+        /// The database URL, which may carry the PostgreSQL password (replaces `database`).
+        public static let databaseURL = "FOGLINE_DATABASE_URL"
+    }
+
+    /// Reads `text` (the contents of `file`; nil: no file), applies `overrides`, takes secrets from
+    /// the `FOGLINE_…` variables of `environment` where set, and validates.
     /// Throws ``ConfigErrors`` listing every problem as `FILE:LINE: message`.
-    public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(ConfigErrors) -> CloudConfiguration {
+    public static func load(
+        text: String?, file: String, overrides: Overrides = .init(), environment: [String: String] = [:]
+    ) throws(ConfigErrors) -> CloudConfiguration {
         let reader = ConfigReader(file: file, exampleKeys: "broker:, http:, database:, sites:")
         var config = CloudConfiguration()
         if let text {
             guard let root = reader.root(of: text) else { throw ConfigErrors(problems: reader.problems) }
             config.read(root, reader)
         }
+        if let url = environment[SecretVariable.databaseURL], !url.isEmpty {
+            if let database = Self.database(url) { config.database = database } else {
+                reader.report(line: 0, "\(SecretVariable.databaseURL) must be sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB")
+            }
+        }
         config.apply(overrides, reader)
+        config.broker.password = SecretSource.resolve(
+            file: config.broker.passwordFile, variable: SecretVariable.brokerPassword, environment: environment)
+        config.apiToken = SecretSource.resolve(file: config.httpTokenFile, variable: SecretVariable.apiToken, environment: environment)
+        if config.apiToken == nil && !ListenAddress.isLoopback(config.httpHost) {
+            reader.report(
+                line: 0,
+                "http.listen \(config.httpHost):\(config.httpPort) is reachable from other machines, so the API needs a token: set http.token_file or \(SecretVariable.apiToken) (clients then send Authorization: Bearer TOKEN), or listen on 127.0.0.1")
+        }
         guard reader.problems.isEmpty else { throw ConfigErrors(problems: reader.problems) }
         return config
+    }
+
+    /// The API's bearer token, when one is configured.
+    public func bearerToken() throws -> BearerToken? {
+        guard let apiToken else { return nil }
+        let text = try apiToken.text()
+        guard let token = BearerToken(text) else {
+            throw SecretError(
+                source: apiToken, problem: "the API token must be at least \(BearerToken.minimumLength) characters (e.g. `openssl rand -hex 32`)")
+        }
+        return token
     }
 
     /// The MQTT client settings: MQTT 5 (shared subscriptions need it), this instance's client id.
@@ -100,15 +143,7 @@ public struct CloudConfiguration: Sendable {
         var mqtt = try MQTTClientConfiguration(brokerURL: broker.url, clientID: broker.clientID ?? "fogline-cloud-\(instance)")
         mqtt.protocolVersion = .v5
         mqtt.username = broker.username
-        if let file = broker.passwordFile {
-            do {
-                let text = try String(contentsOfFile: file, encoding: .utf8)
-                mqtt.password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            } catch {
-                throw ConfigErrors(problems: [ConfigProblem(
-                    file: file, line: 0, message: "cannot read the broker password file \(file): \(error.localizedDescription)")])
-            }
-        }
+        if let password = broker.password { mqtt.password = try password.text() }
         if broker.caFile != nil || broker.certFile != nil {
             var tls = mqtt.tls ?? MQTTTLSConfiguration()
             tls.caFile = broker.caFile
@@ -132,7 +167,8 @@ public struct CloudConfiguration: Sendable {
         reader.rejectUnknownKeys(in: root, known: Self.rootKeys, section: "the file")
         if let name = reader.string(root, "instance", validate: Self.nameProblem) { instance = name }
         if let http = reader.section(root, "http") {
-            reader.rejectUnknownKeys(in: http, known: ["listen"], section: "`http`")
+            reader.rejectUnknownKeys(in: http, known: ["listen", "token_file"], section: "`http`")
+            httpTokenFile = reader.string(http, "token_file") ?? httpTokenFile
             if let node = http["listen"], let text = reader.string(http, "listen") {
                 let parsed = HostPort.parse(text)
                 if let (host, port) = parsed.endpoint { (httpHost, httpPort) = (host, port) } else {
@@ -220,7 +256,9 @@ public struct CloudConfiguration: Sendable {
             }
         }
         if let text = overrides.database {
-            if let database = Self.database(text) { self.database = database } else {
+            if case .postgres(let url)? = Self.database(text), URLComponents(string: url)?.password != nil {
+                reader.report(line: 0, "--db must not carry a password (other users can read command lines): put the URL in \(SecretVariable.databaseURL) or in the configuration file's `database`")
+            } else if let database = Self.database(text) { self.database = database } else {
                 reader.report(line: 0, "--db must be sqlite:PATH or postgres://USER@HOST:PORT/DB, got `\(text)`")
             }
         }

@@ -40,7 +40,8 @@ public final class CloudServer: Sendable {
             store: store, writer: writer, metrics: metrics,
             configuredNodes: configuration.nodeKeys.mapValues { $0.keys.sorted() },
             afterWrite: { site in await sync.pushWrites(site: site) })
-        let http = CloudHTTPServer(api: api, host: configuration.httpHost, port: configuration.httpPort, logger: logger)
+        let http = CloudHTTPServer(
+            api: api, host: configuration.httpHost, port: configuration.httpPort, token: try configuration.bearerToken(), logger: logger)
         if configuration.acceptUnsigned {
             logger.warning("sync.accept_unsigned is on: frames from any node are merged unchecked; use it for demos only")
         }

@@ -59,6 +59,9 @@ public struct SiteCoordinator: Sendable {
     public private(set) var membership: MembershipView
     /// Leases held for shards (`shard/N`) and roles (`role/NAME`), by key.
     public private(set) var held: [String: HeldLease] = [:]
+    /// Whether this node acquires shard and role leases it does not hold (see ``LeaseClockGate``);
+    /// while false it still renews what it holds and hands over what others should have.
+    public var takesNewLeases = true
     private var ownLeaseOperations: [OperationID: String] = [:]
     private var liveSince: [String: UInt64] = [:]
     private var reportedShards: Set<Int> = []
@@ -157,7 +160,7 @@ public struct SiteCoordinator: Sendable {
         // The preferred node acquires; a holder nobody better is ready to relieve keeps serving.
         // Both renew once half of the TTL has passed (half is left to retry in).
         let wanted = preferred == configuration.node || lease != nil
-        guard wanted, lease.map({ $0.validUntil < now + ttl / 2 }) ?? true else { return [] }
+        guard wanted, lease != nil || takesNewLeases, lease.map({ $0.validUntil < now + ttl / 2 }) ?? true else { return [] }
         return submitOwn(.acquireLease(holder: configuration.node, ttlMilliseconds: ttl), key: key, at: now)
     }
 

@@ -6,11 +6,14 @@ public struct AdminRequest: Sendable {
     public var method: String
     public var path: String
     public var body: [UInt8]
+    /// The `Authorization` header, if any (see ``AdminAccess``).
+    public var authorization: String?
 
-    public init(method: String, path: String, body: [UInt8] = []) {
+    public init(method: String, path: String, body: [UInt8] = [], authorization: String? = nil) {
         self.method = method
         self.path = path
         self.body = body
+        self.authorization = authorization
     }
 }
 

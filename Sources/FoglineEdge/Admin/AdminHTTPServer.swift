@@ -64,8 +64,11 @@ public final class AdminHTTPServer: Sendable {
                     guard let requestHead = head else { continue }
                     let response = tooLarge
                         ? AdminResponse.error(413, "the request body is larger than \(maxBodyBytes) bytes")
-                        : await handler(AdminRequest(method: requestHead.method.rawValue, path: requestHead.uri, body: body))
+                        : await handler(AdminRequest(
+                            method: requestHead.method.rawValue, path: requestHead.uri, body: body,
+                            authorization: requestHead.headers["Authorization"].first))
                     var headers = HTTPHeaders()
+                    if response.status == 401 { headers.add(name: "WWW-Authenticate", value: #"Bearer realm="fogline-edge""#) }
                     headers.add(name: "Content-Type", value: response.contentType)
                     headers.add(name: "Content-Length", value: String(response.body.count))
                     if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }

@@ -4,8 +4,8 @@ import FoglineWire
 import Yams
 
 /// Everything `fogline-edge run` needs, from a YAML file (edge-config/*.yaml documents every key)
-/// with command-line flags on top. Secrets are never values here: only paths to files or names of
-/// environment variables that hold them.
+/// with command-line flags on top. Secrets are never values here, and never flags: only where to
+/// read them (``SecretSource``: a `*_file` setting, or a `FOGLINE_…` environment variable).
 public struct EdgeConfiguration: Sendable, Equatable {
     public struct Broker: Sendable, Equatable {
         public var host = "127.0.0.1"
@@ -14,6 +14,9 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var username: String?
         /// File whose first line is the broker password.
         public var passwordFile: String?
+        /// Where the password is read from: the environment variable when set
+        /// (`FOGLINE_BROKER_PASSWORD`, `FOGLINE_CLOUD_BROKER_PASSWORD`), else `password_file`.
+        public var password: SecretSource?
         public var caFile: String?
         public var certFile: String?
         public var keyFile: String?
@@ -45,6 +48,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var peers: [String: Peer] = [:]
         /// File holding the site's shared HMAC key (at least 32 bytes); required with peers.
         public var siteKeyFile: String?
+        /// Where the site key is read from: `FOGLINE_SITE_KEY` when set, else `site_key_file`.
+        public var siteKey: SecretSource?
         public var shards = 16
         public var roles = ["cloud-uplink"]
         public var leaseTTLMilliseconds = 3_000
@@ -63,6 +68,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// writes one). Without it frames go unsigned, which the aggregator refuses unless it runs
         /// with `accept_unsigned: true`.
         public var signingKeyFile: String?
+        /// Where the signing key is read from: `FOGLINE_SIGNING_KEY` when set, else `signing_key_file`.
+        public var signingKey: SecretSource?
         /// Largest MQTT payload of one batch part.
         public var maxPartBytes = 256 * 1_024
         /// Entries per batch.
@@ -80,6 +87,12 @@ public struct EdgeConfiguration: Sendable, Equatable {
     public var dataDirectory = "/var/lib/fogline"
     public var adminHost = "127.0.0.1"
     public var adminPort = 8080
+    /// `admin.token_file`: file whose first line is the admin API's bearer token.
+    public var adminTokenFile: String?
+    /// Where the admin token is read from: `FOGLINE_ADMIN_TOKEN` when set, else `admin.token_file`.
+    /// With a token every route but `/healthz` requires `Authorization: Bearer`; without one the
+    /// API must listen on loopback.
+    public var adminToken: SecretSource?
     public var flushIntervalMilliseconds = 200
     /// `storage.checkpoint_interval_ms`: how often the store folds its telemetry journal into the
     /// device-ordered tables (`EdgeStore.Configuration.journalFoldInterval`). Not a durability
@@ -93,9 +106,61 @@ public struct EdgeConfiguration: Sendable, Equatable {
     public var commandAttempts = 3
     public var maxClockOffsetMilliseconds = 500
     public var clockPersistWindowMilliseconds = 2_000
+    /// `hlc.untrusted_lease_grace_s`: how long a node whose wall clock is untrusted (1970 boot,
+    /// NTP not synced) refuses new leases before it takes them anyway (``LeaseClockGate``).
+    public var untrustedClockLeaseGraceSeconds = 60
     public var logLevel = "info"
 
     public init() {}
+
+    /// The settings `fogline-edge` reloads on SIGHUP: the `devices:` and `commands:` sections.
+    /// Everything else takes effect at the next start.
+    public struct DeviceSettings: Sendable, Equatable {
+        public var presenceTimeoutSeconds: Int
+        public var keepRawTelemetry: Bool
+        public var maxPayloadBytes: Int
+        public var commandTimeoutMilliseconds: Int
+        public var commandAttempts: Int
+    }
+
+    public var deviceSettings: DeviceSettings {
+        get {
+            DeviceSettings(
+                presenceTimeoutSeconds: presenceTimeoutSeconds, keepRawTelemetry: keepRawTelemetry, maxPayloadBytes: maxPayloadBytes,
+                commandTimeoutMilliseconds: commandTimeoutMilliseconds, commandAttempts: commandAttempts)
+        }
+        set {
+            presenceTimeoutSeconds = newValue.presenceTimeoutSeconds
+            keepRawTelemetry = newValue.keepRawTelemetry
+            maxPayloadBytes = newValue.maxPayloadBytes
+            commandTimeoutMilliseconds = newValue.commandTimeoutMilliseconds
+            commandAttempts = newValue.commandAttempts
+        }
+    }
+
+    /// The changes from `self` to `new` that a reload does not apply (they need a restart), by
+    /// configuration section.
+    public func sectionsNeedingRestart(toApply new: EdgeConfiguration) -> [String] {
+        var sections: [String] = []
+        if site != new.site || node != new.node { sections.append("site/node") }
+        if broker != new.broker { sections.append("broker") }
+        if cloud != new.cloud { sections.append("cloud") }
+        if quorum != new.quorum { sections.append("quorum") }
+        if dataDirectory != new.dataDirectory { sections.append("data_dir") }
+        if adminHost != new.adminHost || adminPort != new.adminPort || adminToken != new.adminToken { sections.append("admin") }
+        if flushIntervalMilliseconds != new.flushIntervalMilliseconds || checkpointIntervalMilliseconds != new.checkpointIntervalMilliseconds
+            || rawRetentionPerDevice != new.rawRetentionPerDevice
+        {
+            sections.append("storage")
+        }
+        if maxClockOffsetMilliseconds != new.maxClockOffsetMilliseconds || clockPersistWindowMilliseconds != new.clockPersistWindowMilliseconds
+            || untrustedClockLeaseGraceSeconds != new.untrustedClockLeaseGraceSeconds
+        {
+            sections.append("hlc")
+        }
+        if logLevel != new.logLevel { sections.append("log") }
+        return sections
+    }
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -130,9 +195,21 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
     }
 
-    /// Reads `text` (the contents of `file`), applies `overrides`, and validates the result.
+    /// The environment variables that hold secrets (each beside the `*_file` setting it replaces).
+    public enum SecretVariable {
+        public static let brokerPassword = "FOGLINE_BROKER_PASSWORD"
+        public static let cloudBrokerPassword = "FOGLINE_CLOUD_BROKER_PASSWORD"
+        public static let siteKey = "FOGLINE_SITE_KEY"
+        public static let signingKey = "FOGLINE_SIGNING_KEY"
+        public static let adminToken = "FOGLINE_ADMIN_TOKEN"
+    }
+
+    /// Reads `text` (the contents of `file`), applies `overrides`, takes secrets from the
+    /// `FOGLINE_…` variables of `environment` where set, and validates the result.
     /// Throws ``ConfigErrors`` listing every problem as `FILE:LINE: message`.
-    public static func load(text: String?, file: String, overrides: Overrides = .init()) throws(ConfigErrors) -> EdgeConfiguration {
+    public static func load(
+        text: String?, file: String, overrides: Overrides = .init(), environment: [String: String] = [:]
+    ) throws(ConfigErrors) -> EdgeConfiguration {
         let reader = ConfigReader(file: file, exampleKeys: "site:, node:, broker:")
         var config = EdgeConfiguration()
         var givenKeys: Set<String> = []
@@ -142,6 +219,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
             config.read(root, reader)
         }
         config.apply(overrides, reader)
+        config.resolveSecrets(environment)
         config.validate(reader, siteGiven: givenKeys.contains("site") || overrides.site != nil,
                         nodeGiven: givenKeys.contains("node") || overrides.node != nil)
         guard reader.problems.isEmpty else {
@@ -177,7 +255,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
             cloud.helloIntervalSeconds = reader.integer(section, "hello_interval_s", in: 1...86_400) ?? cloud.helloIntervalSeconds
         }
         if let admin = reader.section(root, "admin") {
-            reader.rejectUnknownKeys(in: admin, known: ["listen"], section: "admin")
+            reader.rejectUnknownKeys(in: admin, known: ["listen", "token_file"], section: "admin")
+            adminTokenFile = reader.string(admin, "token_file") ?? adminTokenFile
             if let listen = reader.string(admin, "listen", validate: { Self.parseHostPort($0).problem }) {
                 (adminHost, adminPort) = Self.parseHostPort(listen).endpoint!
             }
@@ -204,7 +283,9 @@ public struct EdgeConfiguration: Sendable, Equatable {
             commandAttempts = reader.integer(commands, "attempts", in: 1...100) ?? commandAttempts
         }
         if let hlc = reader.section(root, "hlc") {
-            reader.rejectUnknownKeys(in: hlc, known: ["max_offset_ms", "persist_window_ms"], section: "hlc")
+            reader.rejectUnknownKeys(in: hlc, known: ["max_offset_ms", "persist_window_ms", "untrusted_lease_grace_s"], section: "hlc")
+            untrustedClockLeaseGraceSeconds =
+                reader.integer(hlc, "untrusted_lease_grace_s", in: 0...86_400) ?? untrustedClockLeaseGraceSeconds
             maxClockOffsetMilliseconds = reader.integer(hlc, "max_offset_ms", in: 1...3_600_000) ?? maxClockOffsetMilliseconds
             clockPersistWindowMilliseconds = reader.integer(hlc, "persist_window_ms", in: 100...600_000) ?? clockPersistWindowMilliseconds
         }
@@ -328,12 +409,27 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if let file = overrides.siteKeyFile { quorum.siteKeyFile = file }
     }
 
+    private mutating func resolveSecrets(_ environment: [String: String]) {
+        broker.password = SecretSource.resolve(file: broker.passwordFile, variable: SecretVariable.brokerPassword, environment: environment)
+        let cloudPasswordFile = cloud.broker?.passwordFile
+        cloud.broker?.password = SecretSource.resolve(
+            file: cloudPasswordFile, variable: SecretVariable.cloudBrokerPassword, environment: environment)
+        quorum.siteKey = SecretSource.resolve(file: quorum.siteKeyFile, variable: SecretVariable.siteKey, environment: environment)
+        cloud.signingKey = SecretSource.resolve(file: cloud.signingKeyFile, variable: SecretVariable.signingKey, environment: environment)
+        adminToken = SecretSource.resolve(file: adminTokenFile, variable: SecretVariable.adminToken, environment: environment)
+    }
+
     private func validate(_ reader: ConfigReader, siteGiven: Bool, nodeGiven: Bool) {
+        if adminToken == nil && !ListenAddress.isLoopback(adminHost) {
+            reader.report(
+                line: 1,
+                "admin.listen \(adminHost):\(adminPort) is reachable from other machines, so the admin API needs a token: set admin.token_file or \(SecretVariable.adminToken) (clients then send Authorization: Bearer TOKEN), or listen on 127.0.0.1")
+        }
         if quorum.peers[node] != nil {
             reader.report(line: 1, "quorum peer `\(node)` is this node itself; list only the site's other nodes under quorum.peers")
         }
-        if !quorum.peers.isEmpty && quorum.siteKeyFile == nil {
-            reader.report(line: 1, "quorum peers need `quorum.site_key_file` (or --site-key-file): the site's shared key authenticates every peer frame")
+        if !quorum.peers.isEmpty && quorum.siteKey == nil {
+            reader.report(line: 1, "quorum peers need `quorum.site_key_file` (or --site-key-file, or \(SecretVariable.siteKey)): the site's shared key authenticates every peer frame")
         }
         if !siteGiven { reader.report(line: 1, "`site` is required (or pass --site): the site id, e.g. plant-1") }
         if !nodeGiven { reader.report(line: 1, "`node` is required (or pass --node): this node's name, e.g. edge-a") }

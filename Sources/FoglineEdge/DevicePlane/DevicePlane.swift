@@ -69,7 +69,7 @@ public struct DevicePlane: Sendable {
         public static let unknownCommand = "unknown_command"
     }
 
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     public let node: NodeID
     public private(set) var state: SiteState
     public private(set) var clock: HybridLogicalClock
@@ -105,6 +105,17 @@ public struct DevicePlane: Sendable {
         // A restored state carries every raw reading and rollup window the store holds.
         _ = self.state.pruneRawTelemetry(keepingPerDevice: 0)
         pruneMemory(at: clock.lastIssued)
+    }
+
+    /// Takes new device settings (presence timeout, raw telemetry, payload limits, command
+    /// timing), as `fogline-edge` does on SIGHUP. The site, node and clock settings stay: they
+    /// are part of the state already written.
+    public mutating func reconfigure(_ new: Configuration) {
+        var merged = new
+        merged.site = configuration.site
+        merged.node = configuration.node
+        merged.clock = configuration.clock
+        configuration = merged
     }
 
     /// How many rollup windows the plane keeps in memory besides the current one: the previous

@@ -28,6 +28,8 @@ final class EdgeMetrics: Sendable {
     let clockTrusted: Gauge
     private let peerRejected: [String: Counter]
     let quorumFramesRejected: Counter
+    /// Peer frames rejected because the sender's clock ran ahead (``PeerClockCheck``).
+    let peerClockRejected: Counter
     let ownedShards: Gauge
     let liveMembers: Gauge
 
@@ -58,6 +60,7 @@ final class EdgeMetrics: Sendable {
             ($0.rawValue, Counter(label: "fogline_peer_frames_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
         quorumFramesRejected = Counter(label: "fogline_quorum_messages_rejected_total", factory: factory)
+        peerClockRejected = Counter(label: "fogline_peer_frames_rejected_total", dimensions: [("reason", "clock_ahead")], factory: factory)
         ownedShards = Gauge(label: "fogline_quorum_owned_shards", factory: factory)
         liveMembers = Gauge(label: "fogline_quorum_live_members", factory: factory)
     }

@@ -1,4 +1,5 @@
 import Foundation
+public import FoglineConfig
 import FoglineCore
 import FoglineMQTT
 import FoglineStore
@@ -10,7 +11,8 @@ public import Logging
 /// plane, and performs the actions the plane returns — batched SQLite writes, MQTT publishes,
 /// metrics — and serves the admin API. It keeps no logic of its own beyond ordering I/O.
 public actor EdgeNode {
-    public let configuration: EdgeConfiguration
+    /// The configuration in effect (its device settings change on ``reload(_:)``).
+    public private(set) var configuration: EdgeConfiguration
     private let logger: Logger
     private var plane: DevicePlane
     private let store: EdgeStore
@@ -28,6 +30,9 @@ public actor EdgeNode {
     private var quorumRejectionsSeen = 0
     private let started = ContinuousClock.now
     private let quorum: QuorumService
+    /// Keeps the node from taking new leases while its wall clock is untrusted (within the grace).
+    private let leaseGate: LeaseClockGate
+    private var clockRejectionsSeen = 0
     private var subscriptions: DeviceSubscriptions
     /// Filters subscribed on the current broker connection.
     private var subscribed: Set<String> = []
@@ -38,16 +43,23 @@ public actor EdgeNode {
     /// Whether `online` status was published on the current connection (the node is ready).
     private var announced = false
     private var admin: AdminHTTPServer?
+    /// The token every admin route but `/healthz` requires, when one is configured.
+    private let adminToken: BearerToken?
     /// The uplink to the aggregator (when `cloud.broker` is configured); active on the node that
     /// holds the `cloud-uplink` role.
     private let uplink: CloudUplink?
     /// Anti-entropy with the site's other nodes (when there are any).
     private let gossip: SiteGossip?
 
+    /// Where wall time is read (the system clock unless a test injects one).
+    private nonisolated let wallClock: WallClock
+
     /// Opens (or creates) the node's database under `data_dir` and restores its state.
-    public init(configuration: EdgeConfiguration, logger: Logger) throws {
+    public init(configuration: EdgeConfiguration, logger: Logger, wallClock: WallClock = .system) throws {
         self.configuration = configuration
+        self.wallClock = wallClock
         self.logger = logger
+        adminToken = try Self.adminToken(configuration.adminToken)
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
@@ -59,24 +71,26 @@ public actor EdgeNode {
         self.store = store
         let metrics = EdgeMetrics()
         self.metrics = metrics
-        var planeConfiguration = DevicePlane.Configuration(site: configuration.site, node: configuration.node)
-        planeConfiguration.presenceTimeoutMilliseconds = UInt64(configuration.presenceTimeoutSeconds) * 1_000
-        planeConfiguration.keepRawTelemetry = configuration.keepRawTelemetry
-        planeConfiguration.commandTimeoutMilliseconds = UInt64(configuration.commandTimeoutMilliseconds)
-        planeConfiguration.commandAttempts = configuration.commandAttempts
-        planeConfiguration.payloadLimits = JSONLimits(maxBytes: configuration.maxPayloadBytes)
-        planeConfiguration.clock = .init(
-            maxOffsetMilliseconds: UInt64(configuration.maxClockOffsetMilliseconds),
-            persistWindowMilliseconds: UInt64(configuration.clockPersistWindowMilliseconds))
+        let planeConfiguration = Self.planeConfiguration(configuration)
         let devices = Dictionary(try store.loadIngest().map { ($0.device, DeviceIngest(row: $0)) }, uniquingKeysWith: { $1 })
-        let moment = Self.moment(since: started)
+        let moment = DevicePlane.Moment(wallMilliseconds: wallClock.milliseconds(), monotonicMilliseconds: milliseconds(since: started))
         plane = DevicePlane(
             configuration: planeConfiguration, state: try store.loadSiteState(), devices: devices,
             commands: try store.commands().compactMap(Self.command(from:)), persistedClockBound: try store.loadHLCBound(),
             at: moment)
+        leaseGate = LeaseClockGate(graceMilliseconds: UInt64(configuration.untrustedClockLeaseGraceSeconds) * 1_000)
+        let trust = plane.clock.trust(wallMilliseconds: moment.wallMilliseconds)
+        if case .untrusted(let behind) = trust {
+            logger.warning("the wall clock is behind this node's last timestamps (no real-time clock, or NTP not synced): timestamps continue from the persisted bound; no new leases until the clock is trusted or hlc.untrusted_lease_grace_s passes", metadata: [
+                "behind_ms": "\(behind)", "grace_s": "\(configuration.untrustedClockLeaseGraceSeconds)",
+            ])
+        }
         quorum = try QuorumService(
             site: configuration.site, node: configuration.node, settings: configuration.quorum,
-            siteKey: try Self.siteKey(configuration.quorum), dataDirectory: configuration.dataDirectory, logger: logger)
+            siteKey: try Self.siteKey(configuration.quorum), dataDirectory: configuration.dataDirectory, logger: logger,
+            maxPeerClockOffsetMilliseconds: UInt64(configuration.maxClockOffsetMilliseconds),
+            allowsNewLeases: leaseGate.allowsNewLeases(trust: trust, monotonicMilliseconds: moment.monotonicMilliseconds),
+            wallClock: wallClock)
         subscriptions = DeviceSubscriptions(site: configuration.site, shardCount: configuration.quorum.shards, knownDevices: plane.deviceIDs)
         (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(4_096))
         writer = BatchingWriter(
@@ -114,7 +128,7 @@ public actor EdgeNode {
             let settings = CloudUplink.Settings(
                 site: configuration.site, node: configuration.node,
                 client: try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)"),
-                signingKey: try configuration.cloud.signingKeyFile.map(SigningKeyFile.load),
+                signingKey: try configuration.cloud.signingKey.map(SigningKeyFile.load),
                 maxPartBytes: configuration.cloud.maxPartBytes,
                 helloIntervalMilliseconds: UInt64(configuration.cloud.helloIntervalSeconds) * 1_000, session: session)
             let quorum = quorum
@@ -126,9 +140,55 @@ public actor EdgeNode {
         }
     }
 
+    /// The device plane's settings from the node's configuration.
+    static func planeConfiguration(_ configuration: EdgeConfiguration) -> DevicePlane.Configuration {
+        var plane = DevicePlane.Configuration(site: configuration.site, node: configuration.node)
+        plane.presenceTimeoutMilliseconds = UInt64(configuration.presenceTimeoutSeconds) * 1_000
+        plane.keepRawTelemetry = configuration.keepRawTelemetry
+        plane.commandTimeoutMilliseconds = UInt64(configuration.commandTimeoutMilliseconds)
+        plane.commandAttempts = configuration.commandAttempts
+        plane.payloadLimits = JSONLimits(maxBytes: configuration.maxPayloadBytes)
+        plane.clock = .init(
+            maxOffsetMilliseconds: UInt64(configuration.maxClockOffsetMilliseconds),
+            persistWindowMilliseconds: UInt64(configuration.clockPersistWindowMilliseconds))
+        return plane
+    }
+
+    /// Applies the device settings of `new` (the `devices:` and `commands:` sections; SIGHUP in
+    /// the executable) and returns the sections whose changes wait for a restart.
+    @discardableResult
+    public func reload(_ new: EdgeConfiguration) -> [String] {
+        let pending = configuration.sectionsNeedingRestart(toApply: new)
+        let before = configuration.deviceSettings
+        configuration.deviceSettings = new.deviceSettings
+        plane.reconfigure(Self.planeConfiguration(configuration))
+        logger.notice("reloaded the device settings", metadata: [
+            "changed": "\(before != new.deviceSettings)",
+            "presence_timeout_s": "\(new.presenceTimeoutSeconds)", "keep_raw_telemetry": "\(new.keepRawTelemetry)",
+            "max_payload_bytes": "\(new.maxPayloadBytes)", "command_timeout_ms": "\(new.commandTimeoutMilliseconds)",
+            "command_attempts": "\(new.commandAttempts)",
+        ])
+        if !pending.isEmpty {
+            logger.warning("changes to other sections take effect at the next restart", metadata: ["sections": "\(pending.joined(separator: ", "))"])
+        }
+        return pending
+    }
+
+    /// What keeps the node from working, for the systemd watchdog: empty while the MQTT event
+    /// loop answers and the last store commit succeeded. (A broker that is down is not a
+    /// problem of this process, and restarting it would not help.)
+    public func healthProblems() async -> [String] {
+        var problems: [String] = []
+        if !(await mqtt.loopResponds(within: .seconds(5))) { problems.append("the MQTT event loop does not respond") }
+        if let error = await writer.lastError { problems.append("SQLite commits are failing: \(error)") }
+        return problems
+    }
+
     /// Runs until the task is cancelled (SIGTERM/SIGINT in the executable), then shuts down
-    /// gracefully: flushes the store and publishes `offline` status.
-    public func run() async throws {
+    /// gracefully: flushes the store and publishes `offline` status. With `notifier` (run by
+    /// systemd with `Type=notify`) it says `READY=1` once it serves, pings the watchdog while
+    /// ``healthProblems()`` is empty, and says `STOPPING=1` when it begins to shut down.
+    public func run(notifier: SystemdNotifier? = nil) async throws {
         let admin: AdminHTTPServer
         do {
             admin = try await AdminHTTPServer(host: configuration.adminHost, port: configuration.adminPort)
@@ -165,12 +225,39 @@ public actor EdgeNode {
             }
             group.addTask { try? await self.quorum.run() }
             group.addTask { for await fences in self.quorum.ownershipChanges { await self.ownershipChanged(fences) } }
+            if let notifier {
+                // Ready once the store is open and the admin API listens: the node works offline,
+                // so waiting for the broker here would only make systemd time the start out.
+                notifier.notify("READY=1\nSTATUS=serving site \(configuration.site) as \(configuration.node)")
+                if let interval = notifier.watchdogInterval {
+                    group.addTask { await self.superviseWatchdog(notifier, every: interval) }
+                }
+            }
             // Any task ending (cancellation) ends the node.
             _ = await group.next()
             group.cancelAll()
         }
+        notifier?.notify("STOPPING=1\nSTATUS=shutting down")
         // Shut down outside the cancelled task, so the last flush and publishes still run.
         await Task.detached { await self.shutdown() }.value
+    }
+
+    /// Pings systemd's watchdog every `interval` while the node is healthy; while it is not,
+    /// withholds the ping (systemd restarts the service after `WatchdogSec`) and says why.
+    private func superviseWatchdog(_ notifier: SystemdNotifier, every interval: Duration) async {
+        var reported: [String] = []
+        while !Task.isCancelled {
+            let problems = await healthProblems()
+            if problems.isEmpty {
+                notifier.notify("WATCHDOG=1")
+                if !reported.isEmpty { logger.notice("healthy again; watchdog pings resume") }
+            } else if problems != reported {
+                logger.error("withholding the watchdog ping", metadata: ["problems": "\(problems.joined(separator: "; "))"])
+                notifier.notify("STATUS=unhealthy: \(problems.joined(separator: "; "))")
+            }
+            reported = problems
+            try? await Task.sleep(for: interval)  // the watchdog period, not a wait for a condition
+        }
     }
 
     /// The bound admin port (useful with port 0).
@@ -201,7 +288,7 @@ public actor EdgeNode {
         while let messages = await inbox.take() {
             guard !Task.isCancelled else { return }
             let before = plane.totals
-            let moment = Self.moment(since: started)
+            let moment = currentMoment()
             var actions: [DevicePlane.Action] = []
             var learned = false
             for message in messages {
@@ -244,7 +331,7 @@ public actor EdgeNode {
             try? await Task.sleep(for: .seconds(1))  // a periodic timer, not a wait for a condition
             seconds += 1
             if seconds % Self.retentionPeriodSeconds == 0 { await applyRawRetention() }
-            await perform(plane.tick(at: Self.moment(since: started)))
+            await perform(plane.tick(at: currentMoment()))
             let dropped = mqtt.statistics.messagesDropped
             if dropped > droppedIncomingSeen {
                 metrics.mqttDropped.increment(by: Int64(dropped - droppedIncomingSeen))
@@ -254,7 +341,31 @@ public actor EdgeNode {
             let online = plane.state.presence.registers.values.filter(\.value.online).count
             metrics.devicesOnline.record(online)
             metrics.clockTrusted.record(clockTrust == "trusted" ? 1 : 0)
+            await updateClockGate()
             await recordQuorumMetrics()
+        }
+    }
+
+    /// Tells the quorum whether this node trusts its clock and may take new leases. The first
+    /// NTP step forward makes the clock trusted: the HLC follows wall time again from its next
+    /// timestamp, and the node takes leases and heartbeats again.
+    private func updateClockGate() async {
+        let moment = currentMoment()
+        let trust = plane.clock.trust(wallMilliseconds: moment.wallMilliseconds)
+        let allowed = leaseGate.allowsNewLeases(trust: trust, monotonicMilliseconds: moment.monotonicMilliseconds)
+        let wasAllowed = await quorum.allowsNewLeases
+        if allowed && !wasAllowed {
+            if trust == .trusted {
+                logger.notice("the wall clock is trusted now; timestamps follow it again", metadata: ["hlc": "\(plane.clock.lastIssued)"])
+            } else {
+                logger.warning("hlc.untrusted_lease_grace_s has passed with the clock still untrusted: taking leases anyway")
+            }
+        }
+        await quorum.setClock(trusted: trust == .trusted, allowsNewLeases: allowed)
+        let rejected = await quorum.clockRejectedFrames
+        if rejected > clockRejectionsSeen {
+            metrics.peerClockRejected.increment(by: Int64(rejected - clockRejectionsSeen))
+            clockRejectionsSeen = rejected
         }
     }
 
@@ -400,7 +511,7 @@ public actor EdgeNode {
     /// Joins a delta from the aggregator (or a peer) and returns once it is committed, so that
     /// its acknowledgement never claims what a crash could still lose.
     private func mergeDurably(_ delta: SiteDelta) async throws {
-        await perform(plane.merge(remote: delta, at: Self.moment(since: started)))
+        await perform(plane.merge(remote: delta, at: currentMoment()))
         _ = try await writer.flush()
     }
 
@@ -408,6 +519,7 @@ public actor EdgeNode {
 
     private func handle(_ request: AdminRequest) async -> AdminResponse {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        if let refusal = AdminAccess.refusal(of: request, path: path, token: adminToken) { return refusal }
         switch (request.method, path) {
         case ("GET", "/healthz"):
             let status = !mqtt.isConnected ? "broker_unreachable" : announced ? "ok" : "starting"
@@ -426,7 +538,7 @@ public actor EdgeNode {
             }
             let shardCount = configuration.quorum.shards
             let fence: (String) -> UInt64? = { [fences] device in fences[ShardPlacement.shard(ofDevice: device, shardCount: shardCount)] }
-            guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: Self.moment(since: started)) else {
+            guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: currentMoment()) else {
                 return .error(404, "no route \(request.method) \(path); see the README's admin API section")
             }
             await perform(actions)
@@ -465,12 +577,39 @@ public actor EdgeNode {
 
     private func statusJSON() async -> JSONValue {
         let online = plane.state.presence.registers.values.filter(\.value.online).count
-        let members = await quorum.memberStatus().map { member in
-            JSONValue.object([
+        let peersAhead = await quorum.peersAhead
+        let members: [JSONValue] = await quorum.memberStatus().map { member in
+            let phi: JSONValue = member.phi.map { .number($0.isFinite ? ($0 * 100).rounded() / 100 : 1e9) } ?? .null
+            // Set while this node rejects the member's frames because its clock runs ahead.
+            let ahead: JSONValue = peersAhead[member.name].map { .number(Double($0)) } ?? .null
+            return JSONValue.object([
                 (key: "name", value: .string(member.name)), (key: "live", value: .bool(member.live)),
-                (key: "phi", value: member.phi.map { .number($0.isFinite ? ($0 * 100).rounded() / 100 : 1e9) } ?? .null),
+                (key: "phi", value: phi), (key: "clockAheadMs", value: ahead),
             ])
         }
+        let moment = currentMoment()
+        let trust = plane.clock.trust(wallMilliseconds: moment.wallMilliseconds)
+        let leases: String
+        var graceRemaining = JSONValue.null
+        switch leaseGate.state(trust: trust, monotonicMilliseconds: moment.monotonicMilliseconds) {
+        case .trusted: leases = "allowed"
+        case .graceElapsed: leases = "allowed_after_grace"
+        case .waiting(let remaining):
+            leases = "refused"
+            graceRemaining = .number(Double((remaining + 999) / 1_000))
+        }
+        var behind = JSONValue.null
+        if case .untrusted(let milliseconds) = trust { behind = .number(Double(milliseconds)) }
+        let clockDetail = JSONValue.object([
+            (key: "behindMs", value: behind), (key: "leases", value: .string(leases)), (key: "graceRemainingS", value: graceRemaining),
+        ])
+        let settings = JSONValue.object([
+            (key: "presenceTimeoutS", value: .number(Double(configuration.presenceTimeoutSeconds))),
+            (key: "keepRawTelemetry", value: .bool(configuration.keepRawTelemetry)),
+            (key: "maxPayloadBytes", value: .number(Double(configuration.maxPayloadBytes))),
+            (key: "commandTimeoutMs", value: .number(Double(configuration.commandTimeoutMilliseconds))),
+            (key: "commandAttempts", value: .number(Double(configuration.commandAttempts))),
+        ])
         let roles = await quorum.roles
         var uplinkJSON = JSONValue.null
         if let uplink, let cloudBroker = configuration.cloud.broker {
@@ -506,10 +645,12 @@ public actor EdgeNode {
                 (key: "connected", value: .bool(mqtt.isConnected)),
             ])),
             (key: "clock", value: .string(clockTrust)),
+            (key: "clockDetail", value: clockDetail),
             (key: "hlc", value: .string(plane.clock.lastIssued.description)),
             (key: "devices", value: .object([
                 (key: "known", value: .number(Double(plane.deviceIDs.count))),
                 (key: "online", value: .number(Double(online))),
+                (key: "settings", value: settings),
             ])),
             (key: "telemetry", value: .object([
                 (key: "messages", value: .number(Double(plane.totals.messages))),
@@ -530,7 +671,7 @@ public actor EdgeNode {
     }
 
     private var clockTrust: String {
-        switch plane.clock.trust(wallMilliseconds: Self.wallMilliseconds()) {
+        switch plane.clock.trust(wallMilliseconds: wallClock.milliseconds()) {
         case .trusted: "trusted"
         case .untrusted: "untrusted"
         }
@@ -564,28 +705,30 @@ public actor EdgeNode {
         UInt64(max(0, Date().timeIntervalSince1970 * 1_000))
     }
 
-    static func moment(since start: ContinuousClock.Instant) -> DevicePlane.Moment {
-        DevicePlane.Moment(wallMilliseconds: wallMilliseconds(), monotonicMilliseconds: milliseconds(since: start))
+    private nonisolated func currentMoment() -> DevicePlane.Moment {
+        DevicePlane.Moment(wallMilliseconds: wallClock.milliseconds(), monotonicMilliseconds: milliseconds(since: started))
     }
 
-    /// The site's HMAC key for peer frames, read from `quorum.site_key_file` (needed with peers).
+    /// The site's HMAC key for peer frames, from `FOGLINE_SITE_KEY` or `quorum.site_key_file`
+    /// (needed with peers).
     static func siteKey(_ settings: EdgeConfiguration.Quorum) throws -> [UInt8] {
-        guard let file = settings.siteKeyFile, !settings.peers.isEmpty else { return [] }
-        guard let key = FileManager.default.contents(atPath: file), key.count >= 32 else {
-            throw EdgeNodeError.siteKey(path: file)
-        }
-        return Array(key)
+        guard let source = settings.siteKey, !settings.peers.isEmpty else { return [] }
+        let key: [UInt8]
+        do { key = try source.bytes() } catch { throw EdgeNodeError.siteKey(source: source) }
+        guard key.count >= 32 else { throw EdgeNodeError.siteKey(source: source) }
+        return key
     }
 
-    /// Reads a secret from a file (first line), never from the command line.
-    /// (Also used by ``EdgeConfiguration/Broker/clientConfiguration(defaultClientID:)``.)
-    static func readSecret(_ path: String) throws -> String {
-        do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            return String(text.split(whereSeparator: \.isNewline).first ?? "")
-        } catch {
-            throw EdgeNodeError.unreadableSecret(path: path, reason: "\(error)")
+    /// The admin API's token, when one is configured; it must be long enough to be unguessable.
+    static func adminToken(_ source: SecretSource?) throws -> BearerToken? {
+        guard let source else { return nil }
+        let text: String
+        do { text = try source.text() } catch { throw EdgeNodeError.unreadableSecret(error) }
+        guard let token = BearerToken(text) else {
+            throw EdgeNodeError.unreadableSecret(SecretError(
+                source: source, problem: "the admin token must be at least \(BearerToken.minimumLength) characters (e.g. `openssl rand -hex 32`)"))
         }
+        return token
     }
 
     static func record(from command: CommandRecord) -> FoglineStore.CommandRecord {
@@ -611,11 +754,11 @@ public actor EdgeNode {
 
 /// Start-up failures, each saying what to do.
 public enum EdgeNodeError: Error, CustomStringConvertible {
-    case unreadableSecret(path: String, reason: String)
+    case unreadableSecret(SecretError)
     case dataDirectory(path: String, reason: String)
     case adminAddress(String, reason: String)
-    case siteKey(path: String)
-    case signingKey(path: String, reason: String)
+    case siteKey(source: SecretSource)
+    case signingKey(source: SecretSource, reason: String)
     /// A programming error: the uplink merged before the node attached itself.
     case uplinkNotAttached
 
@@ -625,14 +768,18 @@ public enum EdgeNodeError: Error, CustomStringConvertible {
             "Cannot create the data directory \(path) (\(reason)). Check --data or data_dir, and that this user may write there."
         case .adminAddress(let address, let reason):
             "Cannot serve the admin API on \(address) (\(reason)). Pick a free address with --admin or admin.listen."
-        case .siteKey(let path):
+        case .siteKey(.file(let path)):
             "Cannot use the site key file \(path): it must be readable and hold at least 32 bytes (e.g. `head -c 32 /dev/urandom > \(path)`, the same file on every node of the site)."
-        case .signingKey(let path, let reason):
+        case .siteKey(.environment(let variable)):
+            "Cannot use the site key in \(variable): it must hold at least 32 characters (e.g. `openssl rand -hex 32`, the same on every node of the site)."
+        case .signingKey(.file(let path), let reason):
             "Cannot use the signing key file \(path) (\(reason)). Create one with `fogline-edge keygen --out \(path)` and put the public key it prints into the aggregator's configuration."
+        case .signingKey(.environment(let variable), let reason):
+            "Cannot use the signing key in \(variable) (\(reason)). It must be the base64 text `fogline-edge keygen --out FILE` writes."
         case .uplinkNotAttached:
             "The cloud uplink received a batch before the node was running; it will be sent again."
-        case .unreadableSecret(let path, let reason):
-            "Cannot read the broker password file \(path) (\(reason)). Check broker.password_file and its permissions."
+        case .unreadableSecret(let error):
+            error.description
         }
     }
 }
@@ -643,7 +790,9 @@ extension EdgeConfiguration.Broker {
     func clientConfiguration(defaultClientID: String) throws -> MQTTClientConfiguration {
         var settings = MQTTClientConfiguration(host: host, port: port, clientID: clientID ?? defaultClientID)
         settings.username = username
-        if let passwordFile { settings.password = try EdgeNode.readSecret(passwordFile) }
+        if let password {
+            do { settings.password = try password.text() } catch { throw EdgeNodeError.unreadableSecret(error) }
+        }
         if caFile != nil || certFile != nil {
             settings.tls = MQTTTLSConfiguration(caFile: caFile, certFile: certFile, keyFile: keyFile)
         }

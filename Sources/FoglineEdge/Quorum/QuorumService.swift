@@ -47,12 +47,28 @@ public actor QuorumService {
     private let gossipContinuation: AsyncStream<(from: String, body: Fogline_V1_PeerFrame.OneOf_Body)>.Continuation
     /// Frames that did not decode or came from a non-member.
     public private(set) var rejectedFrames = 0
+    /// Peer frames rejected because their sender's clock ran ahead (``PeerClockCheck``), in total.
+    public private(set) var clockRejectedFrames = 0
+    /// How far ahead each peer's clock was in its last frame, for peers currently rejected for it.
+    public private(set) var peersAhead: [String: UInt64] = [:]
+    /// Whether this node takes new leases (``LeaseClockGate``); while it does not, it withholds
+    /// its heartbeats so that the other nodes place its shards and roles as if it were down.
+    public private(set) var allowsNewLeases: Bool
+    /// Whether this node trusts its own wall clock; only then does it judge its peers' clocks.
+    private var localClockTrusted = true
+    private let maxPeerClockOffsetMilliseconds: UInt64
+    private let wallClock: WallClock
 
     /// Opens `quorum.sqlite` under `dataDirectory` and restores the acceptor and audit chain.
     /// `siteKey` (read by the caller from `quorum.site_key_file`) authenticates peer frames.
+    /// `allowsNewLeases` starts the node with its lease gate closed (its clock is untrusted).
     public init(
-        site: String, node: String, settings: EdgeConfiguration.Quorum, siteKey: [UInt8], dataDirectory: String, logger: Logger
+        site: String, node: String, settings: EdgeConfiguration.Quorum, siteKey: [UInt8], dataDirectory: String, logger: Logger,
+        maxPeerClockOffsetMilliseconds: UInt64 = 500, allowsNewLeases: Bool = true, wallClock: WallClock = .system
     ) throws {
+        self.wallClock = wallClock
+        self.maxPeerClockOffsetMilliseconds = maxPeerClockOffsetMilliseconds
+        self.allowsNewLeases = allowsNewLeases
         self.site = site
         self.node = node
         self.logger = logger
@@ -62,7 +78,7 @@ public actor QuorumService {
         audit = AuditChain(node: node, resumingFrom: head)
         auditClock = HybridLogicalClock(
             node: NodeID(name: node), persistedBound: head.timestamp.map { $0.milliseconds + 1 },
-            wallMilliseconds: Self.wallMilliseconds())
+            wallMilliseconds: wallClock.milliseconds())
         var coordination = SiteCoordinator.Configuration(node: node, members: [node] + settings.peers.keys.sorted())
         coordination.shardCount = settings.shards
         coordination.roles = settings.roles
@@ -75,6 +91,7 @@ public actor QuorumService {
         self.coordination = coordination
         coordinator = SiteCoordinator(
             configuration: coordination, acceptorRecords: try store.acceptorRecords(), incarnation: incarnation, at: 0)
+        coordinator.takesNewLeases = allowsNewLeases
         if settings.peers.isEmpty {
             transport = nil
         } else {
@@ -132,11 +149,26 @@ public actor QuorumService {
     /// Runs `operation` on `key` through the quorum. Always returns within the operation
     /// timeout: `unavailable` or `indeterminate` when no quorum answered.
     public func perform(_ operation: RegisterOperation, key: String) async -> RegisterOutcome {
+        if case .acquireLease = operation, !allowsNewLeases {
+            return .unavailable(
+                "this node's wall clock is not trusted yet (booted without a real-time clock, or NTP has not synced), so it takes no new leases until it is or hlc.untrusted_lease_grace_s passes; nothing was changed. Ask another node of the site, or retry later")
+        }
         let (id, outputs) = coordinator.submit(operation, key: key, at: now)
         return await withCheckedContinuation { continuation in
             waiting[id] = continuation
             perform(outputs)
         }
+    }
+
+    /// Opens or closes the lease gate and says whether this node trusts its own clock (the
+    /// node's shell decides both every second from its HLC).
+    public func setClock(trusted: Bool, allowsNewLeases allowed: Bool) {
+        localClockTrusted = trusted
+        if !trusted { peersAhead = [:] }
+        guard allowed != allowsNewLeases else { return }
+        allowsNewLeases = allowed
+        coordinator.takesNewLeases = allowed
+        logger.notice(allowed ? "taking new leases and sending heartbeats again" : "refusing new leases until the clock is trusted")
     }
 
     /// Members with their liveness and suspicion, for `GET /v1/status`.
@@ -175,7 +207,7 @@ public actor QuorumService {
     }
 
     private func sendHeartbeats() {
-        guard let transport else { return }
+        guard let transport, allowsNewLeases else { return }
         heartbeatSequence += 1
         let frame = frame(.heartbeat(Fogline_V1_Heartbeat(incarnation: incarnation, sequence: heartbeatSequence)))
         for peer in coordination.members where peer != node { _ = transport.send(frame, to: peer) }
@@ -194,6 +226,23 @@ public actor QuorumService {
             rejectedFrames += 1
             logger.warning("dropped a peer frame whose envelope names another site or node", metadata: ["from": "\(received.from)"])
             return
+        }
+        let verdict = PeerClockCheck.verdict(
+            sentAtMilliseconds: HLCTimestamp(decoded.sentAt).milliseconds, wallMilliseconds: wallClock.milliseconds(),
+            maxOffsetMilliseconds: maxPeerClockOffsetMilliseconds, localClockTrusted: localClockTrusted)
+        switch verdict {
+        case .aheadBy(let milliseconds):
+            clockRejectedFrames += 1
+            if peersAhead.updateValue(milliseconds, forKey: received.from) == nil {
+                logger.error(
+                    "rejecting a peer whose clock runs ahead: its frames are not applied until it is back within hlc.max_offset_ms; check that node's NTP",
+                    metadata: ["peer": "\(received.from)", "ahead_ms": "\(milliseconds)", "max_offset_ms": "\(maxPeerClockOffsetMilliseconds)"])
+            }
+            return
+        case .accepted:
+            if peersAhead.removeValue(forKey: received.from) != nil {
+                logger.notice("a peer's clock is back within hlc.max_offset_ms; accepting its frames", metadata: ["peer": "\(received.from)"])
+            }
         }
         switch decoded.body {
         case .heartbeat:
@@ -248,7 +297,7 @@ public actor QuorumService {
             case .rolesChanged(let roles):
                 release(.roles(roles), dependingOn: nil)
             case .decided(let kind, let key, let detail):
-                let stamp = auditClock.now(wallMilliseconds: Self.wallMilliseconds()).timestamp
+                let stamp = auditClock.now(wallMilliseconds: wallClock.milliseconds()).timestamp
                 commit.write(audit.append(at: stamp, kind: kind, key: key, detail: detail))
             }
         }
@@ -324,12 +373,11 @@ public actor QuorumService {
         writing = false
     }
 
-    private static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1_000)) }
 
     private func frame(_ body: Fogline_V1_PeerFrame.OneOf_Body) -> [UInt8] {
-        // sent_at is informational here (peer clock checks come with the hardening issue).
+        // sent_at is this node's wall clock: receivers reject the frame if it runs ahead of theirs.
         PeerFrameCodec.encode(Fogline_V1_PeerFrame(
-            from: node, site: site, sentAt: HLCTimestamp(milliseconds: Self.wallMilliseconds(), counter: 0, node: NodeID(name: node)),
+            from: node, site: site, sentAt: HLCTimestamp(milliseconds: wallClock.milliseconds(), counter: 0, node: NodeID(name: node)),
             body: body))
     }
 

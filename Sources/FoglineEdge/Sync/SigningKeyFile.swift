@@ -1,4 +1,5 @@
 import Crypto
+import FoglineConfig
 import Foundation
 import FoglineWire
 
@@ -11,17 +12,16 @@ public enum SigningKeyFile {
         let key = Curve25519.Signing.PrivateKey()
         let created = FileManager.default.createFile(
             atPath: path, contents: Data((SigningKeyText.text(of: key) + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        guard created else { throw EdgeNodeError.signingKey(path: path, reason: "the file could not be created") }
+        guard created else { throw EdgeNodeError.signingKey(source: .file(path), reason: "the file could not be created") }
         return SigningKeyText.text(of: key.publicKey)
     }
 
-    static func load(_ path: String) throws -> Curve25519.Signing.PrivateKey {
+    /// The key from `FOGLINE_SIGNING_KEY` or `cloud.signing_key_file` (the same text either way).
+    static func load(_ source: SecretSource) throws -> Curve25519.Signing.PrivateKey {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw EdgeNodeError.signingKey(path: path, reason: error.localizedDescription)
-        }
+        do { text = try source.text() } catch { throw EdgeNodeError.signingKey(source: source, reason: error.problem) }
         do { return try SigningKeyText.privateKey(text) } catch {
-            throw EdgeNodeError.signingKey(path: path, reason: error.description)
+            throw EdgeNodeError.signingKey(source: source, reason: error.description)
         }
     }
 }

@@ -1,0 +1,50 @@
+/// The token an HTTP API requires in `Authorization: Bearer <token>` (RFC 6750), compared in
+/// constant time so that response timing does not reveal how much of a guess was right.
+public struct BearerToken: Sendable {
+    private let expected: [UInt8]
+
+    /// The shortest token accepted: guessing one must be hopeless (`openssl rand -hex 32` gives 64).
+    public static let minimumLength = 16
+
+    /// A token of at least ``minimumLength`` characters, or nil.
+    public init?(_ token: String) {
+        let bytes = Array(token.utf8)
+        guard bytes.count >= Self.minimumLength else { return nil }
+        expected = bytes
+    }
+
+    /// Whether an `Authorization` header value carries this token. The scheme is matched
+    /// case-insensitively; the token itself exactly.
+    public func authorizes(_ authorization: String?) -> Bool {
+        guard let authorization else { return false }
+        let scheme = "bearer "
+        let bytes = Array(authorization.utf8)
+        guard bytes.count > scheme.utf8.count,
+            String(decoding: bytes[..<scheme.utf8.count], as: UTF8.self).lowercased() == scheme
+        else { return false }
+        let presented = bytes[scheme.utf8.count...].drop { $0 == UInt8(ascii: " ") }
+        return Self.constantTimeEquals(Array(presented), expected)
+    }
+
+    /// Equal contents, in time that depends only on the lengths: every byte of `expected` is
+    /// looked at whatever the first difference.
+    public static func constantTimeEquals(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: presented.count ^ expected.count) | (presented.count == expected.count ? 0 : 1)
+        for index in expected.indices {
+            let byte = index < presented.count ? presented[index] : 0
+            difference |= byte ^ expected[index]
+        }
+        return difference == 0
+    }
+}
+
+/// Whether an HTTP API bound to `host` is reachable from other machines: anything but a loopback
+/// address (`127.0.0.0/8`, `::1`, `localhost`) is.
+public enum ListenAddress {
+    public static func isLoopback(_ host: String) -> Bool {
+        let lowered = host.lowercased()
+        if lowered == "localhost" || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1" { return true }
+        let octets = lowered.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+}
