@@ -25,7 +25,7 @@ build: deps
 	$(SWIFT) build
 
 # Stripped release binaries with the Swift runtime and Foundation linked in statically, so a board
-# needs no Swift toolchain (only libmosquitto1, libsqlite3-0 and zlib from Debian), in .build/dist;
+# needs no Swift toolchain (only libmosquitto1, libsqlite3-0 and zlib1g from Debian), in .build/dist;
 # prints their sizes. RELEASE_PRODUCTS picks the programs; FOGLINE_BUILD_ARGS is passed to swift build
 # (e.g. --swift-sdk aarch64-swift-linux-musl for a cross build, see the README).
 RELEASE_PRODUCTS ?= fogline-edge fogline-cloud fogline-sim

@@ -30,13 +30,15 @@ struct ClockJumpTests {
         let broker = try MosquittoProcess()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-clock-jump-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = try MosquittoProcess.freeLoopbackPort()
-        let configuration = try EdgeConfiguration.load(
+        var port = try MosquittoProcess.freeLoopbackPort()
+        var configuration = try EdgeConfiguration.load(
             text: "hlc: {untrusted_lease_grace_s: 3600}", file: "edge.yaml",
             overrides: .init(site: "plant-1", node: "edge-a", broker: broker.url, dataDirectory: directory.path, admin: "127.0.0.1:\(port)"))
         let realNow = UInt64(Date().timeIntervalSince1970 * 1_000)
         let wall = ManualWallClock(realNow)
-        func status() async throws -> JSONValue { try StrictJSON.parse(try await requestOffPool(port: port, "GET", "/v1/status").body) }
+        func status() async throws -> JSONValue {
+            try StrictJSON.parse(try await requestOffPool(port: port, "GET", "/v1/status").body)
+        }
         func hlc() async throws -> HLCTimestamp { try #require(HLCTimestamp(try await status()["hlc"]?.stringValue ?? "")) }
         func owned() async throws -> Int { try await status()["quorum"]?["shards"]?["owned"]?.arrayElements?.count ?? -1 }
         func run(_ node: EdgeNode) -> Task<Void, any Error> { Task { try await node.run() } }
@@ -55,8 +57,11 @@ struct ClockJumpTests {
         first.cancel()
         try await first.value
 
-        // The board restarts with its clock in 1970.
+        // The board restarts with its clock in 1970 (the admin API on a fresh port, so that the
+        // first run's listener cannot be in the way).
         wall.set(86_400_000)
+        port = try MosquittoProcess.freeLoopbackPort()
+        configuration.adminPort = port
         let second = run(try EdgeNode(configuration: configuration, logger: logger("second"), wallClock: wall.clock))
         defer { second.cancel() }
         try await pollUntil("the restarted node's admin API") { try await requestOffPool(port: port, "GET", "/v1/status").status == 200 }
