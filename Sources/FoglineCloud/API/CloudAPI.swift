@@ -202,9 +202,6 @@ public struct CloudAPI: Sendable {
 
     /// A device as `GET /v1/sites/{site}/devices/{device}` shows it.
     static func deviceJSON(_ device: String, _ view: SiteState, telemetry: RawTelemetrySummary?) -> JSONValue {
-        let duplicates = view.counters.value(TelemetryCounterNames.duplicates(of: device))
-        // Readings whose raw rows an edge dropped before they got here still arrived (their rollups count them).
-        let compacted = UInt64(max(0, view.counters.value(TelemetryCounterNames.compacted(of: device))))
         var metrics = Set<String>()
         for key in view.rollups.cells.keys where key.device == device { metrics.insert(key.metric) }
         var rollups: [JSONValue] = []
@@ -232,13 +229,7 @@ public struct CloudAPI: Sendable {
                 (key: "reported", value: stamps(view.reported, device)),
                 (key: "desired", value: stamps(view.desired, device)),
             ])),
-            (key: "telemetry", value: .object([
-                (key: "received", value: .number(Double((telemetry?.received ?? 0) + compacted))),
-                (key: "compacted", value: .number(Double(compacted))),
-                (key: "duplicates", value: .number(Double(max(0, duplicates)))),
-                (key: "gaps", value: .number(Double(telemetry?.gaps ?? 0))),
-                (key: "lastSeq", value: telemetry?.lastSeq.map { .number(Double($0)) } ?? .null),
-            ])),
+            (key: "telemetry", value: SiteTelemetryStats(device: device, raw: telemetry, counters: view.counters).json),
             (key: "rollups", value: .array(rollups)),
             (key: "alarms", value: .array(alarms(device, view).map(JSONValue.string))),
         ])

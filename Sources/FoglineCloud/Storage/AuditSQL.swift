@@ -163,21 +163,9 @@ enum BookkeepingSQL {
         """
 
     static func telemetry(_ rows: [SQLRow]) throws -> [String: RawTelemetrySummary] {
-        var summaries: [String: (summary: RawTelemetrySummary, newestEpoch: UInt64)] = [:]
-        for row in rows {
-            let device = try row.text(0)
-            let epoch = try row.sortable(1)
-            let count = UInt64(try row.int(2))
-            let highest = try row.bits(3)
-            var entry = summaries[device] ?? (RawTelemetrySummary(received: 0, gaps: 0, lastSeq: nil), epoch)
-            entry.summary.received += count
-            entry.summary.gaps += highest + 1 - count
-            if entry.summary.lastSeq == nil || epoch >= entry.newestEpoch {
-                entry.newestEpoch = epoch
-                entry.summary.lastSeq = highest
-            }
-            summaries[device] = entry
-        }
-        return summaries.mapValues(\.summary)
+        RawTelemetrySummary.summarize(try rows.map { row in
+            RawTelemetrySummary.EpochCount(
+                device: try row.text(0), epoch: try row.sortable(1), readings: UInt64(try row.int(2)), highestSeq: try row.bits(3))
+        })
     }
 }

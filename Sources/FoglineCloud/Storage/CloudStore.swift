@@ -57,22 +57,6 @@ public protocol CloudStore: Sendable {
     func close() async throws
 }
 
-/// What a site's raw readings of one device say.
-public struct RawTelemetrySummary: Sendable, Equatable {
-    /// Distinct readings stored, over every birth epoch.
-    public var received: UInt64
-    /// Seqs missing below the highest seq of each epoch (`highest + 1 - readings`, summed).
-    public var gaps: UInt64
-    /// The highest seq of the newest epoch.
-    public var lastSeq: UInt64?
-
-    public init(received: UInt64, gaps: UInt64, lastSeq: UInt64?) {
-        self.received = received
-        self.gaps = gaps
-        self.lastSeq = lastSeq
-    }
-}
-
 /// One part of a multi-part sync batch, as ``CloudStore/addBatchPart(_:site:node:)`` keeps it.
 public struct StoredBatchPart: Sendable, Equatable {
     public var batchID: UInt64

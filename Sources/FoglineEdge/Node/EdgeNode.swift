@@ -277,11 +277,32 @@ public actor EdgeNode {
     // MARK: Ownership and subscriptions
 
     private func ownershipChanged(_ owned: [Int: UInt64]) async {
+        let gained = Set(owned.keys).subtracting(fences.keys)
         fences = owned
         ownershipKnown = true
+        // Before subscribing, so the first message of a device taken over meets its stream.
+        if !gained.isEmpty { await adoptDevices(ofShards: gained) }
         if subscriptions.setOwnedShards(Set(owned.keys)) || !announced {
             await syncSubscriptions()
         }
+    }
+
+    /// Continues the telemetry streams of the devices of `shards`, which this node now serves,
+    /// from what the site has stored of them (see ``DevicePlane/adopt(device:storedSeqs:at:)``).
+    private func adoptDevices(ofShards shards: Set<Int>) async {
+        let moment = Self.moment(since: started)
+        var actions: [DevicePlane.Action] = []
+        for device in plane.state.registry.deviceIDs
+        where shards.contains(ShardPlacement.shard(ofDevice: device, shardCount: configuration.quorum.shards)) {
+            guard let epoch = plane.replicatedEpoch(of: device) else { continue }
+            do {
+                let seqs = try store.storedSeqs(device: device, epoch: epoch, newest: Int(SequenceWindow.size))
+                actions += plane.adopt(device: device, storedSeqs: seqs, at: moment)
+            } catch {
+                logger.error("cannot read a device's stored readings to take it over", metadata: ["device": "\(device)", "error": "\(error)"])
+            }
+        }
+        await perform(actions)
     }
 
     /// Subscribes to what the owned shards need and unsubscribes from the rest; once that is
@@ -426,7 +447,15 @@ public actor EdgeNode {
             }
             let shardCount = configuration.quorum.shards
             let fence: (String) -> UInt64? = { [fences] device in fences[ShardPlacement.shard(ofDevice: device, shardCount: shardCount)] }
-            guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: Self.moment(since: started)) else {
+            let siteRaw: (String) -> RawTelemetrySummary? = { [store, logger] device in
+                do { return try store.rawTelemetrySummary(device: device) } catch {
+                    logger.error("cannot read the site's raw readings", metadata: ["device": "\(device)", "error": "\(error)"])
+                    return nil
+                }
+            }
+            guard let (response, actions) = AdminAPI.handle(
+                request, plane: &plane, fence: fence, siteRaw: siteRaw, at: Self.moment(since: started))
+            else {
                 return .error(404, "no route \(request.method) \(path); see the README's admin API section")
             }
             await perform(actions)
