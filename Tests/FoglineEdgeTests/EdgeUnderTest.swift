@@ -20,7 +20,8 @@ final class EdgeUnderTest {
 
     deinit {
         edge?.stop(signal: SIGKILL)
-        try? FileManager.default.removeItem(at: directory)
+        // FOGLINE_KEEP_TEST_DIRS=1 keeps data and logs for a post-mortem.
+        if ProcessInfo.processInfo.environment["FOGLINE_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
     var databasePath: String { directory.appendingPathComponent("data/edge.sqlite").path }

@@ -171,14 +171,6 @@ public struct CloudAPI: Sendable {
         .error(404, "no device \(device) in site \(site); a device appears once an edge node has synced it (GET /v1/sites/\(site)/devices lists them)")
     }
 
-    static func fields(_ maps: FieldMaps, _ device: String) -> JSONValue {
-        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: JSONValue($0.value)) })
-    }
-
-    static func stamps(_ maps: FieldMaps, _ device: String) -> JSONValue {
-        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: .string($0.stamp.description)) })
-    }
-
     static func presenceJSON(_ device: String, _ view: SiteState) -> JSONValue {
         guard let presence = view.presence[device]?.value else {
             return .object([(key: "online", value: .bool(false)), (key: "since", value: .null)])
@@ -221,13 +213,13 @@ public struct CloudAPI: Sendable {
         return .object([
             (key: "id", value: .string(device)),
             (key: "profile", value: view.registry.value("profile", of: device).map(JSONValue.init) ?? .null),
-            (key: "registry", value: fields(view.registry, device)),
+            (key: "registry", value: view.registry.valuesJSON(of: device)),
             (key: "presence", value: presenceJSON(device, view)),
-            (key: "reported", value: fields(view.reported, device)),
-            (key: "desired", value: fields(view.desired, device)),
+            (key: "reported", value: view.reported.valuesJSON(of: device)),
+            (key: "desired", value: view.desired.valuesJSON(of: device)),
             (key: "hlc", value: .object([
-                (key: "reported", value: stamps(view.reported, device)),
-                (key: "desired", value: stamps(view.desired, device)),
+                (key: "reported", value: view.reported.stampsJSON(of: device)),
+                (key: "desired", value: view.desired.stampsJSON(of: device)),
             ])),
             (key: "telemetry", value: SiteTelemetryStats(device: device, raw: telemetry, counters: view.counters).json),
             (key: "rollups", value: .array(rollups)),
@@ -256,8 +248,8 @@ public struct CloudAPI: Sendable {
         let view = try await store.view(site: site)
         return .json(200, .object([
             (key: "id", value: .string(device)),
-            (key: "desired", value: Self.fields(view.desired, device)),
-            (key: "hlc", value: Self.stamps(view.desired, device)),
+            (key: "desired", value: view.desired.valuesJSON(of: device)),
+            (key: "hlc", value: view.desired.stampsJSON(of: device)),
         ]))
     }
 }

@@ -61,9 +61,6 @@ public enum AdminAPI {
     public static func deviceJSON(_ device: String, _ plane: DevicePlane, siteTelemetry: SiteTelemetryStats? = nil) -> JSONValue {
         let ingest = plane.devices[device]
         let state = plane.state
-        func fields(_ maps: FieldMaps) -> JSONValue {
-            .object(maps.fields(of: device).map { (key: $0.name, value: JSONValue($0.value)) })
-        }
         let profile = state.registry.value("profile", of: device).map(JSONValue.init) ?? .null
         let online = state.presence[device]?.value.online ?? false
         let lastSeq: JSONValue = ingest?.lastSeq.map { .number(Double($0)) } ?? .null
@@ -71,9 +68,13 @@ public enum AdminAPI {
             (key: "id", value: .string(device)),
             (key: "online", value: .bool(online)),
             (key: "profile", value: profile),
-            (key: "registry", value: fields(state.registry)),
-            (key: "reported", value: fields(state.reported)),
-            (key: "desired", value: fields(state.desired)),
+            (key: "registry", value: state.registry.valuesJSON(of: device)),
+            (key: "reported", value: state.reported.valuesJSON(of: device)),
+            (key: "desired", value: state.desired.valuesJSON(of: device)),
+            (key: "hlc", value: .object([
+                (key: "reported", value: state.reported.stampsJSON(of: device)),
+                (key: "desired", value: state.desired.stampsJSON(of: device)),
+            ])),
             (key: "telemetry", value: .object([
                 (key: "received", value: .number(Double(ingest?.received ?? 0))),
                 (key: "duplicates", value: .number(Double(ingest?.duplicates ?? 0))),

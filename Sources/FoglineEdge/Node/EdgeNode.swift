@@ -337,7 +337,6 @@ public actor EdgeNode {
         guard !actions.isEmpty else { return }
         var batch = StoreBatch(readings: readings)
         var publishes: [MQTTMessage] = []
-        var touchesAlarms = false
         // The last bookkeeping of a device wins; encode it once per batch, not once per message.
         var ingest: [String: DeviceIngest] = [:]
         var ingestOrder: [String] = []
@@ -345,7 +344,6 @@ public actor EdgeNode {
             switch action {
             case .persist(let delta):
                 batch.deltas.append(delta)
-                touchesAlarms = touchesAlarms || delta.alarms != nil
             case .persistIngest(let device, let state):
                 if ingest.updateValue(state, forKey: device) == nil { ingestOrder.append(device) }
             case .persistClockBound(let bound):
@@ -359,9 +357,10 @@ public actor EdgeNode {
                 logger.notice("rejected a device message", metadata: ["reason": "\(reason)", "topic": "\(topic)", "detail": "\(detail)"])
             }
         }
-        // The snapshot after all the deltas: the same as after each one, joined last (StoreBatch).
-        if !batch.deltas.isEmpty { batch.context = plane.state.context }
-        if touchesAlarms { batch.alarms = plane.state.alarms }
+        // No snapshot of the plane's context: it may already cover dots of a batch still on its
+        // way to the writer (this actor is reentrant), and a stored context that claims dots
+        // without their rows makes gossip and the uplink tell peers they hold what they lack.
+        // Each delta carries the context of its own writes, which the store folds in.
         batch.ingest = ingestOrder.map { ingest[$0]!.row(device: $0) }
         if !batch.isEmpty {
             do { try await writer.submit(batch) } catch {
