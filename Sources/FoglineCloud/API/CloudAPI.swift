@@ -111,6 +111,8 @@ public struct CloudAPI: Sendable {
                 (key: "online", value: .number(Double(online))),
             ])),
             (key: "activeAlarms", value: .number(Double(view.alarms.elements.count))),
+            // Dots held: equal to an edge's `replica.dots` once the aggregator holds what it holds.
+            (key: "replica", value: .object([(key: "dots", value: .number(Double(view.context.dotCount)))])),
         ]
         if detailed {
             let audit = try await store.audit(site: site)

@@ -524,7 +524,10 @@ public actor EdgeNode {
                 (key: "framesRejected", value: .number(Double(await gossip.rejected))),
             ])
         }
+        // Committed state only, as gossip and the uplink ship it.
+        let replicaDots = (try? store.replicaSummary().context.dotCount).map { JSONValue.number(Double($0)) } ?? .null
         return .object([
+            (key: "replica", value: .object([(key: "dots", value: replicaDots)])),
             (key: "uplink", value: uplinkJSON),
             (key: "gossip", value: gossipJSON),
             (key: "site", value: .string(configuration.site)),
