@@ -46,17 +46,18 @@ extension Frame {
             return
         }
         // Summary line.
+        let wideSummary = rect.width >= 120
         var summary: [Span] = [
             Span("uplink "), Span(site.uplinkHolder.map { Frame.displaySafe($0.name) } ?? "-", Theme.strong),
-            Span("  last sync "), Span(site.lastSyncMs.map { "\(DashFormat.clock($0)) (\(DashFormat.age(state.nowMs, $0)) ago)" } ?? "never"),
-            Span("  devices \(site.devicesOnline)/\(site.devicesTotal) online"),
+            Span("  synced "),
+            Span(site.lastSyncMs.map { wideSummary ? "\(DashFormat.clock($0)), \(DashFormat.age(state.nowMs, $0)) ago" : "\(DashFormat.age(state.nowMs, $0)) ago" } ?? "never"),
             Span("  alarms "), Span("\(site.activeAlarms)", site.activeAlarms > 0 ? Theme.bad : .plain),
         ]
         if let audit = site.audit {
             summary.append(Span("  audit "))
             summary.append(audit.verified
                 ? Span("verified", Theme.good) : Span("NOT VERIFIED", Theme.bad))
-            summary.append(Span(" (\(audit.nodes) nodes, \(audit.entries) entries)"))
+            summary.append(Span(": \(audit.nodes) nodes, \(audit.entries) entries"))
         }
         put(summary, row: rect.row, column: 1, width: rect.width - 2)
 
@@ -103,38 +104,46 @@ extension Frame {
         // Devices: the rest.
         let devicesRect = Rect(
             row: nodesRect.row + nodesRect.height, column: rect.column, width: rect.width, height: rect.height - 1 - nodesRect.height)
+        let columns = [
+            TableColumn(title: "DEVICE", minWidth: 8, weight: 2, maxWidth: 28, priority: 100),
+            TableColumn(title: "PROFILE", minWidth: 10, weight: 1, maxWidth: 16, priority: 30),
+            TableColumn(title: "STATE", minWidth: 5, priority: 95),
+            TableColumn(title: "SEEN", minWidth: 6, alignRight: true, priority: 60),
+            TableColumn(title: "TREND", minWidth: 8, weight: 3, maxWidth: 40, priority: 40),
+            TableColumn(title: "REPORTED/DESIRED", minWidth: 16, weight: 4, priority: 90),
+            TableColumn(title: "RX/GAPS", minWidth: 7, alignRight: true, priority: 50),
+            TableColumn(title: "ALM", minWidth: 3, alignRight: true, priority: 85),
+        ]
+        let widths = Frame.layout(columns, width: devicesRect.width - 4).widths
         let rows: [[Span]] = state.visibleDevices.map { device in
-            deviceRow(device, state: state)
+            deviceRow(device, state: state, trendWidth: widths[4], twinWidth: widths[5])
         }
         let empty = state.devices.isEmpty
             ? (state.site == nil ? "loading…" : "no devices yet: a device appears once an edge node has synced it")
             : "no device matches the filter `\(state.deviceFilter)` (Esc clears it)"
+        let online = state.visibleDevices.filter(\.online).count
         table(TableSpec(
-            title: "Devices (\(state.visibleDevices.count))",
-            columns: [
-                TableColumn(title: "DEVICE", minWidth: 10, weight: 2, maxWidth: 28, priority: 100),
-                TableColumn(title: "PROFILE", minWidth: 8, weight: 1, maxWidth: 16, priority: 30),
-                TableColumn(title: "STATE", minWidth: 5, priority: 95),
-                TableColumn(title: "SEEN", minWidth: 6, alignRight: true, priority: 60),
-                TableColumn(title: "TREND", minWidth: 8, weight: 3, maxWidth: 40, priority: 40),
-                TableColumn(title: "REPORTED/DESIRED", minWidth: 12, weight: 4, priority: 90),
-                TableColumn(title: "RX/GAPS", minWidth: 7, alignRight: true, priority: 50),
-                TableColumn(title: "ALM", minWidth: 3, alignRight: true, priority: 85),
-            ],
+            title: "Devices (\(state.visibleDevices.count), \(online) online)",
+            columns: columns,
             rows: rows, selected: state.deviceCursor, empty: empty), in: devicesRect, glyphs: glyphs)
     }
 
-    func deviceRow(_ device: DeviceSummary, state: DashState) -> [Span] {
+    /// A row of a site's devices table; the trend and twin texts are made for their column widths
+    /// (a sparkline is never cut with an ellipsis; pending values shorten before they are cut).
+    func deviceRow(_ device: DeviceSummary, state: DashState, trendWidth: Int, twinWidth: Int) -> [Span] {
         let glyphs = state.glyphs
         let presence = device.online ? Span("\(glyphs.online) on", Theme.good) : Span("\(glyphs.offline) OFF", Theme.bad)
         let trend = DashFormat.sparkline(
-            device.recent.filter { $0.metric == device.mainMetric }.map(\.mean), width: 40, glyphs: glyphs)
+            device.recent.filter { $0.metric == device.mainMetric }.map(\.mean), width: trendWidth, glyphs: glyphs)
         let twin = device.twin
         let pending = twin.filter(\.isPending)
         let twinSpan: Span
         if !pending.isEmpty {
-            let list = pending.map { "\(Frame.displaySafe($0.name)) \(DashFormat.scalar($0.reported))→\(DashFormat.scalar($0.desired))" }
-            twinSpan = Span("\(glyphs.pending) " + list.joined(separator: ", "), Theme.warning)
+            let long = pending.map { "\(Frame.displaySafe($0.name)) \(DashFormat.scalar($0.reported))→\(DashFormat.scalar($0.desired))" }
+                .joined(separator: ", ")
+            let short = pending.map { "\(Frame.displaySafe($0.name)) \(DashFormat.scalar($0.desired))" }.joined(separator: ", ")
+            let text = long.count + 2 <= twinWidth ? long : short.count + 2 <= twinWidth ? short : "\(pending.count) pending: " + short
+            twinSpan = Span("\(glyphs.pending) " + text, Theme.warning)
         } else if twin.contains(where: { $0.desired != nil }) {
             let list = twin.filter { $0.desired != nil }.map { "\(Frame.displaySafe($0.name)) \(DashFormat.scalar($0.desired))" }
             twinSpan = Span("\(glyphs.inSync) " + list.joined(separator: ", "), Theme.good)
@@ -186,10 +195,12 @@ extension Frame {
             Span("  last seq \(telemetry?.lastSeq.map(String.init) ?? "-")"),
         ], row: infoRect.row + 2, column: infoRect.column + 2, width: infoRect.width - 4)
 
-        // Alarms and commands at the bottom of the right column (4 rows).
+        // Alarms and commands: at the bottom (narrow), or under the chart (wide).
         let eventsHeight = min(4 + max(0, device.alarms.count - 1), 8)
+        let wideChartHeight = min(14, max(5, rect.height - eventsHeight - 6))
         let eventsRect = Rect(
-            row: rect.row + rect.height - eventsHeight, column: rightColumn, width: rightWidth, height: eventsHeight)
+            row: wide ? rect.row + wideChartHeight : rect.row + rect.height - eventsHeight, column: rightColumn, width: rightWidth,
+            height: eventsHeight)
         box(eventsRect, title: "Alarms and commands", glyphs: glyphs)
         if device.alarms.isEmpty {
             put("alarms: none", row: eventsRect.row + 1, column: eventsRect.column + 2, style: Theme.good)
@@ -215,7 +226,11 @@ extension Frame {
         let chartRect: Rect
         if wide {
             twinRect = Rect(row: infoRect.row + infoRect.height, column: rect.column, width: leftWidth, height: rect.height - infoRect.height)
-            chartRect = Rect(row: chartTop, column: rightColumn, width: rightWidth, height: eventsRect.row - chartTop)
+            chartRect = Rect(row: chartTop, column: rightColumn, width: rightWidth, height: wideChartHeight)
+            let windowsRect = Rect(
+                row: eventsRect.row + eventsRect.height, column: rightColumn, width: rightWidth,
+                height: rect.row + rect.height - eventsRect.row - eventsRect.height)
+            if windowsRect.height >= 4 { drawWindows(device, state: state, in: windowsRect) }
         } else {
             let space = eventsRect.row - chartTop
             let twinHeight = min(twinRows + 3, max(4, space - 6))
@@ -271,7 +286,7 @@ extension Frame {
             // At least one level, so the lowest window still shows.
             let fraction = high > low ? (value - low) / (high - low) : 0.5
             let filled = max(1, Int((fraction * Double(barsHeight * levelsPerCell)).rounded()))
-            let column = inner.column + 8 + offset
+            let column = inner.column + inner.width - values.count + offset  // newest at the right edge
             for cellIndex in 0..<barsHeight {
                 let levelsHere = min(levelsPerCell, filled - cellIndex * levelsPerCell)
                 guard levelsHere > 0 else { break }
@@ -279,6 +294,27 @@ extension Frame {
                 self[inner.row + barsHeight - 1 - cellIndex, column] = Cell(character, style: CellStyle(foreground: .cyan))
             }
         }
+    }
+
+    /// The main metric's recent windows as a table, newest first (wide terminals).
+    mutating func drawWindows(_ device: DeviceDetail, state: DashState, in rect: Rect) {
+        let metric = device.metrics.first
+        let windows = device.rollups.filter { $0.metric == metric }.reversed()
+        table(TableSpec(
+            title: "Recent windows\(metric.map { " of " + Frame.displaySafe($0) } ?? "")",
+            columns: [
+                TableColumn(title: "MINUTE", minWidth: 8, priority: 100),
+                TableColumn(title: "COUNT", minWidth: 5, alignRight: true, priority: 90),
+                TableColumn(title: "MIN", minWidth: 8, weight: 1, alignRight: true, priority: 80),
+                TableColumn(title: "MEAN", minWidth: 8, weight: 1, alignRight: true, priority: 95),
+                TableColumn(title: "MAX", minWidth: 8, weight: 1, alignRight: true, priority: 80),
+                TableColumn(title: "LAST", minWidth: 8, weight: 1, alignRight: true, priority: 70),
+            ],
+            rows: windows.map { window in
+                [Span(DashFormat.clock(window.windowStartMs)), Span("\(window.count)"), Span(DashFormat.number(window.min)),
+                 Span(DashFormat.number(window.mean), Theme.strong), Span(DashFormat.number(window.max)), Span(DashFormat.number(window.last))]
+            },
+            selected: nil, empty: "no rollups yet"), in: rect, glyphs: state.glyphs)
     }
 
     // MARK: Audit

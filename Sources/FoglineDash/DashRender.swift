@@ -57,7 +57,7 @@ func bannerText(_ state: DashState) -> String? {
         return "connecting to \(state.aggregator)…"
     case .unreachable(let since, let reason):
         let shown = state.lastUpdateMs.map { "data shown is \(DashFormat.age(state.nowMs, $0)) old" } ?? "no data yet"
-        return "AGGREGATOR UNREACHABLE for \(DashFormat.age(state.nowMs, since)) (\(reason)); retrying; \(shown)"
+        return "AGGREGATOR UNREACHABLE for \(DashFormat.age(state.nowMs, since)), retrying; \(shown). \(reason)"
     }
 }
 
@@ -140,7 +140,7 @@ extension Frame {
         let keys: String
         switch state.view {
         case .sites: keys = "Enter open  / filter  s sort  r refresh  ? help  q quit"
-        case .site: keys = "Enter device  e edit desired  a audit  / filter  s sort  Esc back  ? help  q quit"
+        case .site: keys = "Enter open  e edit  a audit  / filter  s sort  Esc back  ? help  q quit"
         case .device: keys = "j/k field  e edit desired  r refresh  Esc back  ? help  q quit"
         case .audit: keys = "j/k scroll  r refresh  Esc back  ? help  q quit"
         }

@@ -36,7 +36,8 @@ extension Frame {
     /// do not fit even at their minimum are dropped (width 0), lowest priority first.
     static func layout(_ columns: [TableColumn], width: Int) -> (widths: [Int], gap: Int) {
         var kept = Array(columns.indices)
-        for gap in [2, 1] {
+        // Two spaces between columns when there is room to spare, else one.
+        for gap in width >= 100 ? [2, 1] : [1] {
             kept = Array(columns.indices)
             while !kept.isEmpty {
                 let needed = kept.reduce(0) { $0 + columns[$1].minWidth } + gap * (kept.count - 1)
@@ -57,7 +58,7 @@ extension Frame {
                     }
                     return (widths, gap)
                 }
-                if gap == 2 { break }  // try a narrower gap before dropping anything
+                if gap == 2 { break }  // try the narrower gap before dropping anything
                 let drop = kept.min { (columns[$0].priority, -$0) < (columns[$1].priority, -$1) }!
                 kept.removeAll { $0 == drop }
             }

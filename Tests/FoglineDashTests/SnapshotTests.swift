@@ -104,8 +104,10 @@ struct SnapshotTests {
     @Test("editing a desired field: the prompt")
     func editPrompt() {
         var state = DashFixtures.state([.sites, .site("plant-1")])
+        state.selectedDevice = "th-1"
         _ = state.handle(.character("e"))
-        for character in "22.5" { _ = state.handle(.character(character)) }
+        #expect(state.input == .edit(site: "plant-1", device: "th-1", text: "setpoint="), "the pending field is offered")
+        for character in "23" { _ = state.handle(.character(character)) }
         check(state, "edit")
     }
 
