@@ -105,11 +105,11 @@ extension Frame {
         let devicesRect = Rect(
             row: nodesRect.row + nodesRect.height, column: rect.column, width: rect.width, height: rect.height - 1 - nodesRect.height)
         let columns = [
-            TableColumn(title: "DEVICE", minWidth: 8, weight: 2, maxWidth: 28, priority: 100),
+            TableColumn(title: "DEVICE", minWidth: 8, weight: 3, maxWidth: 28, priority: 100),
             TableColumn(title: "PROFILE", minWidth: 10, weight: 1, maxWidth: 16, priority: 30),
             TableColumn(title: "STATE", minWidth: 5, priority: 95),
             TableColumn(title: "SEEN", minWidth: 6, alignRight: true, priority: 60),
-            TableColumn(title: "TREND", minWidth: 8, weight: 3, maxWidth: 40, priority: 40),
+            TableColumn(title: "TREND", minWidth: 8, weight: 2, maxWidth: 40, priority: 40),
             TableColumn(title: "REPORTED/DESIRED", minWidth: 16, weight: 4, priority: 90),
             TableColumn(title: "RX/GAPS", minWidth: 7, alignRight: true, priority: 50),
             TableColumn(title: "ALM", minWidth: 3, alignRight: true, priority: 85),
