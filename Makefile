@@ -4,8 +4,8 @@
 SWIFT ?= swift
 SHELL := /bin/bash
 # Debian packages the build and the tests need (libmosquitto for CMosquitto, the broker and
-# its clients for integration tests).
-DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients
+# its clients for integration tests, tmux for the dashboard's).
+DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean

@@ -115,10 +115,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings),
+        // The terminal dashboard over the aggregator's HTTP API: a pure model, reducer and
+        // `render(state, size) -> Frame`, and a thin termios + ANSI backend.
+        .target(name: "FoglineDash", dependencies: ["FoglineWire"], swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-cloud",
             dependencies: [
-                "FoglineConfig", "FoglineCloud",
+                "FoglineConfig", "FoglineCloud", "FoglineDash",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -126,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "fogline-edge",
             dependencies: [
-                "FoglineConfig", "FoglineEdge",
+                "FoglineConfig", "FoglineEdge", "FoglineWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -163,6 +166,11 @@ let package = Package(
             name: "FoglineCloudTests",
             dependencies: ["FoglineCloud", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
+        // Snapshot tests of the dashboard's frames (Snapshots/; FOGLINE_RECORD_SNAPSHOTS=1 re-records),
+        // the cell-diff writer, key decoding and the reducer. The tmux test is in FoglineCloudTests.
+        .testTarget(
+            name: "FoglineDashTests", dependencies: ["FoglineDash", "FoglineWire", "FoglineTesting"],
+            exclude: ["Snapshots"], swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
         .target(

@@ -4,13 +4,14 @@ import ArgumentParser
 import Dispatch
 import FoglineConfig
 import FoglineEdge
+import FoglineWire
 import Foundation
 import Logging
 
-// Top-level entry rather than `@main`: with a second source file (AdminClient.swift) in the
-// target, a file named main.swift is top-level code, where `@main` is not allowed. The call sits
-// in an async function so that `main()` resolves to AsyncParsableCommand's async entry point
-// (from top-level code it resolves to ParsableCommand's synchronous one).
+// Top-level entry rather than `@main` (a file named main.swift is top-level code, where `@main` is
+// not allowed). The call sits in an async function so that `main()` resolves to
+// AsyncParsableCommand's async entry point (from top-level code it resolves to ParsableCommand's
+// synchronous one).
 func runCommand() async { await FoglineEdgeCommand.main() }
 await runCommand()
 
@@ -125,9 +126,9 @@ struct Status: AsyncParsableCommand {
     var admin = "127.0.0.1:8080"
 
     func run() async throws {
-        let client: AdminClient
-        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
-        let response: AdminClient.Response
+        let client: PlainHTTPClient
+        do { client = try PlainHTTPClient(address: admin) } catch { throw ValidationError(error.description) }
+        let response: PlainHTTPClient.Response
         do { response = try client.get("/v1/status") } catch {
             throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
         }
@@ -143,9 +144,9 @@ struct AdminOption: ParsableArguments {
 
     /// Sends the request, prints the JSON answer, and fails (exit 1) unless it is a success.
     func call(_ method: String, _ path: String, body: JSONBody? = nil) throws {
-        let client: AdminClient
-        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
-        let response: AdminClient.Response
+        let client: PlainHTTPClient
+        do { client = try PlainHTTPClient(address: admin) } catch { throw ValidationError(error.description) }
+        let response: PlainHTTPClient.Response
         do { response = try client.request(method: method, path: path, body: body.map { Array($0.text.utf8) }) } catch {
             throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
         }

@@ -156,6 +156,7 @@ public actor EdgeNode {
             }
             if let uplink = self.uplink {
                 await uplink.attach { [weak self] delta in try await self?.mergeDurably(delta) }
+                await uplink.reportSiteStatus { [weak self] in await self?.siteStatus() }
                 group.addTask {
                     while !Task.isCancelled {
                         await uplink.tick(holdsRole: await self.quorum.roles.contains(Self.uplinkRole))
@@ -558,6 +559,25 @@ public actor EdgeNode {
             ])),
             (key: "uptimeSeconds", value: .number(Double((ContinuousClock.now - started).components.seconds))),
         ])
+    }
+
+    /// What this node tells the aggregator about its site with each hello (the dashboard's nodes):
+    /// its own clock, HLC, shards and roles, and its failure detector's view of the other members.
+    func siteStatus() async -> Fogline_V1_SiteStatus {
+        var status = Fogline_V1_SiteStatus()
+        status.hlcPhysicalMs = plane.clock.lastIssued.milliseconds
+        status.clockTrusted = clockTrust == "trusted"
+        status.shardCount = UInt32(configuration.quorum.shards)
+        status.shardsOwned = UInt32(fences.count)
+        status.roles = await quorum.roles.sorted()
+        status.members = await quorum.memberStatus().filter { $0.name != configuration.node }.map { member in
+            var health = Fogline_V1_MemberHealth()
+            health.node = member.name
+            health.live = member.live
+            health.phi = member.phi.map { $0.isFinite ? $0 : 1e9 } ?? 0
+            return health
+        }
+        return status
     }
 
     private var clockTrust: String {
