@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile proto clean
 
 all: build
 
@@ -56,7 +56,7 @@ demo-online:
 
 # package-benchmark micro benchmarks, the end-to-end CRDT comparison with pycrdt and loro, the
 # store's commit throughput, the edge's end-to-end ingest and the quorum beside etcd.
-bench: bench-micro bench-core bench-store bench-ingest bench-quorum
+bench: bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile
 
 bench-micro: deps
 	$(SWIFT) package --allow-writing-to-package-directory benchmark --target CoreBenchmarks
@@ -77,6 +77,11 @@ bench-ingest: deps
 # and p50/p99 with 1 and 16 clients, lease acquire→release latency, RSS per member.
 bench-quorum: deps
 	scripts/bench-quorum
+
+# The uplink cut while 1,000 devices publish 600 readings each, then restored: converge_s and the
+# bytes the edge sent beside the devices' raw JSON, the whole state and exactly the changed state.
+bench-reconcile: deps
+	scripts/bench-reconcile
 
 # Regenerates Sources/FoglineWire/Generated from the .proto schema.
 proto:
