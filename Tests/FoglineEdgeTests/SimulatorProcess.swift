@@ -51,6 +51,8 @@ struct SimulatorReport {
         var edgeWaitTimeouts: Double
         var connectionLosses: Double
         var fenceRejections: Double
+        /// Readings re-sent in answer to `replay` requests.
+        var replayed: Double
         var acked: (ok: Double, rejected: Double, failed: Double)
     }
 
@@ -69,6 +71,7 @@ struct SimulatorReport {
                 edgeWaitTimeouts: device["edgeWaitTimeouts"]?.numberValue ?? 0,
                 connectionLosses: device["connectionLosses"]?.numberValue ?? 0,
                 fenceRejections: device["fenceRejections"]?.numberValue ?? 0,
+                replayed: device["replayedMessages"]?.numberValue ?? 0,
                 acked: (acked?["ok"]?.numberValue ?? 0, acked?["rejected"]?.numberValue ?? 0, acked?["failed"]?.numberValue ?? 0))
         }
         self.devices = devices
