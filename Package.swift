@@ -165,7 +165,8 @@ let package = Package(
             dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            name: "FoglineEdgeTests",
+            dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineMQTT", "FoglineTesting"],
             swiftSettings: strictSettings),
         // The deterministic whole-site simulations, with faults: the quorum protocols (with the
         // linearizability checker) and reconciliation (gossip and the cloud uplink).

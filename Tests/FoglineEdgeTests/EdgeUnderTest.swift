@@ -4,7 +4,9 @@ import Foundation
 /// A real broker and a real `fogline-edge` process for integration tests, each in its own
 /// temporary directory, on free loopback ports; everything is stopped and removed in deinit.
 /// A second node of the same site shares the first one's broker: `EdgeUnderTest(sharing:)`.
-final class EdgeUnderTest {
+/// Used by one test at a time (and handed to `OffPool` for its blocking calls), hence
+/// `@unchecked Sendable`.
+final class EdgeUnderTest: @unchecked Sendable {
     let broker: MosquittoProcess
     let directory: URL
     let adminPort: Int
@@ -31,9 +33,9 @@ final class EdgeUnderTest {
     /// Starts (or restarts) a node of site plant-1 (edge-a unless `node` says otherwise) and
     /// waits until it reports healthy. `configuration` is YAML written to a file and passed with
     /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
-    /// broker, data and admin.
-    func startEdge(node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = []) throws {
-        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
+    /// broker (`brokerURL`, default the test broker's plain listener), data and admin.
+    func startEdge(node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = []) throws {
+        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", brokerURL ?? broker.url,
                          "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"]
         if let configuration {
             let file = directory.appendingPathComponent("edge.yaml")
