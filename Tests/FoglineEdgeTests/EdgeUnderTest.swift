@@ -33,8 +33,13 @@ final class EdgeUnderTest: @unchecked Sendable {
     /// Starts (or restarts) a node of site plant-1 (edge-a unless `node` says otherwise) and
     /// waits until it reports healthy. `configuration` is YAML written to a file and passed with
     /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
-    /// broker (`brokerURL`, default the test broker's plain listener), data and admin.
-    func startEdge(node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = []) throws {
+    /// broker (`brokerURL`, default the test broker's plain listener), data and admin. With
+    /// `awaitHealthy` false it waits only for the admin API (a node whose peers are absent owns
+    /// no shards, so it never reports healthy).
+    func startEdge(
+        node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = [],
+        awaitHealthy: Bool = true
+    ) throws {
         var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", brokerURL ?? broker.url,
                          "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"]
         if let configuration {
@@ -43,9 +48,22 @@ final class EdgeUnderTest: @unchecked Sendable {
             arguments += ["--config", file.path]
         }
         edge = try ProgramProcess("fogline-edge", arguments: arguments + extraArguments, logDirectory: directory)
-        try waitUntil("the edge's /healthz to report ok") {
-            try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+        if awaitHealthy {
+            try waitUntil("the edge's /healthz to report ok") {
+                try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+            }
+        } else {
+            try waitUntil("the edge's admin API") { try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").status == 200 }
         }
+    }
+
+    /// A Prometheus sample of the running node (`name{labels}` exactly as exposed), nil when absent.
+    func metric(_ sample: String) throws -> Double? {
+        let text = try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").text
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.dropFirst(sample.count + 1))
+        }
+        return nil
     }
 
     @discardableResult
