@@ -23,13 +23,27 @@ struct FuzzTarget: Sendable {
 /// The target libFuzzer calls back into (a C function pointer cannot capture it).
 nonisolated(unsafe) var selectedTarget: FuzzTarget?
 
+/// libFuzzer's conventional entry, which its archive's (unused) `main` refers to: the selected target.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    selectedTarget?.run(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
 @main
 enum FoglineFuzz {
     static func main() {
         var arguments = CommandLine.arguments
+        if arguments.count == 3, arguments[1] == "seeds" {
+            do { try SeedCorpus.write(to: arguments[2]) } catch {
+                FileHandle.standardError.write(Data("fogline-fuzz seeds: \(error)\n".utf8))
+                exit(1)
+            }
+            exit(0)
+        }
         guard arguments.count >= 2, let target = FuzzTarget.all.first(where: { $0.name == arguments[1] }) else {
             let names = FuzzTarget.all.map { "  \($0.name): \($0.summary)" }.joined(separator: "\n")
-            FileHandle.standardError.write(Data("usage: fogline-fuzz TARGET [libFuzzer options] [CORPUS_DIR…]\ntargets:\n\(names)\n".utf8))
+            FileHandle.standardError.write(Data("usage: fogline-fuzz TARGET [libFuzzer options] [CORPUS_DIR…]\n       fogline-fuzz seeds DIR   (writes the starting corpus)\ntargets:\n\(names)\n".utf8))
             exit(2)
         }
         selectedTarget = target
@@ -48,10 +62,7 @@ enum FoglineFuzz {
         var cStrings: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         return cStrings.withUnsafeMutableBufferPointer { buffer in
             var argv = buffer.baseAddress
-            return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-                selectedTarget?.run(UnsafeRawBufferPointer(start: data, count: size))
-                return 0
-            }
+            return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) }
         }
     }
     #endif
