@@ -4,11 +4,13 @@
 SWIFT ?= swift
 SHELL := /bin/bash
 # Debian packages the build and the tests need (libmosquitto for CMosquitto, the broker and
-# its clients for integration tests, tmux for the dashboard's).
-DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients tmux
+# its clients for integration tests, tmux for the dashboard's, openssl for the TLS tests'
+# throwaway certificates).
+DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients tmux openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile proto clean
+.PHONY: all build test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile proto clean \
+	fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -30,6 +32,37 @@ test: deps
 	$(SWIFT) build --product CoreBenchmarks
 	@# Swift Testing prints a line per started/passed case; keep failures, issues and the summary.
 	set -o pipefail; $(SWIFT) test --parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
+	$(MAKE) fuzz-smoke
+
+# libFuzzer targets (Sources/fogline-fuzz): the sanitizer build lives in .build-fuzz, apart from
+# the normal one. `make fuzz` runs each target FUZZ_SECONDS (default 60); `make fuzz-smoke` (part of
+# `make test`) FUZZ_SMOKE_SECONDS (default 10) each. Both start from the committed corpus in
+# Fuzz/corpus (left untouched): new inputs go to .build-fuzz/corpus, crashes to .build-fuzz/findings.
+FUZZ_TARGETS := device-json peer-frame sync-frame config
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BIN := .build-fuzz/debug/fogline-fuzz
+define run_fuzzers
+	@set -eo pipefail; mkdir -p .build-fuzz/findings; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$target; echo "fuzzing $$target for $(1) s"; \
+	  SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) $$target -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=.build-fuzz/findings/$$target- .build-fuzz/corpus/$$target Fuzz/corpus/$$target 2>&1 \
+	    | grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY|Test unit written|deadly|panicked|Fatal error' ; \
+	done
+endef
+
+fuzz-build: deps
+	$(SWIFT) build --scratch-path .build-fuzz --product fogline-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFOGLINE_LIBFUZZER
+
+fuzz: fuzz-build
+	$(call run_fuzzers,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call run_fuzzers,$(FUZZ_SMOKE_SECONDS))
+
+# Rewrites the generated seeds of Fuzz/corpus from the real encoders (after a wire format change).
+fuzz-seeds: build
+	.build/debug/fogline-fuzz seeds Fuzz/corpus
 
 # The real-process quorum fault test for longer (FOGLINE_CHAOS_SECONDS, default 300): prints
 # `N ops, K faults, A anomalies`.

@@ -88,6 +88,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // PBKDF2 for the Mosquitto password file (`fogline-edge provision`).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings),
         // The device simulator engine: profiles, signal generators, faults.
@@ -134,10 +136,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
+        // libFuzzer's driver entry (header only; linked by `-sanitize=fuzzer` in the fuzz build).
+        .systemLibrary(name: "CLibFuzzer"),
+        // The libFuzzer targets (README, "Fuzzing"): `make fuzz` builds them with the fuzzer and
+        // address sanitizers in .build-fuzz; the plain build only replays files through them.
+        .executableTarget(
+            name: "fogline-fuzz",
+            dependencies: [
+                "CLibFuzzer", "FoglineCore", "FoglineWire", "FoglineEdge", "FoglineSim",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-sim",
             dependencies: [
-                "FoglineSim",
+                "FoglineSim", "FoglineConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -153,7 +168,8 @@ let package = Package(
             dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            name: "FoglineEdgeTests",
+            dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineMQTT", "FoglineTesting"],
             swiftSettings: strictSettings),
         // The deterministic whole-site simulations, with faults: the quorum protocols (with the
         // linearizability checker) and reconciliation (gossip and the cloud uplink).

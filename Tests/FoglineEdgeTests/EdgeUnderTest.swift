@@ -4,7 +4,9 @@ import Foundation
 /// A real broker and a real `fogline-edge` process for integration tests, each in its own
 /// temporary directory, on free loopback ports; everything is stopped and removed in deinit.
 /// A second node of the same site shares the first one's broker: `EdgeUnderTest(sharing:)`.
-final class EdgeUnderTest {
+/// Used by one test at a time (and handed to `OffPool` for its blocking calls), hence
+/// `@unchecked Sendable`.
+final class EdgeUnderTest: @unchecked Sendable {
     let broker: MosquittoProcess
     let directory: URL
     let adminPort: Int
@@ -32,9 +34,14 @@ final class EdgeUnderTest {
     /// Starts (or restarts) a node of site plant-1 (edge-a unless `node` says otherwise) and
     /// waits until it reports healthy. `configuration` is YAML written to a file and passed with
     /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
-    /// broker, data and admin.
-    func startEdge(node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = []) throws {
-        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
+    /// broker (`brokerURL`, default the test broker's plain listener), data and admin. With
+    /// `awaitHealthy` false it waits only for the admin API (a node whose peers are absent owns
+    /// no shards, so it never reports healthy).
+    func startEdge(
+        node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = [],
+        awaitHealthy: Bool = true
+    ) throws {
+        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", brokerURL ?? broker.url,
                          "--data", directory.appendingPathComponent("data").path, "--admin", "127.0.0.1:\(adminPort)"]
         if let configuration {
             let file = directory.appendingPathComponent("edge.yaml")
@@ -42,9 +49,22 @@ final class EdgeUnderTest {
             arguments += ["--config", file.path]
         }
         edge = try ProgramProcess("fogline-edge", arguments: arguments + extraArguments, logDirectory: directory)
-        try waitUntil("the edge's /healthz to report ok") {
-            try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+        if awaitHealthy {
+            try waitUntil("the edge's /healthz to report ok") {
+                try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+            }
+        } else {
+            try waitUntil("the edge's admin API") { try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").status == 200 }
         }
+    }
+
+    /// A Prometheus sample of the running node (`name{labels}` exactly as exposed), nil when absent.
+    func metric(_ sample: String) throws -> Double? {
+        let text = try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").text
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.dropFirst(sample.count + 1))
+        }
+        return nil
     }
 
     @discardableResult

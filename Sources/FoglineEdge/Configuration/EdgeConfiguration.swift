@@ -14,6 +14,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var username: String?
         /// File whose first line is the broker password.
         public var passwordFile: String?
+        /// `mqtts://` URL: TLS, with the system CA store unless `ca_file` names one.
+        public var usesTLS = false
         public var caFile: String?
         public var certFile: String?
         public var keyFile: String?
@@ -222,6 +224,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
             section: name)
         if let url = reader.string(section, "url", validate: { Self.parseMQTTURL($0).problem }) {
             (broker.host, broker.port) = Self.parseMQTTURL(url).endpoint!
+            broker.usesTLS = Self.usesTLS(url)
         }
         broker.clientID = reader.string(section, "client_id")
         broker.username = reader.string(section, "username")
@@ -288,13 +291,17 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
         if let value = overrides.broker {
             let parsed = Self.parseMQTTURL(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else { (broker.host, broker.port) = parsed.endpoint! }
+            if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else {
+                (broker.host, broker.port) = parsed.endpoint!
+                broker.usesTLS = Self.usesTLS(value)
+            }
         }
         if let value = overrides.cloud {
             let parsed = Self.parseMQTTURL(value)
             if let problem = parsed.problem { reader.report(line: 0, "--cloud: \(problem)") } else {
                 var cloudBroker = cloud.broker ?? Broker()
                 (cloudBroker.host, cloudBroker.port) = parsed.endpoint!
+                cloudBroker.usesTLS = Self.usesTLS(value)
                 cloud.broker = cloudBroker
             }
         }
@@ -353,6 +360,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         } catch {
             return (nil, error.description)
         }
+    }
+
+    /// Whether a valid broker URL asks for TLS (`mqtts://`, `ssl://`, `tls://`).
+    static func usesTLS(_ text: String) -> Bool {
+        (try? BrokerAddress(parsing: text))?.usesTLS ?? false
     }
 
     /// `HOST:PORT` (see ``HostPort/parse(_:defaultPort:)``).

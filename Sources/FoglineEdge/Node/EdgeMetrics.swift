@@ -27,7 +27,12 @@ final class EdgeMetrics: Sendable {
     let devicesOnline: Gauge
     let clockTrusted: Gauge
     private let peerRejected: [String: Counter]
+    /// Authenticated peer frames that did not decode or named another site or node.
     let quorumFramesRejected: Counter
+    /// Gossip bodies (deltas, contexts, acks) that did not decode.
+    let gossipFramesRejected: Counter
+    /// Sync frames from the cloud broker that did not decode or were not for this node.
+    let syncFramesRejected: Counter
     let ownedShards: Gauge
     let liveMembers: Gauge
 
@@ -58,6 +63,8 @@ final class EdgeMetrics: Sendable {
             ($0.rawValue, Counter(label: "fogline_peer_frames_rejected_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
         quorumFramesRejected = Counter(label: "fogline_quorum_messages_rejected_total", factory: factory)
+        gossipFramesRejected = Counter(label: "fogline_gossip_frames_rejected_total", factory: factory)
+        syncFramesRejected = Counter(label: "fogline_sync_frames_rejected_total", factory: factory)
         ownedShards = Gauge(label: "fogline_quorum_owned_shards", factory: factory)
         liveMembers = Gauge(label: "fogline_quorum_live_members", factory: factory)
     }

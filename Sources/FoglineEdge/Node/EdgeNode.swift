@@ -26,6 +26,8 @@ public actor EdgeNode {
     /// Rejections already added to the metrics, by reason (the transport keeps running totals).
     private var peerRejectionsSeen: [PeerTransport.RejectReason: Int] = [:]
     private var quorumRejectionsSeen = 0
+    private var gossipRejectionsSeen = 0
+    private var syncRejectionsSeen = 0
     private let started = ContinuousClock.now
     private let quorum: QuorumService
     private var subscriptions: DeviceSubscriptions
@@ -272,6 +274,14 @@ public actor EdgeNode {
         if rejected > quorumRejectionsSeen {
             metrics.quorumFramesRejected.increment(by: Int64(rejected - quorumRejectionsSeen))
             quorumRejectionsSeen = rejected
+        }
+        if let gossip, case let rejected = await gossip.rejected, rejected > gossipRejectionsSeen {
+            metrics.gossipFramesRejected.increment(by: Int64(rejected - gossipRejectionsSeen))
+            gossipRejectionsSeen = rejected
+        }
+        if let uplink, case let rejected = await uplink.statistics.framesRejected, rejected > syncRejectionsSeen {
+            metrics.syncFramesRejected.increment(by: Int64(rejected - syncRejectionsSeen))
+            syncRejectionsSeen = rejected
         }
     }
 
@@ -695,7 +705,7 @@ extension EdgeConfiguration.Broker {
         var settings = MQTTClientConfiguration(host: host, port: port, clientID: clientID ?? defaultClientID)
         settings.username = username
         if let passwordFile { settings.password = try EdgeNode.readSecret(passwordFile) }
-        if caFile != nil || certFile != nil {
+        if usesTLS || caFile != nil || certFile != nil {
             settings.tls = MQTTTLSConfiguration(caFile: caFile, certFile: certFile, keyFile: keyFile)
         }
         settings.sendMaximum = sendMaximum
