@@ -4,11 +4,13 @@
 SWIFT ?= swift
 SHELL := /bin/bash
 # Debian packages the build and the tests need (libmosquitto for CMosquitto, the broker and
-# its clients for integration tests, libfaketime to boot a node in 1970).
-DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients faketime
+# its clients for integration tests, tmux for the dashboard's, openssl for the TLS tests'
+# throwaway certificates, libfaketime to boot a node in 1970).
+DEB_PACKAGES := libmosquitto-dev zlib1g-dev mosquitto mosquitto-clients tmux openssl faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build release test chaos soak deps demo bench bench-micro bench-core bench-store bench-ingest bench-quorum proto clean
+.PHONY: all build release test chaos soak deps demo demo-offline demo-online bench bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile proto clean \
+	fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -52,6 +54,37 @@ test: deps
 	$(SWIFT) build --product CoreBenchmarks
 	@# Swift Testing prints a line per started/passed case; keep failures, issues and the summary.
 	set -o pipefail; $(SWIFT) test --parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
+	$(MAKE) fuzz-smoke
+
+# libFuzzer targets (Sources/fogline-fuzz): the sanitizer build lives in .build-fuzz, apart from
+# the normal one. `make fuzz` runs each target FUZZ_SECONDS (default 60); `make fuzz-smoke` (part of
+# `make test`) FUZZ_SMOKE_SECONDS (default 10) each. Both start from the committed corpus in
+# Fuzz/corpus (left untouched): new inputs go to .build-fuzz/corpus, crashes to .build-fuzz/findings.
+FUZZ_TARGETS := device-json peer-frame sync-frame config
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BIN := .build-fuzz/debug/fogline-fuzz
+define run_fuzzers
+	@set -eo pipefail; mkdir -p .build-fuzz/findings; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$target; echo "fuzzing $$target for $(1) s"; \
+	  SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) $$target -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=.build-fuzz/findings/$$target- .build-fuzz/corpus/$$target Fuzz/corpus/$$target 2>&1 \
+	    | grep -E '^(Done|stat::(number_of_executed_units|peak_rss_mb))|ERROR|SUMMARY|Test unit written|deadly|panicked|Fatal error' ; \
+	done
+endef
+
+fuzz-build: deps
+	$(SWIFT) build --scratch-path .build-fuzz --product fogline-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFOGLINE_LIBFUZZER
+
+fuzz: fuzz-build
+	$(call run_fuzzers,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call run_fuzzers,$(FUZZ_SMOKE_SECONDS))
+
+# Rewrites the generated seeds of Fuzz/corpus from the real encoders (after a wire format change).
+fuzz-seeds: build
+	.build/debug/fogline-fuzz seeds Fuzz/corpus
 
 # The real-process quorum fault test for longer (FOGLINE_CHAOS_SECONDS, default 300): prints
 # `N ops, K faults, A anomalies`.
@@ -63,14 +96,22 @@ soak: deps
 	$(SWIFT) build --build-tests
 	FOGLINE_SEED_SCALE=$${FOGLINE_SEED_SCALE:-20} $(SWIFT) test --skip-build --parallel --filter FoglineSiteSimulationTests
 
-# A broker, one edge node and ~50 simulated devices on this machine; Ctrl-C stops it.
+# The whole system on this machine: a site broker, three edge nodes, 100 simulated devices, a
+# cloud broker and the aggregator; Ctrl-C stops it.
 demo: deps
 	@command -v curl >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq curl; }
 	scripts/demo
 
+# Cut and restore the running demo's uplink (its cloud broker).
+demo-offline:
+	scripts/demo-uplink offline
+
+demo-online:
+	scripts/demo-uplink online
+
 # package-benchmark micro benchmarks, the end-to-end CRDT comparison with pycrdt and loro, the
 # store's commit throughput, the edge's end-to-end ingest and the quorum beside etcd.
-bench: bench-micro bench-core bench-store bench-ingest bench-quorum
+bench: bench-micro bench-core bench-store bench-ingest bench-quorum bench-reconcile
 
 bench-micro: deps
 	$(SWIFT) package --allow-writing-to-package-directory benchmark --target CoreBenchmarks
@@ -91,6 +132,11 @@ bench-ingest: deps
 # and p50/p99 with 1 and 16 clients, lease acquire→release latency, RSS per member.
 bench-quorum: deps
 	scripts/bench-quorum
+
+# The uplink cut while 1,000 devices publish 600 readings each, then restored: converge_s and the
+# bytes the edge sent beside the devices' raw JSON, the whole state and exactly the changed state.
+bench-reconcile: deps
+	scripts/bench-reconcile
 
 # Regenerates Sources/FoglineWire/Generated from the .proto schema.
 proto:

@@ -88,6 +88,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // PBKDF2 for the Mosquitto password file (`fogline-edge provision`).
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings),
         // The device simulator engine: profiles, signal generators, faults.
@@ -115,10 +117,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings),
+        // The terminal dashboard over the aggregator's HTTP API: a pure model, reducer and
+        // `render(state, size) -> Frame`, and a thin termios + ANSI backend.
+        .target(name: "FoglineDash", dependencies: ["FoglineWire"], swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-cloud",
             dependencies: [
-                "FoglineConfig", "FoglineCloud",
+                "FoglineConfig", "FoglineCloud", "FoglineDash",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -126,15 +131,28 @@ let package = Package(
         .executableTarget(
             name: "fogline-edge",
             dependencies: [
-                "FoglineConfig", "FoglineEdge",
+                "FoglineConfig", "FoglineEdge", "FoglineWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
+        // libFuzzer's driver entry (header only; linked by `-sanitize=fuzzer` in the fuzz build).
+        .systemLibrary(name: "CLibFuzzer"),
+        // The libFuzzer targets (README, "Fuzzing"): `make fuzz` builds them with the fuzzer and
+        // address sanitizers in .build-fuzz; the plain build only replays files through them.
+        .executableTarget(
+            name: "fogline-fuzz",
+            dependencies: [
+                "CLibFuzzer", "FoglineCore", "FoglineWire", "FoglineEdge", "FoglineSim",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-sim",
             dependencies: [
-                "FoglineSim",
+                "FoglineSim", "FoglineConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -150,7 +168,8 @@ let package = Package(
             dependencies: ["FoglineStore", "FoglineCore", "FoglineTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "FoglineEdgeTests", dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineTesting"],
+            name: "FoglineEdgeTests",
+            dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineMQTT", "FoglineTesting"],
             swiftSettings: strictSettings),
         // The deterministic whole-site simulations, with faults: the quorum protocols (with the
         // linearizability checker) and reconciliation (gossip and the cloud uplink).
@@ -163,6 +182,11 @@ let package = Package(
             name: "FoglineCloudTests",
             dependencies: ["FoglineCloud", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings),
+        // Snapshot tests of the dashboard's frames (Snapshots/; FOGLINE_RECORD_SNAPSHOTS=1 re-records),
+        // the cell-diff writer, key decoding and the reducer. The tmux test is in FoglineCloudTests.
+        .testTarget(
+            name: "FoglineDashTests", dependencies: ["FoglineDash", "FoglineWire", "FoglineTesting"],
+            exclude: ["Snapshots"], swiftSettings: strictSettings),
         .testTarget(name: "FoglineSimTests", dependencies: ["FoglineSim", "FoglineWire", "FoglineTesting"], swiftSettings: strictSettings),
         // Benchmarks: package-benchmark micro benchmarks, and the workload runner behind scripts/bench-core.
         .target(
@@ -183,6 +207,9 @@ let package = Package(
         .executableTarget(
             name: "fogline-bench-store", dependencies: ["FoglineCore", "FoglineStore"], path: "Benchmarks/BenchStore",
             swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fogline-bench-reconcile-sizes", dependencies: ["FoglineCore", "FoglineStore", "FoglineWire", "FoglineCloud"],
+            path: "Benchmarks/BenchReconcileSizes", swiftSettings: strictSettings),
         .executableTarget(
             name: "fogline-bench-core", dependencies: ["FoglineCore", "FoglineWire", "BenchmarkWorkloads", "CHeapStats"],
             path: "Benchmarks/BenchCore", swiftSettings: strictSettings),

@@ -47,6 +47,10 @@ public struct CausalContext: Hashable, Sendable {
 
     public var isEmpty: Bool { nodes.isEmpty && cloud.isEmpty }
 
+    /// How many dots the context holds: of two replicas where one's context includes the other's,
+    /// equal counts mean equal contexts (what the APIs show to tell how far a replica lags).
+    public var dotCount: UInt64 { maxima.reduce(0, +) + UInt64(cloud.count) }
+
     /// The version vector part: for each node, the counter up to which every dot has been seen.
     public var versionVector: [(node: NodeID, counter: UInt64)] {
         zip(nodes, maxima).map { (node: $0, counter: $1) }.filter { $0.counter > 0 }

@@ -22,41 +22,47 @@ extension EdgeStore {
     /// (more than `entriesPerWriter` older dots precede it). Every entry at or below the limit is
     /// loaded.
     ///
-    /// Folds the telemetry journal first, so raw readings and rollups are read from their tables.
+    /// Folds the telemetry journal first, in the same transaction, so raw readings and rollups are
+    /// read from their tables.
     public func replicaWindow(since peer: ReplicaSummary, entriesPerWriter: Int) throws -> SiteState {
-        try foldJournal()
-        return try read("read a replica window") { db in
-            let reader = StateReader(db: db, path: path)
-            let context = try reader.context()
-            var window = SiteDelta(
-                context: context, registry: FieldMaps(), presence: LWWRegisterMap(), reported: FieldMaps(),
-                desired: FieldMaps(), counters: PNCounters(), alarms: try reader.alarms(), rollups: TelemetryRollups(),
-                raw: RawTelemetry())
-            var writers = Set(context.versionVector.map(\.node))
-            for dot in context.cloud { writers.insert(dot.node) }
-            for writer in writers.sorted(by: { $0.rawValue < $1.rawValue }) {
-                let from = peer.context.contiguousMaximum(of: writer)
-                // Dots the peer holds beyond its contiguous counter are filtered out after the
-                // query; fetch that many more so the cut still leaves `entriesPerWriter + 1`.
-                let beyond = peer.context.cloud.lazy.filter { $0.node == writer }.count
-                let range = StateReader.DotRange(
-                    writer: writer, after: from, limit: entriesPerWriter + 1 + beyond, peer: peer.context)
-                for part in FieldPart.allCases {
-                    let maps = try reader.fieldMaps(part, in: range)
-                    switch part {
-                    case .registry: window.registry!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
-                    case .reported: window.reported!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
-                    case .desired: window.desired!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
-                    }
-                }
-                window.presence!.merge(try reader.presence(in: range), otherContext: CausalContext(), ownContext: CausalContext())
-                window.counters!.merge(try reader.counters(in: range), otherContext: CausalContext(), ownContext: CausalContext())
-                window.rollups!.merge(try reader.rollups(in: range), otherContext: CausalContext(), ownContext: CausalContext())
-                window.raw!.merge(try reader.rawTelemetry(in: range), otherContext: CausalContext(), ownContext: CausalContext())
-            }
-            var state = SiteState()
-            state.merge(window)
-            return state
+        do {
+            return try foldJournal { db in try Self.replicaWindow(db, path: path, since: peer, entriesPerWriter: entriesPerWriter) }
+        } catch {
+            throw StoreError.wrapping(error, path: path, operation: "read a replica window")
         }
+    }
+
+    private static func replicaWindow(_ db: Database, path: String, since peer: ReplicaSummary, entriesPerWriter: Int) throws -> SiteState {
+        let reader = StateReader(db: db, path: path)
+        let context = try reader.context()
+        var window = SiteDelta(
+            context: context, registry: FieldMaps(), presence: LWWRegisterMap(), reported: FieldMaps(),
+            desired: FieldMaps(), counters: PNCounters(), alarms: try reader.alarms(), rollups: TelemetryRollups(),
+            raw: RawTelemetry())
+        var writers = Set(context.versionVector.map(\.node))
+        for dot in context.cloud { writers.insert(dot.node) }
+        for writer in writers.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let from = peer.context.contiguousMaximum(of: writer)
+            // Dots the peer holds beyond its contiguous counter are filtered out after the
+            // query; fetch that many more so the cut still leaves `entriesPerWriter + 1`.
+            let beyond = peer.context.cloud.lazy.filter { $0.node == writer }.count
+            let range = StateReader.DotRange(
+                writer: writer, after: from, limit: entriesPerWriter + 1 + beyond, peer: peer.context)
+            for part in FieldPart.allCases {
+                let maps = try reader.fieldMaps(part, in: range)
+                switch part {
+                case .registry: window.registry!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                case .reported: window.reported!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                case .desired: window.desired!.merge(maps, otherContext: CausalContext(), ownContext: CausalContext())
+                }
+            }
+            window.presence!.merge(try reader.presence(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+            window.counters!.merge(try reader.counters(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+            window.rollups!.merge(try reader.rollups(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+            window.raw!.merge(try reader.rawTelemetry(in: range), otherContext: CausalContext(), ownContext: CausalContext())
+        }
+        var state = SiteState()
+        state.merge(window)
+        return state
     }
 }

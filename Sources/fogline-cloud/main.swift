@@ -3,6 +3,7 @@
 import ArgumentParser
 import FoglineCloud
 import FoglineConfig
+import FoglineDash
 import Foundation
 import Logging
 
@@ -15,7 +16,7 @@ struct FoglineCloudCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fogline-cloud",
         abstract: "The Fogline cloud aggregator: sync ingest from edge sites and the cloud HTTP API.",
-        subcommands: [Serve.self, CheckConfig.self])
+        subcommands: [Serve.self, CheckConfig.self, Dash.self])
 }
 
 /// Flags shared by the commands that read a configuration; they override the file.
@@ -78,6 +79,62 @@ struct CheckConfig: AsyncParsableCommand {
         } catch let errors as ConfigErrors {
             print(errors.description)
             throw ExitCode(1)
+        }
+    }
+}
+
+struct Dash: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The terminal dashboard: every site, node and device of an aggregator, over its HTTP API.",
+        discussion: """
+            Keys: arrows or j/k move, Enter opens, Esc goes back, / filters, s sorts, e edits a desired field \
+            (FIELD=VALUE), a opens a site's audit pane, r refreshes, ? shows help, q quits. NO_COLOR turns colour off; \
+            a locale that is not UTF-8 (or --ascii) draws with ASCII.
+            """)
+
+    @Option(name: .long, help: "The aggregator's HTTP API.")
+    var url = "http://127.0.0.1:8480"
+    @Flag(name: .long, help: "Print one frame as plain text and exit (1 when the aggregator did not answer).")
+    var once = false
+    @Option(name: .customLong("interval-ms"), help: "Refresh interval in milliseconds.")
+    var intervalMilliseconds = 250
+    @Flag(name: .long, help: "Draw with ASCII instead of Unicode box drawing.")
+    var ascii = false
+    @Option(name: .long, help: "Frame size WIDTHxHEIGHT for --once (default: the terminal's, or 80x24).")
+    var size: String?
+    @Option(name: .long, help: "Open this site at start.")
+    var site: String?
+    @Option(name: .long, help: "Open this device of --site at start.")
+    var device: String?
+    @Flag(name: .long, help: "Open the audit pane of --site at start.")
+    var audit = false
+
+    func validate() throws {
+        if device != nil || audit, site == nil { throw ValidationError("--device and --audit need --site SITE") }
+        if let size, TerminalSize(parsing: size) == nil { throw ValidationError("--size \(size) is not WIDTHxHEIGHT, e.g. 120x40") }
+        guard (50...60_000).contains(intervalMilliseconds) else {
+            throw ValidationError("--interval-ms \(intervalMilliseconds) is out of range: use 50 to 60000 (default 250)")
+        }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let locale = ["LC_ALL", "LC_CTYPE", "LANG"].lazy.compactMap { environment[$0] }.first { !$0.isEmpty } ?? ""
+        let utf8 = locale.lowercased().contains("utf-8") || locale.lowercased().contains("utf8")
+        let options = DashOptions(
+            url: url, intervalMilliseconds: intervalMilliseconds, ascii: ascii || !utf8,
+            colour: (environment["NO_COLOR"] ?? "").isEmpty, site: site, device: device, audit: audit)
+        do {
+            if once {
+                let frameSize = size.flatMap(TerminalSize.init(parsing:)) ?? DashApp.terminalSize ?? .minimum
+                let (text, reachable) = try DashApp.once(options, size: frameSize)
+                print(text, terminator: "")
+                if !reachable { throw ExitCode(1) }
+            } else {
+                try DashApp.run(options)
+            }
+        } catch let error as DashDataError {
+            throw ValidationError(error.description)
         }
     }
 }

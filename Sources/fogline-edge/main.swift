@@ -4,13 +4,14 @@ import ArgumentParser
 import Dispatch
 import FoglineConfig
 import FoglineEdge
+import FoglineWire
 import Foundation
 import Logging
 
-// Top-level entry rather than `@main`: with a second source file (AdminClient.swift) in the
-// target, a file named main.swift is top-level code, where `@main` is not allowed. The call sits
-// in an async function so that `main()` resolves to AsyncParsableCommand's async entry point
-// (from top-level code it resolves to ParsableCommand's synchronous one).
+// Top-level entry rather than `@main` (a file named main.swift is top-level code, where `@main` is
+// not allowed). The call sits in an async function so that `main()` resolves to
+// AsyncParsableCommand's async entry point (from top-level code it resolves to ParsableCommand's
+// synchronous one).
 func runCommand() async { await FoglineEdgeCommand.main() }
 await runCommand()
 
@@ -18,7 +19,7 @@ struct FoglineEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fogline-edge",
         abstract: "The Fogline edge node daemon and its tools.",
-        subcommands: [Run.self, CheckConfig.self, Status.self, KeyValue.self, Lease.self, KeyGen.self])
+        subcommands: [Run.self, CheckConfig.self, Status.self, KeyValue.self, Lease.self, KeyGen.self, Provision.self])
 }
 
 /// Flags shared by the commands that read a configuration.
@@ -128,6 +129,73 @@ struct KeyGen: AsyncParsableCommand {
     }
 }
 
+struct Provision: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the site broker's Mosquitto password file and ACL, and the credentials of its nodes and devices.",
+        discussion: """
+            Each device may publish only its own uplink topics and subscribe only to its own downlink \
+            topics; edge nodes get what they need. Files in --out: mosquitto.passwd and mosquitto.acl \
+            (for the broker's password_file and acl_file), devices.credentials (0600: USERNAME PASSWORD \
+            per device, for the devices or fogline-sim --credentials) and NODE.password (0600: each \
+            node's broker.password_file). Passwords already in --out are kept; no password is printed.
+            """)
+    @Option(name: .long, help: "File of device ids, one per line (# comments).")
+    var devices: String
+    @Option(name: .long, help: "Directory to write the files into (created if missing).")
+    var out: String
+    @Option(name: .long, help: "Edge configuration: its site, node and quorum.peers give the site and the nodes.")
+    var config: String?
+    @Option(name: .long, help: "Site id (overrides the configuration's).")
+    var site: String?
+    @Option(name: .customLong("node"), help: "An edge node of the site (repeatable; added to the configuration's).")
+    var nodes: [String] = []
+
+    func run() async throws {
+        let (siteName, nodeNames) = try siteAndNodes()
+        var random = SystemRandomNumberGenerator()
+        let provisioning = try plan(site: siteName, nodes: nodeNames, random: &random)
+        let written: [String]
+        do { written = try provisioning.write(to: out, random: &random) } catch { throw ValidationError(error.description) }
+        let kept = provisioning.passwords.count - provisioning.generated
+        print("site \(siteName): \(provisioning.nodes.count) nodes, \(provisioning.devices.count) devices; \(provisioning.generated) new passwords, \(kept) kept")
+        for path in written { print("wrote \(path)") }
+    }
+
+    /// The site and its nodes, from the flags and the configuration file.
+    private func siteAndNodes() throws -> (String, [String]) {
+        var siteName = site
+        var nodeNames = nodes
+        let text: String?
+        do { text = try ConfigFile.text(at: config) } catch { throw printed(error) }
+        if let text, let config {
+            let loaded: EdgeConfiguration
+            do { loaded = try EdgeConfiguration.load(text: text, file: config) } catch { throw printed(error) }
+            siteName = siteName ?? loaded.site
+            nodeNames += [loaded.node] + loaded.quorum.peers.keys.sorted()
+        }
+        guard let siteName else { throw ValidationError("Give --site SITE or --config FILE to name the site.") }
+        return (siteName, nodeNames)
+    }
+
+    private func plan(site: String, nodes: [String], random: inout SystemRandomNumberGenerator) throws -> SiteProvisioning {
+        let deviceIDs: [String]
+        let existing: [String: String]
+        do {
+            deviceIDs = try SiteProvisioning.deviceList(try ConfigFile.text(at: devices) ?? "", file: devices)
+            existing = try SiteProvisioning.existingPasswords(in: out, nodes: nodes)
+        } catch { throw printed(error) }
+        do { return try SiteProvisioning(site: site, nodes: nodes, devices: deviceIDs, existing: existing, random: &random) } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// Prints every located problem to standard error; exit status 1.
+    private func printed(_ errors: ConfigErrors) -> ExitCode {
+        FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+        return ExitCode(1)
+    }
+}
+
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config", abstract: "Check a configuration file; print every problem as FILE:LINE: message.")
@@ -159,9 +227,9 @@ struct AdminOption: ParsableArguments {
     @Option(name: .customLong("token-file"), help: "File whose first line is the admin token (default: $FOGLINE_ADMIN_TOKEN, if set).")
     var tokenFile: String?
 
-    func client() throws -> AdminClient {
-        var client: AdminClient
-        do { client = try AdminClient(address: admin) } catch { throw ValidationError(error.description) }
+    func client() throws -> PlainHTTPClient {
+        var client: PlainHTTPClient
+        do { client = try PlainHTTPClient(address: admin) } catch { throw ValidationError(error.description) }
         let environment = ProcessInfo.processInfo.environment
         // An explicit --token-file wins over the environment.
         let source = tokenFile.map(SecretSource.file)
@@ -175,7 +243,7 @@ struct AdminOption: ParsableArguments {
     /// Sends the request, prints the JSON answer, and fails (exit 1) unless it is a success.
     func call(_ method: String, _ path: String, body: JSONBody? = nil) throws {
         let client = try client()
-        let response: AdminClient.Response
+        let response: PlainHTTPClient.Response
         do { response = try client.request(method: method, path: path, body: body.map { Array($0.text.utf8) }) } catch {
             throw ValidationError("Cannot reach the node's admin API at \(admin): \(error.description) Is fogline-edge running?")
         }

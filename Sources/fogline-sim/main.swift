@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Dispatch
+import FoglineConfig
 import FoglineSim
 import Foundation
 import Logging
@@ -18,7 +19,15 @@ struct FoglineSimCommand: ParsableCommand {
             Faults (repeatable): disconnect=P, skew=SECONDS, duplicate=P, malformed=P, burst=MULTIPLIER:SECONDS, gap=P
             """)
 
-    @Option(help: "Site broker, mqtt://HOST:PORT.") var broker = "mqtt://127.0.0.1:1883"
+    @Option(help: "Site broker, mqtt://HOST:PORT (mqtts://HOST:PORT for TLS).") var broker = "mqtt://127.0.0.1:1883"
+    @Option(
+        help: ArgumentHelp(
+            "Device credentials file (USERNAME PASSWORD per line, from `fogline-edge provision`): each device logs in as its id.",
+            valueName: "file"))
+    var credentials: String?
+    @Option(name: .customLong("ca-file"), help: "PEM CA of the broker's certificate; turns TLS on.") var caFile: String?
+    @Option(name: .customLong("cert-file"), help: "PEM client certificate (with --key-file), if the broker asks for one.") var certFile: String?
+    @Option(name: .customLong("key-file"), help: "PEM key of --cert-file.") var keyFile: String?
     @Option(help: "Site id.") var site = "plant-1"
     @Option(name: .customLong("profile"), help: "Device profile YAML (repeatable), e.g. devices/thermostat.yaml.")
     var profiles: [String] = []
@@ -64,8 +73,20 @@ struct FoglineSimCommand: ParsableCommand {
                 durationMillis: duration.map { Int64($0 * 1_000) }, awaitEdgeMillis: Int64((awaitEdge * 1_000).rounded()),
                 lingerMillis: Int64((linger * 1_000).rounded()))
         } catch { throw ValidationError("\(error)") }
+        guard (certFile == nil) == (keyFile == nil) else { throw ValidationError("--cert-file and --key-file go together: give both or neither.") }
+        var security = SimBrokerSecurity(caFile: caFile, certFile: certFile, keyFile: keyFile)
+        if let credentials {
+            do { security.passwords = try DeviceCredentials.read(path: credentials).passwords } catch {
+                throw ValidationError("--credentials: \(error)")
+            }
+            let missing = security.devicesWithoutPassword(in: simulation)
+            guard missing.isEmpty else {
+                throw ValidationError(
+                    "--credentials: \(credentials) has no password for \(missing.count) simulated devices (\(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")); add them to the devices file and run `fogline-edge provision` again.")
+            }
+        }
         let driver: SimMQTTDriver
-        do { driver = try SimMQTTDriver(simulation: simulation, brokerURL: broker, logger: logger) } catch {
+        do { driver = try SimMQTTDriver(simulation: simulation, brokerURL: broker, security: security, logger: logger) } catch {
             throw ValidationError("--broker: \(error)")
         }
         let signals = [SIGINT, SIGTERM].map { number in

@@ -22,6 +22,7 @@ final class InMemoryCloudStore: CloudStore {
         var audit: [String: [String: [AuditEntry]]] = [:]
         var parts: [PartKey: [UInt32: StoredBatchPart]] = [:]
         var contacts: [String: [String: UInt64]] = [:]
+        var statuses: [String: StoredSiteStatus] = [:]
         var closed = false
         /// Merges so far, for tests that check a frame was (not) merged.
         var merges = 0
@@ -123,6 +124,17 @@ final class InMemoryCloudStore: CloudStore {
 
     func contacts(site: String) async throws -> [String: UInt64] {
         try access { $0.contacts[site] ?? [:] }
+    }
+
+    func recordSiteStatus(_ status: [UInt8], site: String, node: String, wallMilliseconds: UInt64) async throws {
+        try access { contents in
+            guard (contents.statuses[site]?.receivedWallMilliseconds ?? 0) <= wallMilliseconds else { return }
+            contents.statuses[site] = StoredSiteStatus(node: node, receivedWallMilliseconds: wallMilliseconds, status: status)
+        }
+    }
+
+    func siteStatus(site: String) async throws -> StoredSiteStatus? {
+        try access { $0.statuses[site] }
     }
 
     func close() async throws {

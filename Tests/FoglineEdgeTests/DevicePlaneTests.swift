@@ -234,3 +234,60 @@ struct DevicePlaneTests {
         #expect(restarted.clock.lastIssued > lastStamp)
     }
 }
+
+/// Failover: the node that takes a device over continues the stream the site stored.
+@Suite("Device plane: taking a device over")
+struct DeviceTakeoverTests {
+    var owner = DevicePlaneTests()
+    var successor = DevicePlane(
+        configuration: .init(site: DevicePlaneTests.site, node: "edge-b"), persistedClockBound: nil,
+        at: .init(wallMilliseconds: 1_763_800_000_000, monotonicMilliseconds: 0))
+
+    /// What the successor's store holds of the owner's readings once gossip delivered them.
+    mutating func replicateOwnerState(_ actions: [DevicePlane.Action]) {
+        for delta in DevicePlaneTests.persisted(actions) { _ = successor.merge(remote: delta, at: .init(wallMilliseconds: 1_763_800_000_100, monotonicMilliseconds: 100)) }
+    }
+
+    mutating func successorReceives(_ device: String, seq: UInt64) -> [DevicePlane.Action] {
+        successor.receive(
+            topic: DevicePlaneTests.topic(device, .telemetry), payload: Array(#"{"seq":\#(seq),"values":{"temp":20}}"#.utf8),
+            at: .init(wallMilliseconds: 1_763_800_001_000, monotonicMilliseconds: 1_000))
+    }
+
+    static func rawKeys(_ actions: [DevicePlane.Action]) -> [RawTelemetry.Key] {
+        DevicePlaneTests.persisted(actions).flatMap { $0.raw?.readings.keys.map { $0 } ?? [] }
+    }
+
+    @Test("the successor files readings under the device's epoch, knows what is stored, and asks to replay only what is missing")
+    mutating func successorContinuesStream() throws {
+        var history = owner.send("th-1", .birth, #"{"profile":"thermostat","replay":true}"#)
+        for seq in 0..<10 as Range<UInt64> where seq != 7 { history += owner.telemetry("th-1", seq: seq) }
+        replicateOwnerState(history)
+        let epoch = try #require(owner.plane.devices["th-1"]?.epoch)
+        #expect(successor.replicatedEpoch(of: "th-1") == epoch)
+
+        let adopted = successor.adopt(device: "th-1", storedSeqs: [0, 1, 2, 3, 4, 5, 6, 8, 9], at: .init(wallMilliseconds: 1_763_800_000_200, monotonicMilliseconds: 200))
+        #expect(adopted.count == 1, "the adopted bookkeeping is persisted")
+        let ingest = try #require(successor.devices["th-1"])
+        #expect(ingest.epoch == epoch && ingest.lastSeq == 9 && ingest.supportsReplay && ingest.online)
+
+        let next = successorReceives("th-1", seq: 10)
+        #expect(Self.rawKeys(next) == [RawTelemetry.Key(device: "th-1", epoch: epoch, seq: 10)])
+        #expect(DevicePlaneTests.published(next).isEmpty, "nothing missing before 10 but seq 7, which the owner already saw as a gap")
+        let redelivered = successorReceives("th-1", seq: 4)
+        #expect(Self.rawKeys(redelivered).isEmpty && successor.devices["th-1"]?.duplicates == 1, "seq 4 is stored already")
+        let late = successorReceives("th-1", seq: 7)
+        #expect(Self.rawKeys(late) == [RawTelemetry.Key(device: "th-1", epoch: epoch, seq: 7)], "a missing seq fills its gap")
+        let skipped = successorReceives("th-1", seq: 13)
+        #expect(DevicePlaneTests.published(skipped).map(\.payload) == [#"{"from":11,"to":12}"#])
+    }
+
+    @Test("without a replicated birth there is nothing to continue, and a device the site never stored starts at 0")
+    mutating func nothingToAdopt() {
+        #expect(successor.adopt(device: "ghost", storedSeqs: [], at: .init(wallMilliseconds: 1, monotonicMilliseconds: 1)).isEmpty)
+        replicateOwnerState(owner.send("th-2", .birth, #"{"profile":"thermostat","replay":true}"#))
+        _ = successor.adopt(device: "th-2", storedSeqs: [], at: .init(wallMilliseconds: 1_763_800_000_200, monotonicMilliseconds: 200))
+        let first = successorReceives("th-2", seq: 3)
+        #expect(DevicePlaneTests.published(first).map(\.payload) == [#"{"from":0,"to":2}"#], "seqs 0–2 never reached the site")
+    }
+}

@@ -35,6 +35,16 @@ struct EdgeConfigurationTests {
         }
     }
 
+    @Test("an mqtts:// broker URL turns TLS on (port 8883 by default), from the file and from --broker")
+    func tlsBrokerURL() throws {
+        let file = try EdgeConfiguration.load(text: "site: s\nnode: a\nbroker:\n  url: mqtts://broker.local\n", file: "e.yaml")
+        #expect(file.broker.usesTLS && file.broker.host == "broker.local" && file.broker.port == 8883)
+        let flags = try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", broker: "mqtts://10.0.0.2:9883"))
+        #expect(flags.broker.usesTLS && flags.broker.port == 9883)
+        let plain = try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", broker: "mqtt://10.0.0.2"))
+        #expect(!plain.broker.usesTLS)
+    }
+
     @Test("cloud settings: --cloud sets the aggregator's broker; bad values are reported with their line")
     func cloudSettings() throws {
         let flags = try EdgeConfiguration.load(

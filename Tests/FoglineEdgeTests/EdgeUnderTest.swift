@@ -4,7 +4,9 @@ import Foundation
 /// A real broker and a real `fogline-edge` process for integration tests, each in its own
 /// temporary directory, on free loopback ports; everything is stopped and removed in deinit.
 /// A second node of the same site shares the first one's broker: `EdgeUnderTest(sharing:)`.
-final class EdgeUnderTest {
+/// Used by one test at a time (and handed to `OffPool` for its blocking calls), hence
+/// `@unchecked Sendable`.
+final class EdgeUnderTest: @unchecked Sendable {
     let broker: MosquittoProcess
     let directory: URL
     let adminPort: Int
@@ -20,7 +22,8 @@ final class EdgeUnderTest {
 
     deinit {
         edge?.stop(signal: SIGKILL)
-        try? FileManager.default.removeItem(at: directory)
+        // FOGLINE_KEEP_TEST_DIRS=1 keeps data and logs for a post-mortem.
+        if ProcessInfo.processInfo.environment["FOGLINE_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 
     var databasePath: String { directory.appendingPathComponent("data/edge.sqlite").path }
@@ -31,25 +34,34 @@ final class EdgeUnderTest {
     /// Starts (or restarts) a node of site plant-1 (edge-a unless `node` says otherwise) and
     /// waits until it reports healthy. `configuration` is YAML written to a file and passed with
     /// `--config` (e.g. `commands: {timeout_ms: 300, attempts: 2}`); flags still give site, node,
-    /// broker, data and admin.
-    func startEdge(node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = []) throws {
-        try launchEdge(node: node, configuration: configuration, extraArguments: extraArguments)
-        try waitUntil("the edge's /healthz to report ok") {
-            try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+    /// broker (`brokerURL`, default the test broker's plain listener), data and admin. With
+    /// `awaitHealthy` false it waits only for the admin API (a node whose peers are absent owns
+    /// no shards, so it never reports healthy).
+    func startEdge(
+        node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = [],
+        awaitHealthy: Bool = true
+    ) throws {
+        try launchEdge(node: node, configuration: configuration, brokerURL: brokerURL, extraArguments: extraArguments)
+        if awaitHealthy {
+            try waitUntil("the edge's /healthz to report ok") {
+                try HTTPTestClient.request(port: adminPort, method: "GET", path: "/healthz").status == 200
+            }
+        } else {
+            try waitUntil("the edge's admin API") { try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").status == 200 }
         }
     }
 
     /// The configuration file `launchEdge` writes and passes with `--config`.
     var configurationFile: URL { directory.appendingPathComponent("edge.yaml") }
 
-    /// Starts the node like ``startEdge(node:configuration:extraArguments:)`` without waiting
-    /// for it (async tests poll for what they need); `environment` is added to the test's own.
-    /// `adminHost` is the address the admin API binds (tests connect to 127.0.0.1 either way).
+    /// Starts the node like ``startEdge(node:configuration:brokerURL:extraArguments:awaitHealthy:)``
+    /// without waiting for it (async tests poll for what they need); `environment` is added to the
+    /// test's own. `adminHost` is the address the admin API binds (tests connect to 127.0.0.1 either way).
     func launchEdge(
-        node: String = "edge-a", configuration: String? = nil, extraArguments: [String] = [], environment: [String: String] = [:],
-        adminHost: String = "127.0.0.1", launcher: String? = nil
+        node: String = "edge-a", configuration: String? = nil, brokerURL: String? = nil, extraArguments: [String] = [],
+        environment: [String: String] = [:], adminHost: String = "127.0.0.1", launcher: String? = nil
     ) throws {
-        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", broker.url,
+        var arguments = ["run", "--site", "plant-1", "--node", node, "--broker", brokerURL ?? broker.url,
                          "--data", directory.appendingPathComponent("data").path, "--admin", "\(adminHost):\(adminPort)"]
         if let configuration {
             try configuration.write(to: configurationFile, atomically: true, encoding: .utf8)
@@ -57,6 +69,15 @@ final class EdgeUnderTest {
         }
         edge = try ProgramProcess(
             "fogline-edge", arguments: arguments + extraArguments, environment: environment, logDirectory: directory, launcher: launcher)
+    }
+
+    /// A Prometheus sample of the running node (`name{labels}` exactly as exposed), nil when absent.
+    func metric(_ sample: String) throws -> Double? {
+        let text = try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").text
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.dropFirst(sample.count + 1))
+        }
+        return nil
     }
 
     @discardableResult

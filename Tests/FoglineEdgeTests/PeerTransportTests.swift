@@ -365,6 +365,18 @@ struct PeerTransportTests {
 
     /// Runs `body` on a raw TCP connection to `port` (no framing help), then closes it.
     func raw(_ port: Int, _ body: (inout RawPeerConnection) async throws -> Void) async throws {
+        try await RawPeerConnection.with(port: port, body)
+    }
+}
+
+/// A hand-driven client: reads and writes raw bytes, and speaks the handshake by the documented layout.
+struct RawPeerConnection {
+    var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    var pending: [UInt8] = []
+
+    /// Runs `body` on a raw TCP connection to `port` on 127.0.0.1, then closes it.
+    static func with(port: Int, _ body: (inout RawPeerConnection) async throws -> Void) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -374,13 +386,6 @@ struct PeerTransportTests {
             try await body(&connection)
         }
     }
-}
-
-/// A hand-driven client: reads and writes raw bytes, and speaks the handshake by the documented layout.
-struct RawPeerConnection {
-    var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    var pending: [UInt8] = []
 
     mutating func read(_ count: Int) async throws -> [UInt8]? {
         while pending.count < count {
@@ -415,18 +420,21 @@ struct RawPeerConnection {
     }
 
     @discardableResult
-    mutating func requireSession(from: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> SymmetricKey {
-        let session = try await handshake(from: from)
+    mutating func requireSession(
+        from: String, to: String = "b", site: String = PeerTransportTests.site, key: [UInt8] = PeerTransportTests.key,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> SymmetricKey {
+        let session = try await handshake(from: from, to: to, site: site, key: key)
         return try #require(session, "the server should welcome a valid hello", sourceLocation: sourceLocation)
     }
 
     /// Reads the challenge, sends a hello; returns the session key if the server welcomes us.
-    mutating func handshake(from: String, site: String = PeerTransportTests.site, key: [UInt8] = PeerTransportTests.key)
-        async throws -> SymmetricKey?
-    {
+    mutating func handshake(
+        from: String, to: String = "b", site: String = PeerTransportTests.site, key: [UInt8] = PeerTransportTests.key
+    ) async throws -> SymmetricKey? {
         let challenge = try await readFrame()
         let serverNonce = try #require(challenge.flatMap(PeerWire.parseChallenge))
-        let hello = PeerWire.Hello(site: site, from: from, to: "b", clientNonce: PeerWire.randomNonce())
+        let hello = PeerWire.Hello(site: site, from: from, to: to, clientNonce: PeerWire.randomNonce())
         let siteKey = SymmetricKey(data: key)
         try await write(PeerWire.frame(hello.encode(serverNonce: serverNonce, siteKey: siteKey)))
         do {

@@ -3,8 +3,8 @@ import FoglineWire
 import Foundation
 
 /// `fogline-sim` running in the background against a test's broker, writing a `--report`;
-/// killed in deinit if the test ends before it does.
-final class SimulatorProcess {
+/// killed in deinit if the test ends before it does. Immutable; its process is thread-safe.
+final class SimulatorProcess: Sendable {
     let program: ProgramProcess
     let reportFile: URL
 
@@ -18,10 +18,11 @@ final class SimulatorProcess {
         names.flatMap { ["--profile", "\(devicesDirectory)/\($0).yaml"] }
     }
 
-    init(broker: MosquittoProcess, directory: URL, arguments: [String]) throws {
+    /// `brokerURL` replaces the broker's plain listener (e.g. its TLS listener, `mqtts://…`).
+    init(broker: MosquittoProcess, directory: URL, brokerURL: String? = nil, arguments: [String]) throws {
         reportFile = directory.appendingPathComponent("report-\(UUID().uuidString.prefix(8)).json")
         program = try ProgramProcess(
-            "fogline-sim", arguments: ["--broker", broker.url, "--site", "plant-1", "--report", reportFile.path] + arguments,
+            "fogline-sim", arguments: ["--broker", brokerURL ?? broker.url, "--site", "plant-1", "--report", reportFile.path] + arguments,
             logDirectory: directory)
     }
 
@@ -51,6 +52,8 @@ struct SimulatorReport {
         var edgeWaitTimeouts: Double
         var connectionLosses: Double
         var fenceRejections: Double
+        /// Readings re-sent in answer to `replay` requests.
+        var replayed: Double
         var acked: (ok: Double, rejected: Double, failed: Double)
     }
 
@@ -69,6 +72,7 @@ struct SimulatorReport {
                 edgeWaitTimeouts: device["edgeWaitTimeouts"]?.numberValue ?? 0,
                 connectionLosses: device["connectionLosses"]?.numberValue ?? 0,
                 fenceRejections: device["fenceRejections"]?.numberValue ?? 0,
+                replayed: device["replayedMessages"]?.numberValue ?? 0,
                 acked: (acked?["ok"]?.numberValue ?? 0, acked?["rejected"]?.numberValue ?? 0, acked?["failed"]?.numberValue ?? 0))
         }
         self.devices = devices

@@ -135,5 +135,11 @@ final class UplinkProcessTests {
         #expect(cloudDevice("th-1")?["telemetry"]?["gaps"]?.numberValue == 0, "\(logs)")
         let audit = try StrictJSON.parse(HTTPTestClient.request(port: cloudPort, method: "GET", path: "/v1/sites/plant-1/audit").body)
         #expect(audit["nodes"]?.arrayElements?.allSatisfy { $0["verified"]?.boolValue == true } == true, "\(audit)")
+        // The holder's hellos carry its site status: the node shows its role, clock and shards.
+        let site = try StrictJSON.parse(HTTPTestClient.request(port: cloudPort, method: "GET", path: "/v1/sites/plant-1").body)
+        let status = site["nodes"]?.arrayElements?.first { $0["status"]?["reportedBy"] != nil }?["status"]
+        #expect(status?["roles"]?.arrayElements?.contains("cloud-uplink") == true, "\(site)")
+        #expect(status?["live"]?.boolValue == true && status?["clockTrusted"]?.boolValue == true, "\(site)")
+        #expect((status?["shardCount"]?.numberValue ?? 0) > 0 && status?["hlcLagMs"]?.numberValue != nil, "\(site)")
     }
 }

@@ -53,7 +53,7 @@ struct MQTTClientSecurityTests {
         .enabled(if: executablePath("openssl") != nil, "the openssl CLI is not installed, so no certificates can be made"))
     func tls() async throws {
         let directory = try TemporaryDirectory()
-        let authority = try await CertificateAuthority(in: directory, name: "ca")
+        let authority = try await CertificateAuthority(in: directory.url, name: "ca")
         let server = try await authority.issueServerCertificate(name: "server", ipAddress: "127.0.0.1")
         let broker = try await startBroker(extraConfiguration: """
             cafile \(authority.certificate)
@@ -74,7 +74,7 @@ struct MQTTClientSecurityTests {
         await client.disconnect()
 
         // A CA that did not sign the broker's certificate.
-        let stranger = try await CertificateAuthority(in: directory, name: "stranger")
+        let stranger = try await CertificateAuthority(in: directory.url, name: "stranger")
         var untrusting = fastConfiguration(broker)
         untrusting.tls = MQTTTLSConfiguration(caFile: stranger.certificate)
         let refused = try MQTTClient(configuration: untrusting, logger: testLogger("tls-untrusted"))
@@ -96,45 +96,5 @@ struct MQTTClientSecurityTests {
         plain.start()
         _ = try await plainEvents.waitFor("the failed plain attempt") { if case .connectFailed = $0 { true } else { false } }
         await plain.disconnect()
-    }
-}
-
-/// A throwaway certificate authority made with the openssl CLI (EC keys: fast to generate).
-struct CertificateAuthority {
-    let directory: TemporaryDirectory
-    let certificate: String
-    let key: String
-
-    init(in directory: TemporaryDirectory, name: String) async throws {
-        self.directory = directory
-        certificate = directory.path("\(name).crt")
-        key = directory.path("\(name).key")
-        try await openssl([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=Fogline test CA \(name)",
-        ])
-    }
-
-    func issueServerCertificate(name: String, ipAddress: String) async throws -> (certificate: String, key: String) {
-        let key = directory.path("\(name).key")
-        let request = directory.path("\(name).csr")
-        let certificate = directory.path("\(name).crt")
-        let extensions = directory.path("\(name).ext")
-        try "subjectAltName=IP:\(ipAddress),DNS:localhost\n".write(toFile: extensions, atomically: true, encoding: .utf8)
-        try await openssl([
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", request, "-subj", "/CN=\(ipAddress)",
-        ])
-        try await openssl([
-            "x509", "-req", "-in", request, "-CA", self.certificate, "-CAkey", self.key, "-CAcreateserial",
-            "-out", certificate, "-days", "2", "-extfile", extensions,
-        ])
-        // The broker runs as the mosquitto user after dropping root privileges.
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
-        return (certificate, key)
-    }
-
-    private func openssl(_ arguments: [String]) async throws {
-        try await runTool(executablePath("openssl") ?? "openssl", arguments)
     }
 }

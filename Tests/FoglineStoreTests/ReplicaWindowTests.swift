@@ -1,3 +1,4 @@
+import Foundation
 import FoglineCore
 import FoglineStore
 import FoglineTesting
@@ -110,5 +111,34 @@ struct RawRetentionTests {
         #expect(try store.rawTelemetry(device: "m-1", limit: 100).map(\.key.seq) == [7, 8, 9])
         let again = try store.pruneRawTelemetry(keepingPerDevice: 3, notHeldBy: CausalContext())
         #expect(again.deleted == 0 && again.lost.isEmpty)
+    }
+
+    @Test("a window read while readings are being committed holds every reading its context covers")
+    func windowDuringCommits() throws {
+        let (store, directory) = try EdgeStore.temporary()
+        defer { _ = directory }
+        var state = SiteState()
+        let items = TelemetryJournalTests.readings(&state, count: 3_000)
+        // Each batch carries only its deltas' contexts, as the edge commits them.
+        let batches = stride(from: 0, to: items.count, by: 5).map { start in
+            StoreBatch(deltas: items[start..<min(start + 5, items.count)].map(\.0))
+        }
+        // Each reading's raw dot: a window covering it must carry it.
+        let rawDots = Set(items.flatMap { $0.0.raw?.readings.values.map(\.dot) ?? [] })
+        let writing = Thread { for batch in batches { try? store.commit(batch) } }
+        writing.start()
+        var windows = 0
+        var lastCovered = 0
+        while lastCovered < rawDots.count {
+            let window = try store.replicaWindow(since: ReplicaSummary(context: CausalContext(), kernelDigest: 0), entriesPerWriter: 1_000_000)
+            var carried = Set<Dot>()
+            window.raw.forEachDot { carried.insert($0) }
+            let covered = rawDots.filter { window.context.contains($0) }
+            let claimedWithoutRow = covered.subtracting(carried)
+            try #require(claimedWithoutRow.count == 0, "window \(windows) covers \(claimedWithoutRow.count) readings it does not carry, e.g. \(claimedWithoutRow.prefix(3))")
+            lastCovered = covered.count
+            windows += 1
+        }
+        #expect(windows > 1, "the windows were read while commits went on")
     }
 }

@@ -125,4 +125,33 @@ struct TelemetryJournalTests {
         #expect(try Self.journalRows(path).deferred == 30)
         #expect(differingParts(try store.loadSiteState(), state) == [])
     }
+
+    @Test("the site's telemetry stats and a device's stored seqs read the journal and the folded table alike")
+    func telemetryStatsOverJournalAndTable() throws {
+        let directory = try TemporaryDirectory()
+        let store = try EdgeStore(path: directory.file("edge.sqlite"), configuration: .init(journalFoldInterval: .seconds(3_600)))
+        var state = SiteState()
+        // th-0 … th-4, seqs 0 …, 39; th-2's seq 7 never arrives.
+        let items = Self.readings(&state, count: 200).filter { $0.1.device != "th-2" || $0.1.lastSeq != 7 }
+        for batch in Self.batches(items, size: 40, state: state) { try store.commit(batch) }
+        #expect(try Self.journalRows(directory.file("edge.sqlite")).raw > 0, "the readings are still in the journal")
+        // Another node stored one of th-0's readings too (after a takeover): the same key counts once.
+        var other = SiteState()
+        let copy = other.recordTelemetry(
+            device: "th-0", epoch: 1, seq: 3, deviceTime: nil, values: [.init(name: "temp", value: 1)],
+            stamp: HLCTimestamp(milliseconds: 1_763_800_100_000, counter: 0, node: NodeID(name: "edge-b")), keepRaw: true)
+        try store.commit(StoreBatch(deltas: [copy], context: other.context))
+
+        func check(_ moment: Comment) throws {
+            #expect(try store.rawTelemetrySummary(device: "th-0") == RawTelemetrySummary(received: 40, gaps: 0, lastSeq: 39), moment)
+            #expect(try store.rawTelemetrySummary(device: "th-2") == RawTelemetrySummary(received: 39, gaps: 1, lastSeq: 39), moment)
+            #expect(try store.rawTelemetrySummary(device: "nobody") == nil, moment)
+            #expect(try store.storedSeqs(device: "th-2", epoch: 1, newest: 34) == Array(5...6) + Array(8...39), moment)
+            #expect(try store.storedSeqs(device: "th-2", epoch: 2, newest: 10).isEmpty, moment)
+        }
+        try check("with rows in the journal")
+        _ = try store.pruneRawTelemetry(keepingPerDevice: 1_000)  // folds the journal, deletes nothing
+        #expect(try Self.journalRows(directory.file("edge.sqlite")).raw == 0)
+        try check("after the fold")
+    }
 }

@@ -70,7 +70,11 @@ public struct CloudAPI: Sendable {
             return .json(200, try await siteJSON(site, detailed: true))
         case ("GET", 1) where rest[0] == "devices":
             let view = try await store.view(site: site)
-            return .json(200, .array(Self.deviceIDs(view).map { Self.deviceSummary($0, view) }))
+            let telemetry = try await store.telemetry(site: site)
+            let rollups = Self.rollupsByDevice(view)
+            return .json(200, .array(Self.deviceIDs(view).map {
+                Self.deviceSummary($0, view, telemetry: telemetry[$0], rollups: rollups[$0] ?? [:])
+            }))
         case ("GET", 1) where rest[0] == "audit":
             return .json(200, try await auditJSON(site))
         case ("GET", 2) where rest[0] == "devices":
@@ -94,11 +98,18 @@ public struct CloudAPI: Sendable {
     private func siteJSON(_ site: String, detailed: Bool) async throws -> JSONValue {
         let view = try await store.view(site: site)
         let contacts = try await store.contacts(site: site)
-        let nodeNames = Set(contacts.keys).union(configuredNodes[site] ?? []).sorted()
-        let nodes: JSONValue = .array(nodeNames.map { node in
+        let stored = try await store.siteStatus(site: site)
+        let status = stored.flatMap { try? Fogline_V1_SiteStatus(encoded: $0.status) }
+        var nodeNames = Set(contacts.keys).union(configuredNodes[site] ?? [])
+        if let stored, let status {
+            nodeNames.insert(stored.node)
+            nodeNames.formUnion(status.members.map(\.node))
+        }
+        let nodes: JSONValue = .array(nodeNames.sorted().map { node in
             .object([
                 (key: "node", value: .string(node)),
                 (key: "lastSyncMs", value: contacts[node].map { .number(Double($0)) } ?? .null),
+                (key: "status", value: stored.flatMap { stored in status.map { Self.nodeStatusJSON(node, stored, $0) } } ?? .null),
             ])
         })
         let devices = Self.deviceIDs(view)
@@ -111,6 +122,8 @@ public struct CloudAPI: Sendable {
                 (key: "online", value: .number(Double(online))),
             ])),
             (key: "activeAlarms", value: .number(Double(view.alarms.elements.count))),
+            // Dots held: equal to an edge's `replica.dots` once the aggregator holds what it holds.
+            (key: "replica", value: .object([(key: "dots", value: .number(Double(view.context.dotCount)))])),
         ]
         if detailed {
             let audit = try await store.audit(site: site)
@@ -121,6 +134,38 @@ public struct CloudAPI: Sendable {
                 (key: "entries", value: .number(Double(audit.values.reduce(0) { $0 + $1.count }))),
             ])))
         }
+        return .object(members)
+    }
+
+    /// What the site's latest status (sent by its uplink holder with a hello) says about `node`:
+    /// everything about the sender itself, liveness and suspicion about the other members, and
+    /// `null` for what the sender cannot know (another node's roles, shards and clock).
+    static func nodeStatusJSON(_ node: String, _ stored: StoredSiteStatus, _ status: Fogline_V1_SiteStatus) -> JSONValue {
+        let unknown: JSONValue = .null
+        var members: [(key: String, value: JSONValue)]
+        if node == stored.node {
+            let lag = Int64(bitPattern: stored.receivedWallMilliseconds &- status.hlcPhysicalMs)
+            members = [
+                (key: "live", value: .bool(true)),
+                (key: "roles", value: .array(status.roles.map(JSONValue.string))),
+                (key: "shards", value: .number(Double(status.shardsOwned))),
+                (key: "shardCount", value: .number(Double(status.shardCount))),
+                (key: "clockTrusted", value: .bool(status.clockTrusted)),
+                (key: "hlcLagMs", value: .number(Double(lag))),
+                (key: "phi", value: unknown),
+            ]
+        } else if let member = status.members.first(where: { $0.node == node }) {
+            members = [
+                (key: "live", value: .bool(member.live)),
+                (key: "roles", value: unknown), (key: "shards", value: unknown), (key: "shardCount", value: .number(Double(status.shardCount))),
+                (key: "clockTrusted", value: unknown), (key: "hlcLagMs", value: unknown),
+                (key: "phi", value: .number(member.phi)),
+            ]
+        } else {
+            return .null
+        }
+        members.append((key: "reportedBy", value: .string(stored.node)))
+        members.append((key: "reportedAtMs", value: .number(Double(stored.receivedWallMilliseconds))))
         return .object(members)
     }
 
@@ -171,14 +216,6 @@ public struct CloudAPI: Sendable {
         .error(404, "no device \(device) in site \(site); a device appears once an edge node has synced it (GET /v1/sites/\(site)/devices lists them)")
     }
 
-    static func fields(_ maps: FieldMaps, _ device: String) -> JSONValue {
-        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: JSONValue($0.value)) })
-    }
-
-    static func stamps(_ maps: FieldMaps, _ device: String) -> JSONValue {
-        .object(maps.fields(of: device).sorted { $0.name < $1.name }.map { (key: $0.name, value: .string($0.stamp.description)) })
-    }
-
     static func presenceJSON(_ device: String, _ view: SiteState) -> JSONValue {
         guard let presence = view.presence[device]?.value else {
             return .object([(key: "online", value: .bool(false)), (key: "since", value: .null)])
@@ -190,55 +227,83 @@ public struct CloudAPI: Sendable {
         view.alarms.elements.filter { $0.device == device }.map(\.code).sorted()
     }
 
-    /// A device as `GET /v1/sites/{site}/devices` lists it.
-    static func deviceSummary(_ device: String, _ view: SiteState) -> JSONValue {
-        .object([
+    /// How many of the newest windows of its main metric `GET /v1/sites/{site}/devices` shows per device.
+    public static let listedWindows = 30
+
+    /// A device as `GET /v1/sites/{site}/devices` lists it: enough for a table row (the
+    /// dashboard's site view) in one request per site: presence, last seen, both twin maps,
+    /// telemetry counts, and the recent windows of its main metric (the one with the most
+    /// readings in them; ties by name).
+    static func deviceSummary(
+        _ device: String, _ view: SiteState, telemetry: RawTelemetrySummary?,
+        rollups: [String: [(windowStart: UInt64, summary: TelemetryRollups.Summary)]]
+    ) -> JSONValue {
+        let recent = rollups.mapValues { $0.suffix(listedWindows) }
+        let main = recent.max { lhs, rhs in
+            let (left, right) = (lhs.value.reduce(0) { $0 + $1.summary.count }, rhs.value.reduce(0) { $0 + $1.summary.count })
+            return left != right ? left < right : lhs.key > rhs.key
+        }
+        return .object([
             (key: "id", value: .string(device)),
             (key: "online", value: .bool(view.presence[device]?.value.online ?? false)),
             (key: "profile", value: view.registry.value("profile", of: device).map(JSONValue.init) ?? .null),
             (key: "activeAlarms", value: .number(Double(alarms(device, view).count))),
+            (key: "lastSeenMs", value: view.registry.value("last_seen", of: device).map(JSONValue.init) ?? .null),
+            (key: "reported", value: view.reported.valuesJSON(of: device)),
+            (key: "desired", value: view.desired.valuesJSON(of: device)),
+            (key: "telemetry", value: SiteTelemetryStats(device: device, raw: telemetry, counters: view.counters).json),
+            (key: "mainMetric", value: main.map { .string($0.key) } ?? .null),
+            (key: "recent", value: .array((main?.value ?? []).map { windowJSON(main!.key, $0.windowStart, $0.summary) })),
+        ])
+    }
+
+    /// Every rollup window of the site, summed over writers, by device and metric, oldest first
+    /// (one pass over the cells, rather than one per device).
+    static func rollupsByDevice(_ view: SiteState) -> [String: [String: [(windowStart: UInt64, summary: TelemetryRollups.Summary)]]] {
+        var cells: [String: [String: [UInt64: TelemetryRollups.Summary]]] = [:]
+        for (key, summary) in view.rollups.cells {
+            cells[key.device, default: [:]][key.metric, default: [:]][key.windowStart, default: summary] =
+                cells[key.device]?[key.metric]?[key.windowStart].map { $0.combined(with: summary) } ?? summary
+        }
+        return cells.mapValues { metrics in
+            metrics.mapValues { windows in windows.sorted { $0.key < $1.key }.map { (windowStart: $0.key, summary: $0.value) } }
+        }
+    }
+
+    static func windowJSON(_ metric: String, _ windowStart: UInt64, _ summary: TelemetryRollups.Summary) -> JSONValue {
+        .object([
+            (key: "metric", value: .string(metric)),
+            (key: "window_start_ms", value: .number(Double(windowStart))),
+            (key: "count", value: .number(Double(summary.count))),
+            (key: "sum", value: .number(summary.sum)),
+            (key: "min", value: .number(summary.min)),
+            (key: "max", value: .number(summary.max)),
+            (key: "last", value: .number(summary.last)),
         ])
     }
 
     /// A device as `GET /v1/sites/{site}/devices/{device}` shows it.
     static func deviceJSON(_ device: String, _ view: SiteState, telemetry: RawTelemetrySummary?) -> JSONValue {
-        let duplicates = view.counters.value(TelemetryCounterNames.duplicates(of: device))
-        // Readings whose raw rows an edge dropped before they got here still arrived (their rollups count them).
-        let compacted = UInt64(max(0, view.counters.value(TelemetryCounterNames.compacted(of: device))))
         var metrics = Set<String>()
         for key in view.rollups.cells.keys where key.device == device { metrics.insert(key.metric) }
         var rollups: [JSONValue] = []
         for metric in metrics.sorted() {
             for window in view.rollups.windows(device: device, metric: metric).suffix(recentWindows) {
-                rollups.append(.object([
-                    (key: "metric", value: .string(metric)),
-                    (key: "window_start_ms", value: .number(Double(window.windowStart))),
-                    (key: "count", value: .number(Double(window.summary.count))),
-                    (key: "sum", value: .number(window.summary.sum)),
-                    (key: "min", value: .number(window.summary.min)),
-                    (key: "max", value: .number(window.summary.max)),
-                    (key: "last", value: .number(window.summary.last)),
-                ]))
+                rollups.append(windowJSON(metric, window.windowStart, window.summary))
             }
         }
         return .object([
             (key: "id", value: .string(device)),
             (key: "profile", value: view.registry.value("profile", of: device).map(JSONValue.init) ?? .null),
-            (key: "registry", value: fields(view.registry, device)),
+            (key: "registry", value: view.registry.valuesJSON(of: device)),
             (key: "presence", value: presenceJSON(device, view)),
-            (key: "reported", value: fields(view.reported, device)),
-            (key: "desired", value: fields(view.desired, device)),
+            (key: "reported", value: view.reported.valuesJSON(of: device)),
+            (key: "desired", value: view.desired.valuesJSON(of: device)),
             (key: "hlc", value: .object([
-                (key: "reported", value: stamps(view.reported, device)),
-                (key: "desired", value: stamps(view.desired, device)),
+                (key: "reported", value: view.reported.stampsJSON(of: device)),
+                (key: "desired", value: view.desired.stampsJSON(of: device)),
             ])),
-            (key: "telemetry", value: .object([
-                (key: "received", value: .number(Double((telemetry?.received ?? 0) + compacted))),
-                (key: "compacted", value: .number(Double(compacted))),
-                (key: "duplicates", value: .number(Double(max(0, duplicates)))),
-                (key: "gaps", value: .number(Double(telemetry?.gaps ?? 0))),
-                (key: "lastSeq", value: telemetry?.lastSeq.map { .number(Double($0)) } ?? .null),
-            ])),
+            (key: "telemetry", value: SiteTelemetryStats(device: device, raw: telemetry, counters: view.counters).json),
             (key: "rollups", value: .array(rollups)),
             (key: "alarms", value: .array(alarms(device, view).map(JSONValue.string))),
         ])
@@ -265,8 +330,8 @@ public struct CloudAPI: Sendable {
         let view = try await store.view(site: site)
         return .json(200, .object([
             (key: "id", value: .string(device)),
-            (key: "desired", value: Self.fields(view.desired, device)),
-            (key: "hlc", value: Self.stamps(view.desired, device)),
+            (key: "desired", value: view.desired.valuesJSON(of: device)),
+            (key: "hlc", value: view.desired.stampsJSON(of: device)),
         ]))
     }
 }

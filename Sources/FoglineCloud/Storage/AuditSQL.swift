@@ -150,6 +150,25 @@ enum BookkeepingSQL {
         return contacts
     }
 
+    // MARK: Site status
+
+    /// Keeps the latest status of the site, whichever node sent it.
+    static let upsertSiteStatus = """
+        INSERT INTO @site_status AS t (site, node, received_ms, status) VALUES (?, ?, ?, ?)
+        ON CONFLICT (site) DO UPDATE SET node = excluded.node, received_ms = excluded.received_ms, status = excluded.status
+        WHERE excluded.received_ms >= t.received_ms
+        """
+    static let selectSiteStatus = "SELECT node, received_ms, status FROM @site_status WHERE site = ?"
+
+    static func upsertSiteStatus(_ status: [UInt8], site: String, node: String, wallMilliseconds: UInt64) -> SQLStatement {
+        SQLStatement(upsertSiteStatus, [.text(site), .text(node), .bits(wallMilliseconds), .blob(status)])
+    }
+
+    static func siteStatus(_ rows: [SQLRow]) throws -> StoredSiteStatus? {
+        guard let row = rows.first else { return nil }
+        return StoredSiteStatus(node: try row.text(0), receivedWallMilliseconds: try row.bits(1), status: try row.blob(2))
+    }
+
     // MARK: Sites
 
     static let insertSite = "INSERT INTO @site (name) VALUES (?) ON CONFLICT (name) DO NOTHING"
@@ -163,21 +182,9 @@ enum BookkeepingSQL {
         """
 
     static func telemetry(_ rows: [SQLRow]) throws -> [String: RawTelemetrySummary] {
-        var summaries: [String: (summary: RawTelemetrySummary, newestEpoch: UInt64)] = [:]
-        for row in rows {
-            let device = try row.text(0)
-            let epoch = try row.sortable(1)
-            let count = UInt64(try row.int(2))
-            let highest = try row.bits(3)
-            var entry = summaries[device] ?? (RawTelemetrySummary(received: 0, gaps: 0, lastSeq: nil), epoch)
-            entry.summary.received += count
-            entry.summary.gaps += highest + 1 - count
-            if entry.summary.lastSeq == nil || epoch >= entry.newestEpoch {
-                entry.newestEpoch = epoch
-                entry.summary.lastSeq = highest
-            }
-            summaries[device] = entry
-        }
-        return summaries.mapValues(\.summary)
+        RawTelemetrySummary.summarize(try rows.map { row in
+            RawTelemetrySummary.EpochCount(
+                device: try row.text(0), epoch: try row.sortable(1), readings: UInt64(try row.int(2)), highestSeq: try row.bits(3))
+        })
     }
 }

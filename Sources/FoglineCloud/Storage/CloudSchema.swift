@@ -1,7 +1,8 @@
 /// The aggregator's tables, shared by both backends (in ``SQLDialect`` template form). They
 /// mirror the edge's site-state tables (FoglineStore's `StoreSchema`) with a `site` column first
 /// in every key, plus what only the cloud keeps: the site list (whose rows PostgreSQL merges lock),
-/// the audit chains, incomplete multi-part batches and the nodes' last contact.
+/// the audit chains, incomplete multi-part batches, the nodes' last contact and each site's latest
+/// status (added later: `IF NOT EXISTS` creates it in databases made before).
 ///
 /// Conventions (see ``StoredInteger``): node ids (`node`, `writer`, `dot_node`, `ts_node`), HLC
 /// logical times (`logical`, `last_logical`, `ts_logical`) and raw epochs use the
@@ -156,6 +157,14 @@ enum CloudSchema {
             node TEXT NOT NULL,
             last_ms {int} NOT NULL,
             PRIMARY KEY (site, node)
+        ) {table}
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS @site_status (
+            site TEXT NOT NULL PRIMARY KEY,
+            node TEXT NOT NULL,
+            received_ms {int} NOT NULL,
+            status {blob} NOT NULL
         ) {table}
         """,
     ]

@@ -53,23 +53,30 @@ public protocol CloudStore: Sendable {
     /// When each node of the site last synced (wall milliseconds), by node.
     func contacts(site: String) async throws -> [String: UInt64]
 
+    /// Keeps `status` (an encoded `Fogline_V1_SiteStatus`) that `node` sent with its hello at
+    /// `wallMilliseconds`, unless a later one of the site is stored: one per site, the latest.
+    func recordSiteStatus(_ status: [UInt8], site: String, node: String, wallMilliseconds: UInt64) async throws
+
+    /// The latest site status stored for the site, if any node ever sent one.
+    func siteStatus(site: String) async throws -> StoredSiteStatus?
+
     /// Closes connections; later calls fail.
     func close() async throws
 }
 
-/// What a site's raw readings of one device say.
-public struct RawTelemetrySummary: Sendable, Equatable {
-    /// Distinct readings stored, over every birth epoch.
-    public var received: UInt64
-    /// Seqs missing below the highest seq of each epoch (`highest + 1 - readings`, summed).
-    public var gaps: UInt64
-    /// The highest seq of the newest epoch.
-    public var lastSeq: UInt64?
+/// The latest status of a site, as its uplink holder sent it with a hello.
+public struct StoredSiteStatus: Sendable, Equatable {
+    /// The node that sent it.
+    public var node: String
+    /// When it arrived (aggregator wall milliseconds).
+    public var receivedWallMilliseconds: UInt64
+    /// The encoded `Fogline_V1_SiteStatus`.
+    public var status: [UInt8]
 
-    public init(received: UInt64, gaps: UInt64, lastSeq: UInt64?) {
-        self.received = received
-        self.gaps = gaps
-        self.lastSeq = lastSeq
+    public init(node: String, receivedWallMilliseconds: UInt64, status: [UInt8]) {
+        self.node = node
+        self.receivedWallMilliseconds = receivedWallMilliseconds
+        self.status = status
     }
 }
 

@@ -160,6 +160,19 @@ public final class PostgresCloudStore: CloudStore {
         }
     }
 
+    public func recordSiteStatus(_ status: [UInt8], site: String, node: String, wallMilliseconds: UInt64) async throws {
+        try await transaction("record the status of site \(site) from node \(node)") { connection in
+            try await self.run(BookkeepingSQL.upsertSiteStatus(status, site: site, node: node, wallMilliseconds: wallMilliseconds), on: connection)
+        }
+    }
+
+    public func siteStatus(site: String) async throws -> StoredSiteStatus? {
+        try await transaction("read the status of site \(site)") { connection in
+            try BookkeepingSQL.siteStatus(
+                await self.rows(SQLStatement(BookkeepingSQL.selectSiteStatus, [.text(site)]), table: "site_status", on: connection))
+        }
+    }
+
     public func contacts(site: String) async throws -> [String: UInt64] {
         try await transaction("read the contacts of site \(site)") { connection in
             try BookkeepingSQL.contacts(

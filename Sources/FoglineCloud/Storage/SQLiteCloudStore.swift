@@ -127,6 +127,18 @@ public final class SQLiteCloudStore: CloudStore {
         }
     }
 
+    public func recordSiteStatus(_ status: [UInt8], site: String, node: String, wallMilliseconds: UInt64) async throws {
+        try await write("record the status of site \(site) from node \(node)") { db in
+            try db.run(BookkeepingSQL.upsertSiteStatus(status, site: site, node: node, wallMilliseconds: wallMilliseconds))
+        }
+    }
+
+    public func siteStatus(site: String) async throws -> StoredSiteStatus? {
+        try await read("read the status of site \(site)") { db in
+            try BookkeepingSQL.siteStatus(db.rows(SQLStatement(BookkeepingSQL.selectSiteStatus, [.text(site)]), table: "site_status"))
+        }
+    }
+
     public func contacts(site: String) async throws -> [String: UInt64] {
         try await read("read the contacts of site \(site)") { db in
             try BookkeepingSQL.contacts(db.rows(SQLStatement(BookkeepingSQL.selectContacts, [.text(site)]), table: "contact"))

@@ -58,6 +58,8 @@ public struct InboundSyncFrame: Sendable, Equatable {
     public var event: SyncEvent
     /// The body's name for metrics (`hello`, `batch`, `ack`, `audit`, `audit_ack`, `none`).
     public var kind: String
+    /// The encoded `Fogline_V1_SiteStatus` a hello carried, if any (kept for the dashboard).
+    public var siteStatus: [UInt8]? = nil
 }
 
 /// Something the shell does for the responder.
@@ -181,7 +183,11 @@ public struct CloudSyncResponder: Sendable {
         do {
             let (event, kind) = try Self.event(
                 of: frame, receivedAt: receivedAt, limits: configuration.decodeLimits, maxParts: configuration.maxPartsPerBatch)
-            return .success(InboundSyncFrame(peer: peer, event: event, kind: kind))
+            var inbound = InboundSyncFrame(peer: peer, event: event, kind: kind)
+            if case .hello(let hello) = frame.body, hello.hasStatus {
+                inbound.siteStatus = hello.status.encoded
+            }
+            return .success(inbound)
         } catch {
             return .failure(SyncRejection(reason: .malformed, detail: error.description))
         }

@@ -86,6 +86,9 @@ public actor CloudSyncService {
         switch frame.event {
         case .hello(let summary, let wantsReply):
             try await store.recordContact(site: site, node: peer.node, wallMilliseconds: Self.wallMilliseconds())
+            if let status = frame.siteStatus {
+                try await store.recordSiteStatus(status, site: site, node: peer.node, wallMilliseconds: Self.wallMilliseconds())
+            }
             let local = try await store.summary(site: site)
             let catchUp = try await store.batch(site: site, since: summary, maxEntries: responder.configuration.maxBatchEntries)
             logger.debug("hello", metadata: ["wantsReply": "\(wantsReply)", "catchUp": "\(catchUp != nil)"])

@@ -1,4 +1,4 @@
-import FoglineCore
+public import FoglineCore
 public import FoglineWire
 
 /// An HTTP request as the admin API sees it.
@@ -25,9 +25,11 @@ public typealias AdminResponse = APIResponse
 /// the shell performs. `/healthz`, `/metrics` and `/v1/status` belong to the shell.
 public enum AdminAPI {
     /// Handles `request`, or returns nil when the path is not a device route. `fence` gives the
-    /// fencing token of this node's lease on a device's shard (nil: another node owns it).
+    /// fencing token of this node's lease on a device's shard (nil: another node owns it);
+    /// `siteRaw` reads what the site's replicated raw readings of a device say (from the store).
     public static func handle(
-        _ request: AdminRequest, plane: inout DevicePlane, fence: (String) -> UInt64?, at moment: DevicePlane.Moment
+        _ request: AdminRequest, plane: inout DevicePlane, fence: (String) -> UInt64?,
+        siteRaw: (String) -> RawTelemetrySummary? = { _ in nil }, at moment: DevicePlane.Moment
     ) -> (AdminResponse, [DevicePlane.Action])? {
         let segments = request.path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard segments.count >= 2, segments[0] == "v1" else { return nil }
@@ -38,7 +40,9 @@ public enum AdminAPI {
             guard plane.deviceIDs.contains(segments[2]) else {
                 return (.error(404, "no device \(segments[2]) at this node; GET /v1/devices lists them"), [])
             }
-            return (.json(200, deviceJSON(segments[2], plane)), [])
+            let device = segments[2]
+            let site = SiteTelemetryStats(device: device, raw: siteRaw(device), counters: plane.state.counters)
+            return (.json(200, deviceJSON(device, plane, siteTelemetry: site)), [])
         case ("PUT", "devices", 4) where segments[3] == "desired":
             return setDesired(device: segments[2], request.body, &plane, moment)
         case ("POST", "devices", 4) where segments[3] == "commands":
@@ -55,23 +59,25 @@ public enum AdminAPI {
         }
     }
 
-    /// A device as `GET /v1/devices` shows it.
-    public static func deviceJSON(_ device: String, _ plane: DevicePlane) -> JSONValue {
+    /// A device as `GET /v1/devices` shows it; `GET /v1/devices/{device}` adds `siteTelemetry`,
+    /// the stats over every node's readings (what the aggregator shows once it holds them).
+    public static func deviceJSON(_ device: String, _ plane: DevicePlane, siteTelemetry: SiteTelemetryStats? = nil) -> JSONValue {
         let ingest = plane.devices[device]
         let state = plane.state
-        func fields(_ maps: FieldMaps) -> JSONValue {
-            .object(maps.fields(of: device).map { (key: $0.name, value: JSONValue($0.value)) })
-        }
         let profile = state.registry.value("profile", of: device).map(JSONValue.init) ?? .null
         let online = state.presence[device]?.value.online ?? false
         let lastSeq: JSONValue = ingest?.lastSeq.map { .number(Double($0)) } ?? .null
-        return .object([
+        var members: [(key: String, value: JSONValue)] = [
             (key: "id", value: .string(device)),
             (key: "online", value: .bool(online)),
             (key: "profile", value: profile),
-            (key: "registry", value: fields(state.registry)),
-            (key: "reported", value: fields(state.reported)),
-            (key: "desired", value: fields(state.desired)),
+            (key: "registry", value: state.registry.valuesJSON(of: device)),
+            (key: "reported", value: state.reported.valuesJSON(of: device)),
+            (key: "desired", value: state.desired.valuesJSON(of: device)),
+            (key: "hlc", value: .object([
+                (key: "reported", value: state.reported.stampsJSON(of: device)),
+                (key: "desired", value: state.desired.stampsJSON(of: device)),
+            ])),
             (key: "telemetry", value: .object([
                 (key: "received", value: .number(Double(ingest?.received ?? 0))),
                 (key: "duplicates", value: .number(Double(ingest?.duplicates ?? 0))),
@@ -79,7 +85,9 @@ public enum AdminAPI {
                 (key: "gapsFilled", value: .number(Double(ingest?.gapsFilled ?? 0))),
                 (key: "lastSeq", value: lastSeq),
             ])),
-        ])
+        ]
+        if let siteTelemetry { members.append((key: "siteTelemetry", value: siteTelemetry.json)) }
+        return .object(members)
     }
 
     public static func commandJSON(_ command: CommandRecord) -> JSONValue {

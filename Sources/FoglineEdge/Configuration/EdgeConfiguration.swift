@@ -17,6 +17,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// Where the password is read from: the environment variable when set
         /// (`FOGLINE_BROKER_PASSWORD`, `FOGLINE_CLOUD_BROKER_PASSWORD`), else `password_file`.
         public var password: SecretSource?
+        /// `mqtts://` URL: TLS, with the system CA store unless `ca_file` names one.
+        public var usesTLS = false
         public var caFile: String?
         public var certFile: String?
         public var keyFile: String?
@@ -303,6 +305,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
             section: name)
         if let url = reader.string(section, "url", validate: { Self.parseMQTTURL($0).problem }) {
             (broker.host, broker.port) = Self.parseMQTTURL(url).endpoint!
+            broker.usesTLS = Self.usesTLS(url)
         }
         broker.clientID = reader.string(section, "client_id")
         broker.username = reader.string(section, "username")
@@ -369,13 +372,17 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
         if let value = overrides.broker {
             let parsed = Self.parseMQTTURL(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else { (broker.host, broker.port) = parsed.endpoint! }
+            if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else {
+                (broker.host, broker.port) = parsed.endpoint!
+                broker.usesTLS = Self.usesTLS(value)
+            }
         }
         if let value = overrides.cloud {
             let parsed = Self.parseMQTTURL(value)
             if let problem = parsed.problem { reader.report(line: 0, "--cloud: \(problem)") } else {
                 var cloudBroker = cloud.broker ?? Broker()
                 (cloudBroker.host, cloudBroker.port) = parsed.endpoint!
+                cloudBroker.usesTLS = Self.usesTLS(value)
                 cloud.broker = cloudBroker
             }
         }
@@ -449,6 +456,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         } catch {
             return (nil, error.description)
         }
+    }
+
+    /// Whether a valid broker URL asks for TLS (`mqtts://`, `ssl://`, `tls://`).
+    static func usesTLS(_ text: String) -> Bool {
+        (try? BrokerAddress(parsing: text))?.usesTLS ?? false
     }
 
     /// `HOST:PORT` (see ``HostPort/parse(_:defaultPort:)``).

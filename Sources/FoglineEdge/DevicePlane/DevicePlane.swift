@@ -189,6 +189,8 @@ public struct DevicePlane: Sendable {
             ("last_seen", .number(Double(stamp.milliseconds))),
         ]
         if let firmware = birth.firmware { registry.append(("fw", .string(firmware))) }
+        // Replicated, so a node that takes the device over knows whether to ask for replays.
+        registry.append(("replay", .bool(birth.supportsReplay)))
         if state.registry.field("first_seen", of: device) == nil {
             registry.append(("first_seen", .number(Double(stamp.milliseconds))))
         }
@@ -329,6 +331,39 @@ public struct DevicePlane: Sendable {
     public mutating func recordCompacted(device: String, count: Int) -> [Action] {
         guard count > 0 else { return [] }
         return [.persist(state.addToCounter(TelemetryCounterNames.compacted(of: device), Int64(count), by: node))]
+    }
+
+    // MARK: Ownership
+
+    /// The birth epoch of `device` as the site knows it: the HLC logical of the replicated
+    /// `born` registry field (nil before any node saw a birth).
+    public func replicatedEpoch(of device: String) -> UInt64? {
+        state.registry.field("born", of: device)?.stamp.logical
+    }
+
+    /// Takes over `device`'s telemetry stream when this node starts serving it (a shard gained
+    /// on failover or rebalance): continues the site's birth epoch, and restarts the sequence
+    /// window from `storedSeqs` — the seqs of that epoch the site's replicated raw readings
+    /// hold, ascending. Without this, a new owner would file readings under epoch 0 and ask the
+    /// device to replay what another node already stored, and a node getting a device back
+    /// would judge it by a window that stopped when it lost it.
+    ///
+    /// The node's own counters (`received`, `duplicates`, …) are kept: they describe its ingest.
+    public mutating func adopt(device: String, storedSeqs: [UInt64], at moment: Moment) -> [Action] {
+        guard let epoch = replicatedEpoch(of: device) else { return [] }
+        var ingest = devices[device] ?? DeviceIngest()
+        ingest.epoch = epoch
+        // Every stream starts at 0 after its birth (the device contract), so seqs below the
+        // first one stored are missing, not unknown.
+        var window = SequenceWindow(startingAt: 0)
+        for seq in storedSeqs.suffix(Int(SequenceWindow.size)) { _ = window.observe(seq) }
+        ingest.window = window
+        if case .bool(let replay)? = state.registry.value("replay", of: device) { ingest.supportsReplay = replay }
+        ingest.online = state.presence[device]?.value.online ?? false
+        // A device that stays silent from here is marked offline one timeout after the takeover.
+        ingest.lastSeenMonotonic = moment.monotonicMilliseconds
+        devices[device] = ingest
+        return [.persistIngest(device: device, ingest)]
     }
 
     // MARK: Time

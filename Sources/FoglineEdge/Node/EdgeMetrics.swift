@@ -27,9 +27,14 @@ final class EdgeMetrics: Sendable {
     let devicesOnline: Gauge
     let clockTrusted: Gauge
     private let peerRejected: [String: Counter]
+    /// Authenticated peer frames that did not decode or named another site or node.
     let quorumFramesRejected: Counter
     /// Peer frames rejected because the sender's clock ran ahead (``PeerClockCheck``).
     let peerClockRejected: Counter
+    /// Gossip bodies (deltas, contexts, acks) that did not decode.
+    let gossipFramesRejected: Counter
+    /// Sync frames from the cloud broker that did not decode or were not for this node.
+    let syncFramesRejected: Counter
     let ownedShards: Gauge
     let liveMembers: Gauge
 
@@ -61,6 +66,8 @@ final class EdgeMetrics: Sendable {
         })
         quorumFramesRejected = Counter(label: "fogline_quorum_messages_rejected_total", factory: factory)
         peerClockRejected = Counter(label: "fogline_peer_frames_rejected_total", dimensions: [("reason", "clock_ahead")], factory: factory)
+        gossipFramesRejected = Counter(label: "fogline_gossip_frames_rejected_total", factory: factory)
+        syncFramesRejected = Counter(label: "fogline_sync_frames_rejected_total", factory: factory)
         ownedShards = Gauge(label: "fogline_quorum_owned_shards", factory: factory)
         liveMembers = Gauge(label: "fogline_quorum_live_members", factory: factory)
     }

@@ -28,6 +28,8 @@ public actor EdgeNode {
     /// Rejections already added to the metrics, by reason (the transport keeps running totals).
     private var peerRejectionsSeen: [PeerTransport.RejectReason: Int] = [:]
     private var quorumRejectionsSeen = 0
+    private var gossipRejectionsSeen = 0
+    private var syncRejectionsSeen = 0
     private let started = ContinuousClock.now
     private let quorum: QuorumService
     /// Keeps the node from taking new leases while its wall clock is untrusted (within the grace).
@@ -216,6 +218,7 @@ public actor EdgeNode {
             }
             if let uplink = self.uplink {
                 await uplink.attach { [weak self] delta in try await self?.mergeDurably(delta) }
+                await uplink.reportSiteStatus { [weak self] in await self?.siteStatus() }
                 group.addTask {
                     while !Task.isCancelled {
                         await uplink.tick(holdsRole: await self.quorum.roles.contains(Self.uplinkRole))
@@ -383,16 +386,45 @@ public actor EdgeNode {
             metrics.quorumFramesRejected.increment(by: Int64(rejected - quorumRejectionsSeen))
             quorumRejectionsSeen = rejected
         }
+        if let gossip, case let rejected = await gossip.rejected, rejected > gossipRejectionsSeen {
+            metrics.gossipFramesRejected.increment(by: Int64(rejected - gossipRejectionsSeen))
+            gossipRejectionsSeen = rejected
+        }
+        if let uplink, case let rejected = await uplink.statistics.framesRejected, rejected > syncRejectionsSeen {
+            metrics.syncFramesRejected.increment(by: Int64(rejected - syncRejectionsSeen))
+            syncRejectionsSeen = rejected
+        }
     }
 
     // MARK: Ownership and subscriptions
 
     private func ownershipChanged(_ owned: [Int: UInt64]) async {
+        let gained = Set(owned.keys).subtracting(fences.keys)
         fences = owned
         ownershipKnown = true
+        // Before subscribing, so the first message of a device taken over meets its stream.
+        if !gained.isEmpty { await adoptDevices(ofShards: gained) }
         if subscriptions.setOwnedShards(Set(owned.keys)) || !announced {
             await syncSubscriptions()
         }
+    }
+
+    /// Continues the telemetry streams of the devices of `shards`, which this node now serves,
+    /// from what the site has stored of them (see ``DevicePlane/adopt(device:storedSeqs:at:)``).
+    private func adoptDevices(ofShards shards: Set<Int>) async {
+        let moment = currentMoment()
+        var actions: [DevicePlane.Action] = []
+        for device in plane.state.registry.deviceIDs
+        where shards.contains(ShardPlacement.shard(ofDevice: device, shardCount: configuration.quorum.shards)) {
+            guard let epoch = plane.replicatedEpoch(of: device) else { continue }
+            do {
+                let seqs = try store.storedSeqs(device: device, epoch: epoch, newest: Int(SequenceWindow.size))
+                actions += plane.adopt(device: device, storedSeqs: seqs, at: moment)
+            } catch {
+                logger.error("cannot read a device's stored readings to take it over", metadata: ["device": "\(device)", "error": "\(error)"])
+            }
+        }
+        await perform(actions)
     }
 
     /// Subscribes to what the owned shards need and unsubscribes from the rest; once that is
@@ -427,7 +459,6 @@ public actor EdgeNode {
         guard !actions.isEmpty else { return }
         var batch = StoreBatch(readings: readings)
         var publishes: [MQTTMessage] = []
-        var touchesAlarms = false
         // The last bookkeeping of a device wins; encode it once per batch, not once per message.
         var ingest: [String: DeviceIngest] = [:]
         var ingestOrder: [String] = []
@@ -435,7 +466,6 @@ public actor EdgeNode {
             switch action {
             case .persist(let delta):
                 batch.deltas.append(delta)
-                touchesAlarms = touchesAlarms || delta.alarms != nil
             case .persistIngest(let device, let state):
                 if ingest.updateValue(state, forKey: device) == nil { ingestOrder.append(device) }
             case .persistClockBound(let bound):
@@ -449,9 +479,10 @@ public actor EdgeNode {
                 logger.notice("rejected a device message", metadata: ["reason": "\(reason)", "topic": "\(topic)", "detail": "\(detail)"])
             }
         }
-        // The snapshot after all the deltas: the same as after each one, joined last (StoreBatch).
-        if !batch.deltas.isEmpty { batch.context = plane.state.context }
-        if touchesAlarms { batch.alarms = plane.state.alarms }
+        // No snapshot of the plane's context: it may already cover dots of a batch still on its
+        // way to the writer (this actor is reentrant), and a stored context that claims dots
+        // without their rows makes gossip and the uplink tell peers they hold what they lack.
+        // Each delta carries the context of its own writes, which the store folds in.
         batch.ingest = ingestOrder.map { ingest[$0]!.row(device: $0) }
         if !batch.isEmpty {
             do { try await writer.submit(batch) } catch {
@@ -538,7 +569,15 @@ public actor EdgeNode {
             }
             let shardCount = configuration.quorum.shards
             let fence: (String) -> UInt64? = { [fences] device in fences[ShardPlacement.shard(ofDevice: device, shardCount: shardCount)] }
-            guard let (response, actions) = AdminAPI.handle(request, plane: &plane, fence: fence, at: currentMoment()) else {
+            let siteRaw: (String) -> RawTelemetrySummary? = { [store, logger] device in
+                do { return try store.rawTelemetrySummary(device: device) } catch {
+                    logger.error("cannot read the site's raw readings", metadata: ["device": "\(device)", "error": "\(error)"])
+                    return nil
+                }
+            }
+            guard let (response, actions) = AdminAPI.handle(
+                request, plane: &plane, fence: fence, siteRaw: siteRaw, at: currentMoment())
+            else {
                 return .error(404, "no route \(request.method) \(path); see the README's admin API section")
             }
             await perform(actions)
@@ -635,7 +674,10 @@ public actor EdgeNode {
                 (key: "framesRejected", value: .number(Double(await gossip.rejected))),
             ])
         }
+        // Committed state only, as gossip and the uplink ship it.
+        let replicaDots = (try? store.replicaSummary().context.dotCount).map { JSONValue.number(Double($0)) } ?? .null
         return .object([
+            (key: "replica", value: .object([(key: "dots", value: replicaDots)])),
             (key: "uplink", value: uplinkJSON),
             (key: "gossip", value: gossipJSON),
             (key: "site", value: .string(configuration.site)),
@@ -668,6 +710,25 @@ public actor EdgeNode {
             ])),
             (key: "uptimeSeconds", value: .number(Double((ContinuousClock.now - started).components.seconds))),
         ])
+    }
+
+    /// What this node tells the aggregator about its site with each hello (the dashboard's nodes):
+    /// its own clock, HLC, shards and roles, and its failure detector's view of the other members.
+    func siteStatus() async -> Fogline_V1_SiteStatus {
+        var status = Fogline_V1_SiteStatus()
+        status.hlcPhysicalMs = plane.clock.lastIssued.milliseconds
+        status.clockTrusted = clockTrust == "trusted"
+        status.shardCount = UInt32(configuration.quorum.shards)
+        status.shardsOwned = UInt32(fences.count)
+        status.roles = await quorum.roles.sorted()
+        status.members = await quorum.memberStatus().filter { $0.name != configuration.node }.map { member in
+            var health = Fogline_V1_MemberHealth()
+            health.node = member.name
+            health.live = member.live
+            health.phi = member.phi.map { $0.isFinite ? $0 : 1e9 } ?? 0
+            return health
+        }
+        return status
     }
 
     private var clockTrust: String {
@@ -793,7 +854,7 @@ extension EdgeConfiguration.Broker {
         if let password {
             do { settings.password = try password.text() } catch { throw EdgeNodeError.unreadableSecret(error) }
         }
-        if caFile != nil || certFile != nil {
+        if usesTLS || caFile != nil || certFile != nil {
             settings.tls = MQTTTLSConfiguration(caFile: caFile, certFile: certFile, keyFile: keyFile)
         }
         settings.sendMaximum = sendMaximum

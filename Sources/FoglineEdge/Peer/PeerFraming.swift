@@ -1,29 +1,32 @@
-import NIOCore
+public import NIOCore
 import Synchronization
 
 /// The largest payload a connection currently accepts. It starts at the handshake limit and is
 /// raised once the peer has authenticated, so an unauthenticated client cannot make us buffer
-/// a megabyte.
-final class PeerFrameLimit: Sendable {
+/// a megabyte. Public, like ``PeerFrameDecoder``, for the fuzzer.
+public final class PeerFrameLimit: Sendable {
     private let value: Atomic<Int>
-    init(_ initial: Int) { value = Atomic(initial) }
-    var current: Int { value.load(ordering: .acquiring) }
-    func raise(to limit: Int) { value.store(limit, ordering: .releasing) }
+    public init(_ initial: Int) { value = Atomic(initial) }
+    public var current: Int { value.load(ordering: .acquiring) }
+    public func raise(to limit: Int) { value.store(limit, ordering: .releasing) }
 }
 
 /// Why a frame or a connection was refused.
-struct PeerFrameError: Error {
-    let reason: PeerTransport.RejectReason
+public struct PeerFrameError: Error {
+    public let reason: PeerTransport.RejectReason
 }
 
 /// Splits the byte stream into payloads: a 4-byte big-endian length, then that many bytes. The
 /// length is checked against the limit before any of the payload is awaited, so an oversized
 /// prefix fails at once; a zero length is malformed; end of stream inside a frame is `truncated`.
-struct PeerFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
+/// Public for the fuzzer, which feeds it hostile byte streams.
+public struct PeerFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
     let limit: PeerFrameLimit
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    public init(limit: PeerFrameLimit) { self.limit = limit }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
         guard length > 0 else { throw PeerFrameError(reason: .malformed) }
         guard UInt64(length) <= UInt64(limit.current) else { throw PeerFrameError(reason: .oversized) }
@@ -34,7 +37,7 @@ struct PeerFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         if buffer.readableBytes > 0 { throw PeerFrameError(reason: .truncated) }
         return .needMoreData

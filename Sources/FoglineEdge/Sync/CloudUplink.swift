@@ -50,6 +50,8 @@ actor CloudUplink {
         throw EdgeNodeError.uplinkNotAttached
     }
     private let auditEntries: @Sendable (_ after: UInt64, _ limit: Int) async throws -> [AuditEntry]
+    /// What this node knows of its site, sent with every hello (set by ``reportSiteStatus(with:)``).
+    private var siteStatus: @Sendable () async -> Fogline_V1_SiteStatus? = { nil }
     private let started = ContinuousClock.now
     private var session: ReconcileSession
     private var assembler = SyncBatchAssembler()
@@ -79,6 +81,11 @@ actor CloudUplink {
     /// Where batches from the aggregator are merged: the node, once it runs.
     func attach(mergeDurably: @escaping @Sendable (SiteDelta) async throws -> Void) {
         self.mergeDurably = mergeDurably
+    }
+
+    /// Where the site status sent with each hello comes from: the node, once it runs.
+    func reportSiteStatus(with status: @escaping @Sendable () async -> Fogline_V1_SiteStatus?) {
+        siteStatus = status
     }
 
     // MARK: Role
@@ -210,6 +217,7 @@ actor CloudUplink {
             hello: { summary, wantsReply in
                 var hello = Fogline_V1_SyncHello(summary: summary)
                 hello.wantsReply = wantsReply
+                if let status = await self.siteStatus() { hello.status = status }
                 await self.send(Fogline_V1_SyncFrame(site: site, node: node, body: .hello(hello)))
             },
             batch: { id, base, delta in

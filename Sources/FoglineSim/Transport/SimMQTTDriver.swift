@@ -14,6 +14,8 @@ public final class SimMQTTDriver: @unchecked Sendable {
     private let multiplexer: MQTTMultiplexer
     private let host: String
     private let port: Int
+    private let security: SimBrokerSecurity
+    private let tls: MQTTTLSConfiguration?
     private let logger: Logger
     private var clients: [MQTTMultiplexer.ClientHandle?]
     private var droppedOnPurpose: Set<Int> = []
@@ -35,13 +37,16 @@ public final class SimMQTTDriver: @unchecked Sendable {
     /// How long a client's own reconnect is held off; the engine reconnects long before.
     private static let holdOff: Duration = .seconds(24 * 3600)
 
-    /// Drives `simulation` against the broker at `brokerURL` (`mqtt://HOST:PORT`); throws a
-    /// sentence that says how to write the URL when it is malformed.
-    public init(simulation: Simulation, brokerURL: String, logger: Logger) throws {
+    /// Drives `simulation` against the broker at `brokerURL` (`mqtt://HOST:PORT` or
+    /// `mqtts://HOST:PORT`), each device authenticated as `security` says; throws a sentence
+    /// that says how to write the URL when it is malformed.
+    public init(simulation: Simulation, brokerURL: String, security: SimBrokerSecurity = SimBrokerSecurity(), logger: Logger) throws {
         let address = try BrokerAddress(parsing: brokerURL)
         self.simulation = simulation
         self.host = address.host
         self.port = address.port
+        self.security = security
+        self.tls = security.tls(usesTLSScheme: address.usesTLS)
         self.logger = logger
         multiplexer = try MQTTMultiplexer(logger: logger)
         clients = Array(repeating: nil, count: simulation.devices.count)
@@ -90,6 +95,11 @@ public final class SimMQTTDriver: @unchecked Sendable {
             case .connect(let device, let clientID, let will):
                 var configuration = MQTTClientConfiguration(host: host, port: port, clientID: clientID)
                 configuration.cleanSession = true
+                configuration.tls = tls
+                if let password = security.passwords?[simulation.deviceID(device)] {
+                    configuration.username = simulation.deviceID(device)
+                    configuration.password = password
+                }
                 configuration.will = MQTTMessage(
                     topic: will.topic, payload: will.payload, qos: MQTTQoS(rawValue: Int32(will.qos.rawValue)) ?? .atLeastOnce,
                     retain: will.retain)

@@ -1406,11 +1406,69 @@ public nonisolated struct Fogline_V1_SyncHello: Sendable {
   /// answer with your own SyncHello
   public var wantsReply: Bool = false
 
+  /// from an edge node: what it knows of its site's nodes (the dashboard's)
+  public var status: Fogline_V1_SiteStatus {
+    get {_status ?? Fogline_V1_SiteStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  public var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  public mutating func clearStatus() {self._status = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _context: Fogline_V1_CausalContext? = nil
+  fileprivate var _status: Fogline_V1_SiteStatus? = nil
+}
+
+/// What the sending node (the uplink holder) knows of its site when it says hello: about itself
+/// everything below, about the other members only what its failure detector says.
+public nonisolated struct Fogline_V1_SiteStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the sender's HLC (physical part) when it sent this
+  public var hlcPhysicalMs: UInt64 = 0
+
+  /// the sender's clock trust
+  public var clockTrusted: Bool = false
+
+  /// the site's device shards
+  public var shardCount: UInt32 = 0
+
+  /// of which the sender owns
+  public var shardsOwned: UInt32 = 0
+
+  /// roles the sender holds (cloud-uplink, …)
+  public var roles: [String] = []
+
+  /// the other members, as the sender's detector sees them
+  public var members: [Fogline_V1_MemberHealth] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fogline_V1_MemberHealth: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var node: String = String()
+
+  public var live: Bool = false
+
+  /// suspicion; 0 when unknown
+  public var phi: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One part of a batch. The batch's payload is a SiteDelta (SiteDeltaCodec encoding),
@@ -3547,7 +3605,7 @@ nonisolated extension Fogline_V1_SyncFrame: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SyncHello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0\u{3}wants_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}kernel_digest\0\u{3}wants_reply\0\u{1}status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3558,6 +3616,7 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._context) }()
       case 2: try { try decoder.decodeSingularFixed64Field(value: &self.kernelDigest) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.wantsReply) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._status) }()
       default: break
       }
     }
@@ -3577,6 +3636,9 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
     if self.wantsReply != false {
       try visitor.visitSingularBoolField(value: self.wantsReply, fieldNumber: 3)
     }
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3584,6 +3646,102 @@ nonisolated extension Fogline_V1_SyncHello: SwiftProtobuf.Message, SwiftProtobuf
     if lhs._context != rhs._context {return false}
     if lhs.kernelDigest != rhs.kernelDigest {return false}
     if lhs.wantsReply != rhs.wantsReply {return false}
+    if lhs._status != rhs._status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_SiteStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SiteStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}hlc_physical_ms\0\u{3}clock_trusted\0\u{3}shard_count\0\u{3}shards_owned\0\u{1}roles\0\u{1}members\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFixed64Field(value: &self.hlcPhysicalMs) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.clockTrusted) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.shardCount) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.shardsOwned) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.roles) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.hlcPhysicalMs != 0 {
+      try visitor.visitSingularFixed64Field(value: self.hlcPhysicalMs, fieldNumber: 1)
+    }
+    if self.clockTrusted != false {
+      try visitor.visitSingularBoolField(value: self.clockTrusted, fieldNumber: 2)
+    }
+    if self.shardCount != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardCount, fieldNumber: 3)
+    }
+    if self.shardsOwned != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardsOwned, fieldNumber: 4)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roles, fieldNumber: 5)
+    }
+    if !self.members.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.members, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_SiteStatus, rhs: Fogline_V1_SiteStatus) -> Bool {
+    if lhs.hlcPhysicalMs != rhs.hlcPhysicalMs {return false}
+    if lhs.clockTrusted != rhs.clockTrusted {return false}
+    if lhs.shardCount != rhs.shardCount {return false}
+    if lhs.shardsOwned != rhs.shardsOwned {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.members != rhs.members {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_MemberHealth: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MemberHealth"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}live\0\u{1}phi\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.live) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.phi) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.node.isEmpty {
+      try visitor.visitSingularStringField(value: self.node, fieldNumber: 1)
+    }
+    if self.live != false {
+      try visitor.visitSingularBoolField(value: self.live, fieldNumber: 2)
+    }
+    if self.phi.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.phi, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_MemberHealth, rhs: Fogline_V1_MemberHealth) -> Bool {
+    if lhs.node != rhs.node {return false}
+    if lhs.live != rhs.live {return false}
+    if lhs.phi != rhs.phi {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,10 +1,13 @@
-// A minimal HTTP/1.1 client for a node's admin API (loopback, plain HTTP, JSON).
+// A minimal blocking HTTP/1.1 client for Fogline's own JSON APIs (the edge admin API, the cloud
+// API): plain HTTP, one request per connection.
 //
 // Why not URLSession: on Linux it lives in FoundationNetworking, which links libcurl and with it
 // GnuTLS, nettle, Kerberos, LDAP, libssh and more. Linking it into fogline-edge maps those
 // libraries into the daemon too (about 10 MB of resident file pages measured with
-// /proc/PID/smaps_rollup), although only the `status` tool ever used them. The admin API is
-// plain HTTP on a known address, so a blocking socket and a small response parser are enough.
+// /proc/PID/smaps_rollup), although only the `status` tool ever used them. The APIs are plain
+// HTTP on a known address, so a blocking socket and a small response parser are enough.
+// (fogline-edge's tools and `fogline-cloud dash` use it; the dashboard calls it from its own
+// fetch thread, never from Swift's cooperative pool.)
 
 #if canImport(Glibc)
 import Glibc
@@ -14,37 +17,37 @@ import Musl
 import Darwin
 #endif
 
-/// Talks to a running node's admin API: one request per connection (`Connection: close`), so
+/// Talks to a running Fogline HTTP API: one request per connection (`Connection: close`), so
 /// the response ends when the server closes it unless it says `Content-Length`.
 ///
 /// Used by the `fogline-edge` tools (`status`, and the `kv`/`lease` commands) as
-/// `try AdminClient(address: "127.0.0.1:8080").get("/v1/status")`.
-struct AdminClient: Sendable {
+/// `try PlainHTTPClient(address: "127.0.0.1:8080").get("/v1/status")`, and by the dashboard.
+public struct PlainHTTPClient: Sendable {
     /// An HTTP response: status code and body bytes.
-    struct Response: Sendable {
-        var status: Int
-        var body: [UInt8]
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: [UInt8]
 
         /// The body as UTF-8 text.
-        var text: String { String(decoding: body, as: UTF8.self) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// What went wrong, as a sentence that says what to check.
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    let host: String
-    let port: UInt16
+    public let host: String
+    public let port: UInt16
     /// Seconds a connect, send or receive may block.
-    var timeoutSeconds = 10
-    /// The admin token, sent as `Authorization: Bearer …` when set.
-    var token: String?
+    public var timeoutSeconds = 10
+    /// A bearer token, sent as `Authorization: Bearer …` when set (the admin API's token).
+    public var token: String?
 
     /// - Parameter address: `HOST:PORT`, as `--admin` and `admin.listen` take it.
-    init(address: String) throws(Failure) {
+    public init(address: String) throws(Failure) {
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw Failure(description: "The admin address \(address) is not HOST:PORT (e.g. 127.0.0.1:8080).")
+            throw Failure(description: "The address \(address) is not HOST:PORT (e.g. 127.0.0.1:8080).")
         }
         var host = String(address[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -53,22 +56,22 @@ struct AdminClient: Sendable {
     }
 
     /// `GET path`.
-    func get(_ path: String) throws(Failure) -> Response {
+    public func get(_ path: String) throws(Failure) -> Response {
         try request(method: "GET", path: path, body: nil)
     }
 
     /// `POST path` with a JSON body.
-    func post(_ path: String, jsonBody: [UInt8]) throws(Failure) -> Response {
+    public func post(_ path: String, jsonBody: [UInt8]) throws(Failure) -> Response {
         try request(method: "POST", path: path, body: jsonBody)
     }
 
     /// `PUT path` with a JSON body.
-    func put(_ path: String, jsonBody: [UInt8]) throws(Failure) -> Response {
+    public func put(_ path: String, jsonBody: [UInt8]) throws(Failure) -> Response {
         try request(method: "PUT", path: path, body: jsonBody)
     }
 
     /// Sends one request and reads the whole response.
-    func request(method: String, path: String, body: [UInt8]?) throws(Failure) -> Response {
+    public func request(method: String, path: String, body: [UInt8]?) throws(Failure) -> Response {
         let fd = try openSocket()
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nAccept: application/json\r\n"
@@ -179,16 +182,16 @@ struct AdminClient: Sendable {
     }
 
     /// Parses a complete response (read until the server closed the connection).
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> Response {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> Response {
         guard let end = headerEnd(bytes) else {
-            throw Failure(description: "The admin API closed the connection before a complete HTTP response header.")
+            throw Failure(description: "The server closed the connection before a complete HTTP response header.")
         }
         let (status, fields) = headers(bytes[..<end])
-        guard let status else { throw Failure(description: "The admin API did not answer with an HTTP/1.x status line.") }
+        guard let status else { throw Failure(description: "The server did not answer with an HTTP/1.x status line.") }
         var body = Array(bytes[end...])
         if let length = fields.first(where: { $0.0 == "content-length" }).flatMap({ Int($0.1) }) {
             guard body.count >= length else {
-                throw Failure(description: "The admin API closed the connection after \(body.count) of \(length) body bytes.")
+                throw Failure(description: "The server closed the connection after \(body.count) of \(length) body bytes.")
             }
             body = Array(body[..<length])
         } else if fields.contains(where: { $0.0 == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
@@ -203,10 +206,10 @@ struct AdminClient: Sendable {
         while true {
             guard let lineEnd = (index..<max(index, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }),
                 let size = Int(String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first?.trimmingSpaces ?? "", radix: 16)
-            else { throw Failure(description: "The admin API sent a malformed chunked body.") }
+            else { throw Failure(description: "The server sent a malformed chunked body.") }
             let start = lineEnd + 2
             if size == 0 { return body }
-            guard start + size <= bytes.count else { throw Failure(description: "The admin API sent a truncated chunked body.") }
+            guard start + size <= bytes.count else { throw Failure(description: "The server sent a truncated chunked body.") }
             body += bytes[start..<(start + size)]
             index = start + size + 2
         }

@@ -1,0 +1,88 @@
+public import FoglineConfig
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SiteProvisioning {
+    /// The files ``write(to:)`` puts in the output directory.
+    public enum FileName {
+        /// Mosquitto `password_file` (hashes only; mode 0644 so that the broker's user reads it).
+        public static let passwords = "mosquitto.passwd"
+        /// Mosquitto `acl_file` (mode 0644).
+        public static let acl = "mosquitto.acl"
+        /// The devices' secrets (mode 0600).
+        public static let deviceCredentials = "devices.credentials"
+        /// A node's password, for its `broker.password_file` (mode 0600).
+        public static func nodePassword(_ node: String) -> String { "\(node).password" }
+    }
+
+    /// Passwords issued by an earlier run into `directory`: the devices' credentials file and
+    /// each node's password file, when present.
+    public static func existingPasswords(in directory: String, nodes: [String]) throws(ConfigErrors) -> [String: String] {
+        var passwords: [String: String] = [:]
+        let credentials = "\(directory)/\(FileName.deviceCredentials)"
+        if FileManager.default.fileExists(atPath: credentials) {
+            passwords = try DeviceCredentials.read(path: credentials).passwords
+        }
+        for node in nodes {
+            let path = "\(directory)/\(FileName.nodePassword(node))"
+            if let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let line = text.split(separator: "\n").first?.trimmingCharacters(in: .whitespaces), !line.isEmpty
+            {
+                passwords[node] = line
+            }
+        }
+        return passwords
+    }
+
+    /// Writes every file into `directory` (created if missing), each atomically (a temporary
+    /// file created with its final mode, then renamed), so a secret is never readable by others,
+    /// not even for a moment. Returns the paths written.
+    @discardableResult
+    public func write(to directory: String, random: inout some RandomNumberGenerator) throws(ProvisioningError) -> [String] {
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw .io(path: directory, reason: error.localizedDescription)
+        }
+        var files: [(name: String, text: String, mode: mode_t)] = [
+            (FileName.passwords, passwordFile(random: &random), 0o644),
+            (FileName.acl, aclFile, 0o644),
+            (FileName.deviceCredentials, deviceCredentials.rendered, 0o600),
+        ]
+        for node in nodes { files.append((FileName.nodePassword(node), passwords[node]! + "\n", 0o600)) }
+        var written: [String] = []
+        for file in files {
+            let path = "\(directory)/\(file.name)"
+            try Self.writeAtomically(Array(file.text.utf8), to: path, mode: file.mode)
+            written.append(path)
+        }
+        return written
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t) throws(ProvisioningError) {
+        let temporary = "\(path).tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                unlink(temporary)
+                throw .io(path: path, reason: reason)
+            }
+            offset += count
+        }
+        // The mode given to open is reduced by the umask; set it exactly.
+        fchmod(descriptor, mode)
+        fsync(descriptor)
+        close(descriptor)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .io(path: path, reason: reason)
+        }
+    }
+}
