@@ -28,9 +28,11 @@ struct SiteReconcileProcessTests {
 
     @Test("outage, edits on both sides, the uplink holder killed: both sides end equal, nothing lost or counted twice",
           .timeLimit(.minutes(8)), arguments: Backend.available)
-    func reconcileUnderFaults(backend: Backend) throws {
+    func reconcileUnderFaults(backend: Backend) async throws {
+        // Async, polling with Task.sleep: a test that blocks for minutes holds one of the two
+        // cooperative threads and starves the async tests running beside it.
         let site = try ReconcilingSite(backend: backend)
-        try site.start()
+        try await site.start()
 
         let sim = try SimulatorProcess(
             broker: site.siteBroker, directory: site.directory,
@@ -38,7 +40,7 @@ struct SiteReconcileProcessTests {
                 + ["--count", "\(Self.perProfile)", "--rate", "1", "--duration", "70", "--seed", "2026"])
         defer { _ = try? sim.finish(stop: true) }
         let deviceCount = Self.profiles.count * Self.perProfile
-        try waitUntil("the aggregator to hold readings of all \(deviceCount) devices", seconds: 60) {
+        try await pollUntil("the aggregator to hold readings of all \(deviceCount) devices", seconds: 60) {
             try site.cloudDeviceIDs().count == deviceCount
         }
 
@@ -48,15 +50,15 @@ struct SiteReconcileProcessTests {
         let edgeLast = try site.editBothSides(device: "thermostat-0002", edgeValue: 12, cloudValue: 32, cloudFirst: true)
 
         // Kill the uplink holder; another node takes the role and the killed node's devices.
-        let holder = try site.uplinkHolder()
+        let holder = try await site.uplinkHolder()
         let survivors = site.nodes.indices.filter { $0 != holder }
         let storedBefore = try site.readingsStored(by: survivors)
         site.nodes[holder].stopEdge(signal: SIGKILL)
-        try waitUntil("a surviving node to hold cloud-uplink", seconds: 30) { try site.uplinkHolder(among: survivors) != nil }
-        try waitUntil("the survivors to own every shard", seconds: 30) {
+        try await pollUntil("a surviving node to hold cloud-uplink", seconds: 30) { try site.uplinkHolder(among: survivors) != nil }
+        try await pollUntil("the survivors to own every shard", seconds: 30) {
             try survivors.flatMap { try site.ownedShards(site.nodes[$0]) }.sorted() == Array(0..<16)
         }
-        try waitUntil("the site to keep ingesting without the killed node", seconds: 60) {
+        try await pollUntil("the site to keep ingesting without the killed node", seconds: 60) {
             try site.readingsStored(by: survivors) > storedBefore + 400
         }
         try site.startNode(holder)
@@ -64,12 +66,13 @@ struct SiteReconcileProcessTests {
         if backend == .postgres {
             // Mid-sync: as soon as the first instance merges a batch of the backlog, kill it.
             let merged = try site.cloudMetric("fogline_cloud_merges_total", instance: 0) ?? 0
-            try waitUntil("the first aggregator to merge part of the backlog", seconds: 60) {
+            try await pollUntil("the first aggregator to merge part of the backlog", seconds: 60) {
                 (try site.cloudMetric("fogline_cloud_merges_total", instance: 0) ?? 0) > merged
             }
             site.killCloudInstance(0)
         }
 
+        try await pollUntil("the simulator's run to end", seconds: 150) { !sim.program.process.isRunning }
         let (status, report) = try sim.finish()
         #expect(status == 0, "fogline-sim failed:\n\(sim.log.suffix(3_000))")
         let published = try #require(report?.devices, "no simulator report:\n\(sim.log.suffix(3_000))")
@@ -78,7 +81,7 @@ struct SiteReconcileProcessTests {
         // Telemetry: the aggregator holds every reading the simulator published, once.
         var mismatches: [String] = []
         do {
-            try waitUntil("the aggregator to hold every published reading", seconds: 150) {
+            try await pollUntil("the aggregator to hold every published reading", seconds: 150) {
                 mismatches = try published.sorted { $0.key < $1.key }.compactMap { id, device in
                     let telemetry = try site.cloudDevice(id)?["telemetry"]
                     // A reading a device sent twice (a replay one node asked for, reaching
@@ -99,7 +102,7 @@ struct SiteReconcileProcessTests {
         // Views: every edge shows exactly what the aggregator shows.
         var differences: [String] = []
         do {
-            try waitUntil("every edge's view of every device to equal the aggregator's", seconds: 90) {
+            try await pollUntil("every edge's view of every device to equal the aggregator's", seconds: 90) {
                 differences = []
                 for id in published.keys.sorted() {
                     guard let cloud = try site.cloudDevice(id) else { differences.append("\(id): not at the aggregator"); continue }
@@ -123,7 +126,7 @@ struct SiteReconcileProcessTests {
             let cloud = try #require(try site.cloudDevice(device))
             #expect(cloud["desired"]?["setpoint"]?.numberValue == winner.value, "\(device): \(cloud["desired"].map { "\($0)" } ?? "-")")
             #expect(cloud["hlc"]?["desired"]?["setpoint"]?.stringValue == winner.stamp.description)
-            try waitUntil("\(device)'s retained desired to carry the winner", seconds: 20) {
+            try await pollUntil("\(device)'s retained desired to carry the winner", seconds: 20) {
                 try site.retainedDesired(device)?["fields"]?["setpoint"]?.numberValue == winner.value
             }
         }
@@ -163,7 +166,7 @@ final class ReconcilingSite {
     }
 
     /// Keys, the aggregator(s), then the three nodes; returns once the quorum owns every shard.
-    func start() throws {
+    func start() async throws {
         try Data((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 53 &+ 7) }).write(to: directory.appendingPathComponent("site.key"))
         var trusted = ""
         let keygen = ProgramProcess.buildDirectory.appendingPathComponent("fogline-edge").path
@@ -189,12 +192,12 @@ final class ReconcilingSite {
                 arguments: ["serve", "--config", config.path, "--broker", cloudBroker.url, "--http", "127.0.0.1:\(port)", "--db", database],
                 logDirectory: directory)
             clouds.append(cloud)
-            try waitUntil("aggregator \(index)'s /healthz") {
+            try await pollUntil("aggregator \(index)'s /healthz") {
                 (try? HTTPTestClient.request(port: port, method: "GET", path: "/healthz").status) == 200
             }
         }
         for index in nodes.indices { try startNode(index) }
-        try waitUntil("the 16 shards to be owned once each", seconds: 30) { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }
+        try await pollUntil("the 16 shards to be owned once each", seconds: 30) { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }
     }
 
     /// Starts (or restarts, on its data) node `index`: peered with the others, uplink configured.
@@ -235,9 +238,9 @@ final class ReconcilingSite {
         }
     }
 
-    func uplinkHolder() throws -> Int {
+    func uplinkHolder() async throws -> Int {
         var holder: Int?
-        try waitUntil("a node to hold cloud-uplink") {
+        try await pollUntil("a node to hold cloud-uplink") {
             holder = try uplinkHolder(among: nil)
             return holder != nil
         }
