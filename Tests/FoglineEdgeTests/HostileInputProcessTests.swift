@@ -61,12 +61,12 @@ struct HostileInputProcessTests {
             let key = try await session(&connection)
             recorded = PeerWire.frame(PeerWire.data(counter: 1, body: Self.heartbeat(from: "edge-b", sequence: 1), sessionKey: key))
             try await connection.write(recorded)
-            try await connection.write(recorded)
+            await connection.writeRefused(recorded)
             try await connection.expectClosedByServer()
         }
         try await RawPeerConnection.with(port: peerPort) { connection in
             _ = try await session(&connection)
-            try await connection.write(recorded)
+            await connection.writeRefused(recorded)
             try await connection.expectClosedByServer()
         }
         // Length prefixes far beyond the limits, before authenticating (many connections) and after.
@@ -74,13 +74,13 @@ struct HostileInputProcessTests {
         for _ in 0..<oversizedBeforeHello {
             try await RawPeerConnection.with(port: peerPort) { connection in
                 _ = try await connection.readFrame()
-                try await connection.write([0xFF, 0xFF, 0xFF, 0xF0] + Array(repeating: 0xAB, count: 4_096))
+                await connection.writeRefused([0xFF, 0xFF, 0xFF, 0xF0] + Array(repeating: 0xAB, count: 4_096))
                 try await connection.expectClosedByServer()
             }
         }
         try await RawPeerConnection.with(port: peerPort) { connection in
             _ = try await session(&connection)
-            try await connection.write([0x7F, 0xFF, 0xFF, 0xFF])
+            await connection.writeRefused([0x7F, 0xFF, 0xFF, 0xFF])
             try await connection.expectClosedByServer()
         }
         // A frame cut off by the end of the stream; a hello that is not one.
@@ -90,7 +90,7 @@ struct HostileInputProcessTests {
         }
         try await RawPeerConnection.with(port: peerPort) { connection in
             _ = try await connection.readFrame()
-            try await connection.write(PeerWire.frame([0x02] + Array(repeating: 0x41, count: 200)))
+            await connection.writeRefused(PeerWire.frame([0x02] + Array(repeating: 0x41, count: 200)))
             try await connection.expectClosedByServer()
         }
         // Authenticated but not a peer frame: large junk bodies, each refused by the decoder.

@@ -405,6 +405,13 @@ struct RawPeerConnection {
         try await outbound.write(ByteBuffer(bytes: bytes))
     }
 
+    /// Writes bytes the server is expected to refuse by closing the connection. It may close
+    /// before they are all written (having read enough to refuse them): that is the outcome the
+    /// caller checks next with ``expectClosedByServer(sourceLocation:)``, not a failure.
+    func writeRefused(_ bytes: [UInt8]) async {
+        try? await outbound.write(ByteBuffer(bytes: bytes))
+    }
+
     /// True once the server has closed (reset counts as closed); false if it sends more bytes.
     mutating func closedByServer() async throws -> Bool {
         do {
