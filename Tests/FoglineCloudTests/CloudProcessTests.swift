@@ -48,10 +48,13 @@ final class CloudProcessTests {
         log_level: debug
         \(extra)
         """.write(to: config, atomically: true, encoding: .utf8)
+        // A PostgreSQL URL carries its password, which `--db` refuses: it goes in the environment.
+        let postgres = database.hasPrefix("postgres")
         return try ProgramProcess(
             "fogline-cloud",
-            arguments: ["serve", "--config", config.path, "--broker", broker.url, "--http", "127.0.0.1:\(httpPort)", "--db", database],
-            logDirectory: directory)
+            arguments: ["serve", "--config", config.path, "--broker", broker.url, "--http", "127.0.0.1:\(httpPort)"]
+                + (postgres ? [] : ["--db", database]),
+            environment: postgres ? ["FOGLINE_DATABASE_URL": database] : [:], logDirectory: directory)
     }
 
     func get(_ path: String, port: Int? = nil) throws -> HTTPTestClient.Response {

@@ -187,10 +187,12 @@ final class ReconcilingSite {
         for (index, port) in cloudPorts.enumerated() {
             let config = directory.appendingPathComponent("cloud-\(index).yaml")
             try "instance: agg-\(index)\n\(schema)sites:\n  plant-1:\n    nodes:\n\(trusted)".write(to: config, atomically: true, encoding: .utf8)
+            // A PostgreSQL URL carries its password, which `--db` refuses: it goes in the environment.
             let cloud = try ProgramProcess(
                 "fogline-cloud",
-                arguments: ["serve", "--config", config.path, "--broker", cloudBroker.url, "--http", "127.0.0.1:\(port)", "--db", database],
-                logDirectory: directory)
+                arguments: ["serve", "--config", config.path, "--broker", cloudBroker.url, "--http", "127.0.0.1:\(port)"]
+                    + (backend == .postgres ? [] : ["--db", database]),
+                environment: backend == .postgres ? ["FOGLINE_DATABASE_URL": database] : [:], logDirectory: directory)
             clouds.append(cloud)
             try await pollUntil("aggregator \(index)'s /healthz") {
                 (try? HTTPTestClient.request(port: port, method: "GET", path: "/healthz").status) == 200
