@@ -220,7 +220,7 @@ extension CloudProcessTests {
         let merges = (try metric("fogline_cloud_merges_total") ?? 0) + (try metric("fogline_cloud_merges_total", port: secondPort) ?? 0)
         #expect(Double(ackCount()) == merges, "one ack per merged batch, whichever instance completed it")
         for port in [httpPort, secondPort] {
-            let devices = try StrictJSON.parse(try get("/v1/sites/plant-1/devices", port: port).body)
+            let devices = try StrictJSON.parse(try get("/v1/sites/plant-1/devices", port: port).body, limits: .init(maxBytes: 8 << 20, maxDepth: 32))
             #expect(devices.arrayElements?.count == 400)
         }
         await edge.disconnect()
