@@ -55,6 +55,12 @@ public struct ReplicaSummary: Sendable, Hashable {
         self.context = context
         self.kernelDigest = kernelDigest
     }
+
+    /// Whether a replica that sent this summary lacks nothing of one that sent `other`: then
+    /// anti-entropy has no batch to build, and need not read any state.
+    public func holdsEverything(of other: ReplicaSummary) -> Bool {
+        kernelDigest == other.kernelDigest && context.includes(other.context)
+    }
 }
 
 /// A dot store together with its own causal context: a complete, standalone delta CRDT.

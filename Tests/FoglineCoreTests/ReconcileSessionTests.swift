@@ -174,6 +174,19 @@ struct ReconcileSessionTests {
         #expect(link.states[1] == written)
     }
 
+    @Test("what the other side is known to hold is unknown until it speaks, then survives a disconnect")
+    func knownRemoteHolds() {
+        let written = writtenState(seed: 17, writes: 25)
+        var link = Link(written, SiteState())
+        link.connect()
+        #expect(link.sessions[0].knownRemoteHolds == nil, "nothing heard yet: nothing may be assumed held")
+        link.settle()
+        let held = link.sessions[0].knownRemoteHolds
+        #expect(held != nil && held!.includes(written.context), "after acknowledgements the receiver holds every write")
+        link.sessions[0].disconnected()
+        #expect(link.sessions[0].knownRemoteHolds == held, "a dropped link forgets nothing the other side said")
+    }
+
     @Test("an unacknowledged batch is sent again after the timeout; an unanswered hello too")
     func timeouts() {
         let written = writtenState(seed: 5, writes: 20)

@@ -29,7 +29,7 @@ struct SiteBatchPlan {
     /// `true` when the peer lacks nothing: it holds every stored dot (hence every entry) and the
     /// same kernel. No row needs reading.
     var peerLacksNothing: Bool {
-        peer.kernelDigest == alarms.digest && peer.context.includes(context)
+        peer.holdsEverything(of: ReplicaSummary(context: context, kernelDigest: alarms.digest))
     }
 
     /// The reads, per writer and table.

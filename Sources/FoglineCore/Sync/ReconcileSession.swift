@@ -72,6 +72,14 @@ public struct ReconcileSession: Sendable {
     public private(set) var phase = Phase.disconnected
     /// What the other side is known to hold durably.
     public private(set) var remoteHolds = CausalContext()
+    /// Whether the other side has said what it holds (a hello or an acknowledgement).
+    private var heardFromRemote = false
+
+    /// What the other side is known to hold durably, or `nil` before it has said anything. It
+    /// survives a disconnect (it only grows from what the other side said until its next hello
+    /// replaces it), so an edge can tell, while the link is down, which of its rows the
+    /// aggregator already has before dropping them.
+    public var knownRemoteHolds: CausalContext? { heardFromRemote ? remoteHolds : nil }
     /// The other side's dot-kernel digest as it last said.
     public private(set) var remoteKernelDigest: UInt64 = 0
     private var inFlight: [InFlight] = []
@@ -113,6 +121,7 @@ public struct ReconcileSession: Sendable {
         let reply: Bool
         if case .greeting = phase { reply = false } else { reply = wantsReply }
         remoteHolds = summary.context
+        heardFromRemote = true
         remoteKernelDigest = summary.kernelDigest
         inFlight.removeAll()
         kernelSettled = nil
@@ -150,6 +159,7 @@ public struct ReconcileSession: Sendable {
             inFlight.removeAll()
         }
         remoteHolds.formUnion(summary.context)
+        heardFromRemote = true
         remoteKernelDigest = summary.kernelDigest
         return pump(local: local, at: now)
     }

@@ -132,7 +132,8 @@ public actor EdgeNode {
                 client: try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)"),
                 signingKey: try configuration.cloud.signingKey.map(SigningKeyFile.load),
                 maxPartBytes: configuration.cloud.maxPartBytes,
-                helloIntervalMilliseconds: UInt64(configuration.cloud.helloIntervalSeconds) * 1_000, session: session)
+                helloIntervalMilliseconds: UInt64(configuration.cloud.helloIntervalSeconds) * 1_000, session: session,
+                wallClock: wallClock)
             let quorum = quorum
             uplink = CloudUplink(
                 settings: settings, store: store, logger: logger,
@@ -760,10 +761,6 @@ public actor EdgeNode {
         return MQTTMessage(
             topic: FoglineTopic.nodeStatus(site: configuration.site, node: configuration.node).string,
             payload: payload, qos: .atLeastOnce, retain: true)
-    }
-
-    static func wallMilliseconds() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970 * 1_000))
     }
 
     private nonisolated func currentMoment() -> DevicePlane.Moment {

@@ -23,6 +23,8 @@ actor CloudUplink {
         var maxPartBytes: Int
         var helloIntervalMilliseconds: UInt64
         var session: ReconcileSession.Configuration
+        /// The node's wall clock (for `lastContactMilliseconds`).
+        var wallClock: WallClock
     }
 
     /// What the uplink has done, for status and metrics.
@@ -57,12 +59,15 @@ actor CloudUplink {
     private var assembler = SyncBatchAssembler()
     private var client: MQTTClient?
     private var connection: Task<Void, Never>?
+    /// Subscribed to the down topic on the current connection (a failed subscribe is retried).
+    private var subscribed = false
     private var lastHelloAt: UInt64 = 0
     private var auditSentAt: UInt64?
     private(set) var statistics = Statistics()
 
-    /// What the aggregator is known to hold durably, while this node runs the uplink.
-    var aggregatorHolds: CausalContext? { client != nil && session.phase == .open ? session.remoteHolds : nil }
+    /// What the aggregator is known to hold durably, while this node holds the uplink role —
+    /// also while its broker is unreachable, which is when the outbox fills.
+    var aggregatorHolds: CausalContext? { client != nil ? session.knownRemoteHolds : nil }
 
     var upTopic: String { "fogline/v1/sync/\(settings.site)/\(settings.node)/up" }
     var downTopic: String { "fogline/v1/sync/\(settings.site)/\(settings.node)/down" }
@@ -99,6 +104,7 @@ actor CloudUplink {
             await deactivate()
         }
         guard client != nil else { return }
+        if statistics.connected, !subscribed { await openSession() }
         let now = monotonicMilliseconds()
         assembler.expire(at: now)
         var actions = session.tick(local: replica(), at: now)
@@ -151,19 +157,31 @@ actor CloudUplink {
         switch event {
         case .connected:
             statistics.connected = true
-            do { try await client.subscribe(downTopic, qos: .atLeastOnce) } catch {
-                logger.error("cannot subscribe to the uplink's down topic", metadata: ["topic": "\(downTopic)", "error": "\(error)"])
-                return
-            }
-            let now = monotonicMilliseconds()
-            lastHelloAt = now
-            auditSentAt = nil
-            await perform(session.connected(local: replica(), at: now))
+            subscribed = false
+            await openSession()
         case .disconnected, .connectFailed:
             if statistics.connected { logger.warning("cloud uplink: \(event)") }
             statistics.connected = false
+            subscribed = false
             session.disconnected()
         }
+    }
+
+    /// Subscribes to the down topic, then says hello. A failed subscribe is retried on the next
+    /// tick: without it the aggregator's answers would never arrive.
+    private func openSession() async {
+        guard let client else { return }
+        do { try await client.subscribe(downTopic, qos: .atLeastOnce) } catch {
+            logger.error(
+                "cannot subscribe to the uplink's down topic; retrying every second. Check that the cloud broker's ACL lets this client subscribe to it",
+                metadata: ["topic": "\(downTopic)", "error": "\(error)"])
+            return
+        }
+        subscribed = true
+        let now = monotonicMilliseconds()
+        lastHelloAt = now
+        auditSentAt = nil
+        await perform(session.connected(local: replica(), at: now))
     }
 
     // MARK: Incoming
@@ -185,10 +203,10 @@ actor CloudUplink {
         do {
             switch frame.body {
             case .hello(let hello):
-                statistics.lastContactMilliseconds = EdgeNode.wallMilliseconds()
+                statistics.lastContactMilliseconds = settings.wallClock.milliseconds()
                 await perform(session.receivedHello(try hello.toReplicaSummary(), wantsReply: hello.wantsReply, local: replica(), at: now))
             case .ack(let ack):
-                statistics.lastContactMilliseconds = EdgeNode.wallMilliseconds()
+                statistics.lastContactMilliseconds = settings.wallClock.milliseconds()
                 if ack.refused { statistics.batchesRefused += 1 } else { statistics.batchesAcknowledged += 1 }
                 await perform(session.receivedAcknowledgement(
                     id: ack.batchID, merged: !ack.refused, summary: try ack.toReplicaSummary(), local: replica(), at: now))

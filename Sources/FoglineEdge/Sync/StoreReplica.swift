@@ -21,6 +21,9 @@ struct StoreReplica: ReconcileReplica {
     }
 
     func batch(since peer: ReplicaSummary, maxEntries: Int) -> SiteDelta? {
+        // Sessions ask after every tick, ack and local write; reading a window folds the
+        // telemetry journal, so answer "nothing" without touching the store when nothing is lacking.
+        if peer.holdsEverything(of: summary) { return nil }
         do {
             return try store.replicaWindow(since: peer, entriesPerWriter: maxEntries).batch(since: peer, maxEntries: maxEntries)
         } catch {
