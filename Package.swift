@@ -180,7 +180,10 @@ let package = Package(
         // .ci/run does), its HTTP API, and fogline-cloud against real brokers.
         .testTarget(
             name: "FoglineCloudTests",
-            dependencies: ["FoglineCloud", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineMQTT", "FoglineTesting", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "FoglineCloud", "FoglineConfig", "FoglineCore", "FoglineDash", "FoglineWire", "FoglineMQTT", "FoglineTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings),
         // Snapshot tests of the dashboard's frames (Snapshots/; FOGLINE_RECORD_SNAPSHOTS=1 re-records),
         // the cell-diff writer, key decoding and the reducer. The tmux test is in FoglineCloudTests.

@@ -13,6 +13,15 @@ public struct BearerToken: Sendable {
         expected = bytes
     }
 
+    /// Why a request to an API guarded by `token` is refused (nil: it may go on). `GET /healthz`
+    /// stays open: probes carry no token, and it tells only whether the server runs. `owner`
+    /// names whose token it is ("this node", "this aggregator") in the problem.
+    public static func refusal(method: String, path: String, authorization: String?, token: BearerToken?, owner: String) -> String? {
+        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        guard let token, !(method == "GET" && route == "/healthz"), !token.authorizes(authorization) else { return nil }
+        return authorization == nil ? "no Authorization header" : "the token is not \(owner)'s"
+    }
+
     /// Whether an `Authorization` header value carries this token. The scheme is matched
     /// case-insensitively; the token itself exactly.
     public func authorizes(_ authorization: String?) -> Bool {

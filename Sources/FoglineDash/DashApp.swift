@@ -17,10 +17,12 @@ public struct DashOptions: Sendable {
     public var device: String?
     /// Open the site's audit pane at start.
     public var audit: Bool
+    /// The aggregator's API token (`--token-file` or `FOGLINE_API_TOKEN`), nil when it has none.
+    public var token: String?
 
     public init(
         url: String, intervalMilliseconds: Int = 250, ascii: Bool = false, colour: Bool = true, site: String? = nil,
-        device: String? = nil, audit: Bool = false
+        device: String? = nil, audit: Bool = false, token: String? = nil
     ) {
         self.url = url
         self.intervalMilliseconds = intervalMilliseconds
@@ -29,6 +31,7 @@ public struct DashOptions: Sendable {
         self.site = site
         self.device = device
         self.audit = audit
+        self.token = token
     }
 
     /// The state the dashboard starts in: the views `site`, `device` and `audit` open.
@@ -62,7 +65,7 @@ public enum DashApp {
     /// Fetches once and returns the frame as plain text (`--once`). The frame shows the banner
     /// when the aggregator did not answer; `reachable` says whether it did.
     public static func once(_ options: DashOptions, size: TerminalSize) throws(DashDataError) -> (text: String, reachable: Bool) {
-        let client = try DashClient(url: options.url)
+        let client = try DashClient(url: options.url, token: options.token)
         var state = options.initialState(aggregator: client.url, nowMs: wallMilliseconds())
         var rate = MessageRate()
         do {
@@ -75,7 +78,7 @@ public enum DashApp {
 
     /// Runs the interactive dashboard until `q`, Ctrl-C or a signal.
     public static func run(_ options: DashOptions) throws(DashDataError) {
-        let client = try DashClient(url: options.url)
+        let client = try DashClient(url: options.url, token: options.token)
         let terminal = try Terminal()
         defer { terminal.close() }
         let fetcher = Fetcher(client: client, intervalMilliseconds: options.intervalMilliseconds, wake: terminal.waker)

@@ -10,8 +10,10 @@ public struct DashClient: Sendable {
     /// API answers can be larger than a device payload (a site's device list).
     static let limits = JSONLimits(maxBytes: 64 << 20, maxDepth: 32)
 
-    /// - Parameter url: `http://HOST:PORT` (or `HOST:PORT`), as `--url` takes it.
-    public init(url: String, timeoutSeconds: Int = 3) throws(DashDataError) {
+    /// - Parameters:
+    ///   - url: `http://HOST:PORT` (or `HOST:PORT`), as `--url` takes it.
+    ///   - token: the aggregator's API token, sent as `Authorization: Bearer …` (nil: none).
+    public init(url: String, token: String? = nil, timeoutSeconds: Int = 3) throws(DashDataError) {
         var address = Substring(url)
         if address.hasPrefix("https://") {
             throw DashDataError("\(url): the aggregator's API is plain HTTP; reach a remote one through an SSH tunnel (ssh -L 8480:127.0.0.1:8480 HOST) or a TLS-terminating proxy on this machine")
@@ -26,6 +28,7 @@ public struct DashClient: Sendable {
             throw DashDataError("\(url) is not http://HOST:PORT (e.g. http://127.0.0.1:8480)")
         }
         client.timeoutSeconds = timeoutSeconds
+        client.token = token
         http = client
         self.url = "http://\(address)"
     }
@@ -62,7 +65,9 @@ public struct DashClient: Sendable {
 
     private func text(_ path: String) throws(DashDataError) -> String {
         let response: PlainHTTPClient.Response
-        do { response = try http.get(path) } catch { throw DashDataError(error.description) }
+        do { response = try http.get(path) } catch {
+            throw DashDataError("\(error.description) Is `fogline-cloud serve` running at \(url)? Check --url.")
+        }
         guard response.status == 200 else {
             let message = (try? StrictJSON.parse(response.body, limits: Self.limits))?["error"]?.stringValue ?? response.text
             throw DashDataError("GET \(path) answered \(response.status): \(message)")

@@ -108,6 +108,8 @@ struct Dash: ParsableCommand {
     var device: String?
     @Flag(name: .long, help: "Open the audit pane of --site at start.")
     var audit = false
+    @Option(name: .customLong("token-file"), help: "File whose first line is the aggregator's API token (default: $FOGLINE_API_TOKEN, if set).")
+    var tokenFile: String?
 
     func validate() throws {
         if device != nil || audit, site == nil { throw ValidationError("--device and --audit need --site SITE") }
@@ -121,9 +123,16 @@ struct Dash: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let locale = ["LC_ALL", "LC_CTYPE", "LANG"].lazy.compactMap { environment[$0] }.first { !$0.isEmpty } ?? ""
         let utf8 = locale.lowercased().contains("utf-8") || locale.lowercased().contains("utf8")
+        // The token never comes from a flag (other users could read it in `ps`).
+        let tokenSource = tokenFile.map(SecretSource.file)
+            ?? SecretSource.resolve(file: nil, variable: CloudConfiguration.SecretVariable.apiToken, environment: environment)
+        var token: String?
+        if let tokenSource {
+            do { token = try tokenSource.text(environment: environment) } catch { throw ValidationError(error.description) }
+        }
         let options = DashOptions(
             url: url, intervalMilliseconds: intervalMilliseconds, ascii: ascii || !utf8,
-            colour: (environment["NO_COLOR"] ?? "").isEmpty, site: site, device: device, audit: audit)
+            colour: (environment["NO_COLOR"] ?? "").isEmpty, site: site, device: device, audit: audit, token: token)
         do {
             if once {
                 let frameSize = size.flatMap(TerminalSize.init(parsing:)) ?? DashApp.terminalSize ?? .minimum

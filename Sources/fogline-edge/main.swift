@@ -169,7 +169,9 @@ struct Provision: AsyncParsableCommand {
         do { text = try ConfigFile.text(at: config) } catch { throw printed(error) }
         if let text, let config {
             let loaded: EdgeConfiguration
-            do { loaded = try EdgeConfiguration.load(text: text, file: config) } catch { throw printed(error) }
+            do {
+                loaded = try EdgeConfiguration.load(text: text, file: config, environment: ProcessInfo.processInfo.environment)
+            } catch { throw printed(error) }
             siteName = siteName ?? loaded.site
             nodeNames += [loaded.node] + loaded.quorum.peers.keys.sorted()
         }
@@ -181,7 +183,7 @@ struct Provision: AsyncParsableCommand {
         let deviceIDs: [String]
         let existing: [String: String]
         do {
-            deviceIDs = try SiteProvisioning.deviceList(try ConfigFile.text(at: devices) ?? "", file: devices)
+            deviceIDs = try SiteProvisioning.deviceList(try ConfigFile.text(at: devices, flag: "--devices", kind: "device list") ?? "", file: devices)
             existing = try SiteProvisioning.existingPasswords(in: out, nodes: nodes)
         } catch { throw printed(error) }
         do { return try SiteProvisioning(site: site, nodes: nodes, devices: deviceIDs, existing: existing, random: &random) } catch {

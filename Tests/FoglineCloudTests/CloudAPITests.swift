@@ -1,6 +1,7 @@
 import FoglineCloud
 import FoglineConfig
 import FoglineCore
+import FoglineDash
 import FoglineTesting
 import FoglineWire
 import Foundation
@@ -262,6 +263,20 @@ struct CloudAPITests {
         #expect(fixture.pushed.sites.withLock { $0 }.isEmpty, "a refused write changes nothing")
         let right = try await requestOffPool(port: port, "GET", "/v1/sites", headers: ["Authorization": "Bearer \(secret)"])
         #expect(right.status == 200)
+
+        // The dashboard's client sends the token it is given (--token-file or FOGLINE_API_TOKEN).
+        let url = "http://127.0.0.1:\(port)"
+        let withToken = try await offPool { () throws -> Int in
+            var rate = MessageRate()
+            return try DashClient(url: url, token: secret).fetch(FetchPlan(), atMs: 0, rate: &rate).sites.count
+        }
+        #expect(withToken == (try StrictJSON.parse(right.body)).arrayElements?.count)
+        let withoutToken: String = try await offPool {
+            var rate = MessageRate()
+            do { _ = try DashClient(url: url).fetch(FetchPlan(), atMs: 0, rate: &rate) } catch { return "\(error)" }
+            return "no error"
+        }
+        #expect(withoutToken.contains("401") && withoutToken.contains("FOGLINE_API_TOKEN"), "\(withoutToken)")
     }
 
     @Test("the Hummingbird server serves the API over HTTP")

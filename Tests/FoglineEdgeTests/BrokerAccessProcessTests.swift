@@ -31,7 +31,7 @@ final class BrokerAccessProcessTests {
         try ("# test site\n" + devices.joined(separator: "\n") + "\n").write(to: list, atomically: true, encoding: .utf8)
         let cli = ProgramProcess.buildDirectory.appendingPathComponent("fogline-edge").path
         let arguments = ["provision", "--site", "plant-1", "--node", "edge-a", "--devices", list.path, "--out", out.path]
-        let (status, output) = try await OffPool.run(throwing: { try ProgramProcess.run(cli, arguments) })
+        let (status, output) = try await offPool({ try ProgramProcess.run(cli, arguments) })
         try #require(status == 0, "provision failed: \(output)")
         let passwords = try devices.map(password(of:)) + [try password(of: "edge-a")]
         #expect(!passwords.contains { output.contains($0) }, "no password is printed")
@@ -144,7 +144,7 @@ final class BrokerAccessProcessTests {
               password_file: \(out.appendingPathComponent("edge-a.password").path)
               ca_file: \(ca)
             """
-        try await OffPool.run(throwing: { try site.startEdge(configuration: configuration, brokerURL: "mqtts://127.0.0.1:\(tlsPort)") })
+        try await offPool({ try site.startEdge(configuration: configuration, brokerURL: "mqtts://127.0.0.1:\(tlsPort)") })
 
         let security = ["--credentials", out.appendingPathComponent("devices.credentials").path, "--ca-file", ca]
         let simulator = try SimulatorProcess(
@@ -152,11 +152,11 @@ final class BrokerAccessProcessTests {
             arguments: SimulatorProcess.profiles("thermostat") + ["--count", "3", "--rate", "5", "--duration", "3"] + security)
         let admin = AdminClient(port: site.adminPort)
         let ingested = await pollUntil(timeout: .seconds(60)) {
-            let known = (try? await OffPool.run(throwing: { try admin.devices() })) ?? [:]
+            let known = (try? await offPool({ try admin.devices() })) ?? [:]
             return devices.allSatisfy { (known[$0]?["telemetry"]?["received"]?.numberValue ?? 0) > 0 }
         }
         #expect(ingested, "every simulated device's telemetry reaches the edge over TLS\n\(simulator.log)\n\(site.log)")
-        let (status, report) = try await OffPool.run(throwing: { try simulator.finish() })
+        let (status, report) = try await offPool({ try simulator.finish() })
         #expect(status == 0, "\(simulator.log)")
         #expect(devices.allSatisfy { (report?.devices[$0]?.published ?? 0) > 0 })
 
@@ -164,7 +164,7 @@ final class BrokerAccessProcessTests {
         let short = try SimulatorProcess(
             broker: broker, directory: site.directory, brokerURL: "mqtts://127.0.0.1:\(tlsPort)",
             arguments: SimulatorProcess.profiles("thermostat") + ["--count", "4", "--duration", "1"] + security)
-        let (shortStatus, _) = try await OffPool.run(throwing: { try short.finish() })
+        let (shortStatus, _) = try await offPool({ try short.finish() })
         #expect(shortStatus != 0 && short.log.contains("no password for 1 simulated devices (thermostat-0004)"), "\(short.log)")
     }
 }

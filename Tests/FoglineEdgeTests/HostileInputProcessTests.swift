@@ -44,7 +44,7 @@ struct HostileInputProcessTests {
         let keyFile = site.directory.appendingPathComponent("site.key")
         try Data(Self.key).write(to: keyFile)
         let arguments = ["--listen", "127.0.0.1:\(peerPort)", "--site-key-file", keyFile.path, "--peer", "edge-b=127.0.0.1:\(absentPort)"]
-        try await OffPool.run(throwing: { try site.startEdge(extraArguments: arguments, awaitHealthy: false) })
+        try await offPool({ try site.startEdge(extraArguments: arguments, awaitHealthy: false) })
         let residentBefore = try #require(site.edge?.residentBytes)
 
         func session(_ connection: inout RawPeerConnection) async throws -> SymmetricKey {
@@ -107,8 +107,8 @@ struct HostileInputProcessTests {
             "unauthenticated": 1, "bad_counter": 1, "bad_tag": 1, "oversized": Double(oversizedBeforeHello + 1), "truncated": 1,
             "bad_hello": 1, "undecodable": Double(junkFrames),
         ]
-        let counted = await pollUntil { (try? await OffPool.run(throwing: { try Self.rejectedPeerFrames(site) })) == expected }
-        let rejected = try await OffPool.run(throwing: { try Self.rejectedPeerFrames(site) })
+        let counted = await pollUntil { (try? await offPool({ try Self.rejectedPeerFrames(site) })) == expected }
+        let rejected = try await offPool({ try Self.rejectedPeerFrames(site) })
         #expect(counted, "rejections in /metrics: \(rejected), want \(expected)\n\(site.log.suffix(3_000))")
 
         // An honest edge-b still gets a session, and its heartbeats make it live in /v1/status.
@@ -124,7 +124,7 @@ struct HostileInputProcessTests {
                 counter += 1
                 try await connection.write(PeerWire.frame(PeerWire.data(counter: counter, body: Self.heartbeat(from: "edge-b", sequence: counter), sessionKey: key)))
                 try await Task.sleep(for: .milliseconds(100))
-                let status = try await OffPool.run(throwing: { try admin.get("/v1/status") })
+                let status = try await offPool({ try admin.get("/v1/status") })
                 live = (status?["quorum"]?["members"]?.arrayElements ?? []).contains {
                     $0["name"]?.stringValue == "edge-b" && $0["live"]?.boolValue == true
                 }
@@ -138,7 +138,7 @@ struct HostileInputProcessTests {
     @Test("a device that floods malformed, oversized, too deep and misaddressed messages is refused and counted; honest devices are still ingested; memory stays bounded")
     func hostileDevice() async throws {
         let site = try EdgeUnderTest()
-        try await OffPool.run(throwing: { try site.startEdge(configuration: "devices:\n  max_payload_bytes: 4096\n") })
+        try await offPool({ try site.startEdge(configuration: "devices:\n  max_payload_bytes: 4096\n") })
         let residentBefore = try #require(site.edge?.residentBytes)
 
         var configuration = MQTTClientConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "hostile-device")
@@ -179,10 +179,10 @@ struct HostileInputProcessTests {
         // Every hostile message is either rejected with its reason or, had the node fallen
         // behind, dropped at its bounded inbox — counted either way.
         let accounted = await pollUntil(timeout: .seconds(60)) {
-            guard let counts = try? await OffPool.run(throwing: rejections) else { return false }
+            guard let counts = try? await offPool(rejections) else { return false }
             return counts.sum + counts.dropped == total
         }
-        let final = try await OffPool.run(throwing: rejections)
+        let final = try await offPool(rejections)
         #expect(accounted, "\(final) for \(Int(total)) messages")
         for flood in floods { #expect(final.byReason[flood.reason, default: 0] > 0, "nothing counted as \(flood.reason)") }
         if final.dropped == 0 {
@@ -197,10 +197,10 @@ struct HostileInputProcessTests {
         try await device.publish(MQTTMessage(topic: honest, payload: Array(#"{"seq":0,"values":{"temp":21}}"#.utf8), qos: .atLeastOnce))
         let admin = AdminClient(port: site.adminPort)
         let ingested = await pollUntil {
-            (try? await OffPool.run(throwing: { try admin.get("/v1/devices/honest-1") }))??["telemetry"]?["received"]?.numberValue == 1
+            (try? await offPool({ try admin.get("/v1/devices/honest-1") }))??["telemetry"]?["received"]?.numberValue == 1
         }
         #expect(ingested)
-        let health = try await OffPool.run(throwing: { try HTTPTestClient.request(port: site.adminPort, method: "GET", path: "/healthz").status })
+        let health = try await offPool({ try HTTPTestClient.request(port: site.adminPort, method: "GET", path: "/healthz").status })
         #expect(health == 200)
         let residentAfter = try #require(site.edge?.residentBytes)
         #expect(residentAfter - residentBefore < Self.memoryGrowthBound, "RSS \(residentBefore) → \(residentAfter) bytes")

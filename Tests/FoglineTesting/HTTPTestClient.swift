@@ -92,11 +92,7 @@ public func pollHTTP(
 public func requestOffPool(
     port: Int, _ method: String, _ path: String, body: [UInt8] = [], headers: [String: String] = [:]
 ) async throws -> HTTPTestClient.Response {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try HTTPTestClient.request(port: port, method: method, path: path, body: body, headers: headers) })
-        }
-    }
+    try await offPool { try HTTPTestClient.request(port: port, method: method, path: path, body: body, headers: headers) }
 }
 
 /// Polls `condition` with `Task.sleep` between checks until it holds or `seconds` pass: the async
@@ -117,7 +113,8 @@ public func pollUntil(_ what: @autoclosure () -> String, seconds: Double = 30, _
 }
 
 /// Runs blocking work (waiting for a child process, a blocking client) on a dispatch queue, off
-/// Swift's cooperative pool.
+/// Swift's cooperative pool. (CPU-heavy work that must not run beside other tests' timing goes
+/// through ``OffPool/run(_:)``'s serial queue instead.)
 public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }

@@ -18,19 +18,13 @@ public enum OffPool {
     }
 }
 
-extension OffPool {
-    /// Runs blocking work (a child process, a blocking HTTP request) off the pool; rethrows its error.
-    public static func run<T: Sendable>(throwing body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await run { Result { try body() } }.get()
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held (for tests
+/// that report the state they saw in their own expectation). See ``pollUntil(_:seconds:_:)``.
 public func pollUntil(timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
+    do {
+        try await pollUntil("", seconds: Double(timeout.components.seconds), { await condition() })
+        return true
+    } catch {
+        return false
     }
-    return await condition()
 }

@@ -25,14 +25,11 @@ public struct CloudHTTPServer: Sendable {
         self.logger = logger
     }
 
-    /// The 401 answer for a request without the token, or nil when it may go on. `GET /healthz`
-    /// stays open: probes carry no token, and it tells only whether the server runs.
+    /// The 401 answer for a request without the token, or nil when it may go on.
     public static func refusal(method: String, path: String, authorization: String?, token: BearerToken?) -> CloudResponse? {
-        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
-        guard let token, !(method == "GET" && route == "/healthz") else { return nil }
-        if token.authorizes(authorization) { return nil }
-        let problem = authorization == nil ? "no Authorization header" : "the token is not this aggregator's"
-        return .error(401, "\(problem): send Authorization: Bearer TOKEN with the token of http.token_file or FOGLINE_API_TOKEN")
+        BearerToken.refusal(method: method, path: path, authorization: authorization, token: token, owner: "this aggregator").map { problem in
+            .error(401, "\(problem): send Authorization: Bearer TOKEN with the token of http.token_file or FOGLINE_API_TOKEN (fogline-cloud dash reads FOGLINE_API_TOKEN or --token-file)")
+        }
     }
 
     /// Serves until the task is cancelled. `onListening` gets the bound port (useful with port 0).

@@ -7,12 +7,12 @@ public import FoglineWire
 /// configuration refuses anything else), where the machine's own users are trusted.
 public enum AdminAccess {
     /// The 401 answer for `request`, or nil when it may go on.
-    public static func refusal(of request: AdminRequest, path: String, token: BearerToken?) -> AdminResponse? {
-        guard let token, !(request.method == "GET" && path == "/healthz") else { return nil }
-        if token.authorizes(request.authorization) { return nil }
-        let problem = request.authorization == nil ? "no Authorization header" : "the token is not this node's"
-        return .error(
-            401,
-            "\(problem): send Authorization: Bearer TOKEN with the token of admin.token_file or FOGLINE_ADMIN_TOKEN (fogline-edge commands read FOGLINE_ADMIN_TOKEN or --token-file)")
+    public static func refusal(of request: AdminRequest, token: BearerToken?) -> AdminResponse? {
+        BearerToken.refusal(method: request.method, path: request.path, authorization: request.authorization, token: token, owner: "this node")
+            .map { problem in
+                .error(
+                    401,
+                    "\(problem): send Authorization: Bearer TOKEN with the token of admin.token_file or FOGLINE_ADMIN_TOKEN (fogline-edge commands read FOGLINE_ADMIN_TOKEN or --token-file)")
+            }
     }
 }

@@ -551,7 +551,7 @@ public actor EdgeNode {
 
     private func handle(_ request: AdminRequest) async -> AdminResponse {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
-        if let refusal = AdminAccess.refusal(of: request, path: path, token: adminToken) { return refusal }
+        if let refusal = AdminAccess.refusal(of: request, token: adminToken) { return refusal }
         switch (request.method, path) {
         case ("GET", "/healthz"):
             let status = !mqtt.isConnected ? "broker_unreachable" : announced ? "ok" : "starting"

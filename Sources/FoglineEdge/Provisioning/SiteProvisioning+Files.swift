@@ -28,10 +28,11 @@ extension SiteProvisioning {
         }
         for node in nodes {
             let path = "\(directory)/\(FileName.nodePassword(node))"
-            if let text = try? String(contentsOfFile: path, encoding: .utf8),
-                let line = text.split(separator: "\n").first?.trimmingCharacters(in: .whitespaces), !line.isEmpty
-            {
-                passwords[node] = line
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            // A password file that exists but cannot be read must stop the run: issuing a new
+            // password would lock the node out of its broker.
+            do { passwords[node] = try SecretSource.file(path).text() } catch {
+                throw ConfigErrors(problems: [ConfigProblem(file: path, line: 0, message: error.description)])
             }
         }
         return passwords
