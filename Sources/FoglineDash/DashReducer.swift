@@ -192,8 +192,9 @@ extension DashState {
         }
         let name = text[..<equals].trimmingCharacters(in: " ")
         let rawValue = text[text.index(after: equals)...].trimmingCharacters(in: " ")
-        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
-            return .failure(DashDataError("`\(name)` is not a field name: use letters, digits, _ . - (e.g. setpoint=22)"))
+        // The API's rule for field names (a device may name a field `pump.speed` or `温度`).
+        guard PayloadName.isValid(name) else {
+            return .failure(DashDataError("`\(name)` is not a field name: give 1 to \(PayloadName.maxBytes) bytes before `=` (e.g. setpoint=22)"))
         }
         guard !rawValue.isEmpty else { return .failure(DashDataError("no value after `\(name)=`: type one, e.g. \(name)=22")) }
         if let json = try? StrictJSON.parse(rawValue) {

@@ -24,8 +24,9 @@ let lagBadMs: UInt64 = 300_000
 /// `?` lays the help over it.
 public func render(_ state: DashState, size: TerminalSize) -> Frame {
     var frame = Frame(size: size)
-    guard size.width >= 40, size.height >= 10 else {
-        frame.put("terminal too small: needs 80x24", row: 0, column: 0, style: Theme.bad)
+    guard size.width >= TerminalSize.smallestDrawn.width, size.height >= TerminalSize.smallestDrawn.height else {
+        let least = TerminalSize.smallestDrawn
+        frame.put("terminal too small: enlarge it to at least \(least.width)x\(least.height)", row: 0, column: 0, style: Theme.bad)
         return frame
     }
     frame.drawHeader(state)

@@ -10,6 +10,8 @@ public struct TerminalSize: Hashable, Sendable, CustomStringConvertible {
 
     /// The smallest size the dashboard lays out for; smaller terminals get a "too small" notice.
     public static let minimum = TerminalSize(width: 80, height: 24)
+    /// Below this nothing but a request to enlarge the terminal is drawn (80×24 shows every column).
+    public static let smallestDrawn = TerminalSize(width: 40, height: 10)
 
     public var description: String { "\(width)x\(height)" }
 
@@ -78,8 +80,6 @@ public struct Rect: Hashable, Sendable {
         self.height = max(0, height)
     }
 
-    /// The rectangle inside a one-cell border.
-    public var inset: Rect { Rect(row: row + 1, column: column + 1, width: width - 2, height: height - 2) }
 }
 
 /// What the dashboard shows on one refresh: a grid of cells. ``render(_:size:)`` produces it

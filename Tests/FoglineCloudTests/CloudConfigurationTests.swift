@@ -58,6 +58,9 @@ struct CloudConfigurationTests {
               plant-1:
                 nodes:
                   edge-a: not-a-key
+            postgres_schema: 1abc
+            broker:
+              cert_file: /etc/fogline/cloud.pem
             """
         do {
             _ = try CloudConfiguration.load(text: text, file: "cloud.yaml", overrides: .init(db: nil))
@@ -68,6 +71,8 @@ struct CloudConfigurationTests {
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:3: unknown key `databse`") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:5: `max_part_bytes` must be between") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:9: the key of node `edge-a`") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:10: `postgres_schema`") }, "as the PostgreSQL store checks it: \(lines)")
+            #expect(lines.contains { $0.contains("`cert_file` and `key_file` go together") }, "\(lines)")
         }
     }
 }

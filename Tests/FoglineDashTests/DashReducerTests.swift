@@ -68,7 +68,8 @@ struct DashReducerTests {
         #expect(parse("x=null") == .null)
         #expect(parse("setpoint") == nil)
         #expect(parse("=3") == nil)
-        #expect(parse("a b=3") == nil)
+        #expect(parse("pump.speed=3") == .number(3), "any name the API takes")
+        #expect(parse(String(repeating: "x", count: 129) + "=3") == nil, "longer than a payload name may be")
         #expect(parse("list=[1]") == nil)
 
         var state = DashFixtures.state([.sites, .site("plant-1")])

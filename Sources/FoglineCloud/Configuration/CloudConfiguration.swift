@@ -181,8 +181,9 @@ public struct CloudConfiguration: Sendable {
                 reader.report(node, "`database` must be sqlite:PATH or postgres://USER@HOST:PORT/DB, got `\(text)`")
             }
         }
+        // The rule the PostgreSQL store applies when it opens, so check-config finds what serve would.
         if let schema = reader.string(root, "postgres_schema", validate: {
-            $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } && !$0.isEmpty ? nil : "must be letters, digits and '_'"
+            SQLDialect.isPlainIdentifier($0) ? nil : "must be a letter or '_' followed by letters, digits and '_', at most 63 characters"
         }) { postgresSchema = schema }
         if let section = reader.section(root, "broker") {
             reader.rejectUnknownKeys(
@@ -200,6 +201,9 @@ public struct CloudConfiguration: Sendable {
             broker.certFile = reader.string(section, "cert_file") ?? broker.certFile
             broker.keyFile = reader.string(section, "key_file") ?? broker.keyFile
             broker.sharedSubscription = reader.bool(section, "shared_subscription") ?? broker.sharedSubscription
+            if (broker.certFile == nil) != (broker.keyFile == nil), let key = section["cert_file"] ?? section["key_file"] {
+                reader.report(key, "`cert_file` and `key_file` go together: set both for a client certificate, or neither")
+            }
         }
         if let sync = reader.section(root, "sync") {
             reader.rejectUnknownKeys(in: sync, known: ["max_part_bytes", "max_batch_entries", "accept_unsigned"], section: "`sync`")
