@@ -123,7 +123,7 @@ struct KeyGen: AsyncParsableCommand {
         }
         let publicKey: String
         do { publicKey = try SigningKeyFile.create(at: out) } catch {
-            throw ValidationError("Cannot write the key to \(out): \(error)")
+            throw ValidationError("Cannot create the key: \(error)")
         }
         print(publicKey)
     }

@@ -62,11 +62,7 @@ final class CloudProcessTests {
     }
 
     func metric(_ line: String, port: Int? = nil) throws -> Double? {
-        let text = try get("/metrics", port: port).text
-        for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
-            return Double(candidate.dropFirst(line.count + 1))
-        }
-        return nil
+        prometheusValue(of: line, in: try get("/metrics", port: port).text)
     }
 
     func frame(_ body: Fogline_V1_SyncFrame.OneOf_Body, batchID: UInt64 = 0, sign key: Curve25519.Signing.PrivateKey?) throws -> [UInt8] {

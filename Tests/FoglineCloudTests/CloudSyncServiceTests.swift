@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import FoglineCloud
 import FoglineCore
+import FoglineTesting
 import FoglineWire
 import Logging
 import Synchronization
@@ -42,11 +43,7 @@ struct CloudSyncServiceTests {
     }
 
     func metric(_ metrics: CloudMetrics, _ line: String) -> Double? {
-        let text = String(decoding: metrics.render(), as: UTF8.self)
-        for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
-            return Double(candidate.dropFirst(line.count + 1))
-        }
-        return nil
+        prometheusValue(of: line, in: String(decoding: metrics.render(), as: UTF8.self))
     }
 
     func acks(_ outbox: Outbox) -> [Fogline_V1_SyncAck] {

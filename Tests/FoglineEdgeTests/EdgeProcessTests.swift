@@ -33,11 +33,7 @@ final class EdgeProcessTests {
     }
 
     func metric(_ line: String) throws -> Double? {
-        let text = try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").text
-        for candidate in text.split(separator: "\n") where candidate.hasPrefix(line + " ") {
-            return Double(candidate.dropFirst(line.count + 1))
-        }
-        return nil
+        try HTTPTestClient.metric(port: adminPort, line)
     }
 
     @Test("ingests, deduplicates, counts gaps and rejects; survives kill -9 and keeps deduplicating after restart")

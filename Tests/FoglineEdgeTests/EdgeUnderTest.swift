@@ -1,4 +1,5 @@
 import FoglineTesting
+import FoglineWire
 import Foundation
 
 /// A real broker and a real `fogline-edge` process for integration tests, each in its own
@@ -73,15 +74,22 @@ final class EdgeUnderTest: @unchecked Sendable {
 
     /// A Prometheus sample of the running node (`name{labels}` exactly as exposed), nil when absent.
     func metric(_ sample: String) throws -> Double? {
-        let text = try HTTPTestClient.request(port: adminPort, method: "GET", path: "/metrics").text
-        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
-            return Double(line.dropFirst(sample.count + 1))
-        }
-        return nil
+        try HTTPTestClient.metric(port: adminPort, sample)
     }
 
     @discardableResult
     func stopEdge(signal: Int32) -> Int32? {
         edge?.stop(signal: signal)
+    }
+}
+
+extension MosquittoProcess {
+    /// The retained `desired` message this broker holds for `device` of plant-1 (nil: none).
+    func retainedDesired(_ device: String) throws -> JSONValue? {
+        let result = try ProgramProcess.run("/usr/bin/mosquitto_sub", [
+            "-p", "\(port)", "-t", "fogline/v1/plant-1/dev/\(device)/desired", "-C", "1", "-W", "3",
+        ])
+        guard result.status == 0 else { return nil }
+        return try? StrictJSON.parse(Array(result.output.utf8))
     }
 }

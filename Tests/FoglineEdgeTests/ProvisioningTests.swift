@@ -1,6 +1,7 @@
 import FoglineConfig
 @testable import FoglineEdge
 import FoglineTesting
+import Foundation
 import Testing
 
 /// The pure parts of `fogline-edge provision`: hashes, ACL rules, accounts and files' text. The
@@ -91,5 +92,21 @@ struct ProvisioningTests {
         } catch {
             #expect(error.problems.map(\.line) == [2, 3])
         }
+    }
+
+    @Test("a secret file that cannot be written names the system's reason and what to check; a written one is 0600")
+    func secretFileErrors() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-dir-\(UUID().uuidString)/uplink.key").path
+        let error = #expect(throws: (any Error).self) { try SigningKeyFile.create(at: missing) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("No such file or directory") && text.contains("check that its directory exists"), "\(text)")
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keygen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("uplink.key").path
+        _ = try SigningKeyFile.create(at: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
     }
 }

@@ -33,8 +33,7 @@ final class SimulatorScaleProcessTests {
     }
 
     func metric(_ name: String) throws -> Double? {
-        let text = try HTTPTestClient.request(port: site.adminPort, method: "GET", path: "/metrics").text
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+        try HTTPTestClient.metric(port: site.adminPort, name)
     }
 
     @Test(

@@ -61,7 +61,7 @@ struct SiteReconcileProcessTests {
         try await pollUntil("the site to keep ingesting without the killed node", seconds: 60) {
             try site.readingsStored(by: survivors) > storedBefore + 400
         }
-        try site.startNode(holder)
+        try await site.startNode(holder)
         try site.cloudBroker.start()
         if backend == .postgres {
             // Mid-sync: as soon as the first instance merges a batch of the backlog, kill it.
@@ -204,15 +204,16 @@ final class ReconcilingSite {
                 (try? HTTPTestClient.request(port: port, method: "GET", path: "/healthz").status) == 200
             }
         }
-        for index in nodes.indices { try startNode(index) }
+        for index in nodes.indices { try await startNode(index) }
         try await pollUntil("the 16 shards to be owned once each", seconds: 30) { try nodes.flatMap(ownedShards).sorted() == Array(0..<16) }
     }
 
     /// Starts (or restarts, on its data) node `index`: peered with the others, uplink configured.
-    func startNode(_ index: Int) throws {
+    func startNode(_ index: Int) async throws {
         var arguments = ["--listen", "127.0.0.1:\(peerPorts[index])", "--site-key-file", directory.appendingPathComponent("site.key").path]
         for (other, name) in names.enumerated() where other != index { arguments += ["--peer", "\(name)=127.0.0.1:\(peerPorts[other])"] }
-        try nodes[index].startEdge(
+        let node = nodes[index]
+        try node.launchEdge(
             node: names[index],
             configuration: """
                 cloud:
@@ -221,6 +222,9 @@ final class ReconcilingSite {
                   hello_interval_s: 2
                 """,
             extraArguments: arguments)
+        try await pollUntil("\(names[index])'s /healthz to report ok\n\(node.log.suffix(2_000))") {
+            try await requestOffPool(port: node.adminPort, "GET", "/healthz").status == 200
+        }
     }
 
     func killCloudInstance(_ index: Int) {
@@ -273,18 +277,11 @@ final class ReconcilingSite {
     }
 
     func cloudMetric(_ name: String, instance: Int) throws -> Double? {
-        let text = try HTTPTestClient.request(port: cloudPorts[instance], method: "GET", path: "/metrics").text
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+        try HTTPTestClient.metric(port: cloudPorts[instance], name)
     }
 
     /// The retained `desired` message the site broker holds for `device`.
-    func retainedDesired(_ device: String) throws -> JSONValue? {
-        let result = try ProgramProcess.run("/usr/bin/mosquitto_sub", [
-            "-p", "\(siteBroker.port)", "-t", "fogline/v1/plant-1/dev/\(device)/desired", "-C", "1", "-W", "3",
-        ])
-        guard result.status == 0 else { return nil }
-        return try? StrictJSON.parse(Array(result.output.utf8))
-    }
+    func retainedDesired(_ device: String) throws -> JSONValue? { try siteBroker.retainedDesired(device) }
 
     // MARK: Writes
 

@@ -78,13 +78,7 @@ final class UplinkProcessTests {
     }
 
     /// The retained `desired` message the site broker holds for `device`.
-    func retainedDesired(_ device: String) throws -> JSONValue? {
-        let result = try ProgramProcess.run("/usr/bin/mosquitto_sub", [
-            "-p", "\(site.broker.port)", "-t", "fogline/v1/plant-1/dev/\(device)/desired", "-C", "1", "-W", "3",
-        ])
-        guard result.status == 0 else { return nil }
-        return try? StrictJSON.parse(Array(result.output.utf8))
-    }
+    func retainedDesired(_ device: String) throws -> JSONValue? { try site.broker.retainedDesired(device) }
 
     var logs: String { "edge:\n\(site.log.suffix(3_000))\ncloud:\n\((cloud?.log ?? "").suffix(3_000))" }
 

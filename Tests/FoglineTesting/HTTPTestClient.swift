@@ -120,3 +120,16 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
         DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
+
+/// One sample of Prometheus text exposition: the value of `sample` (`name{labels}` exactly as
+/// exposed), nil when absent.
+public func prometheusValue(of sample: String, in text: String) -> Double? {
+    text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.dropFirst(sample.count + 1)) }
+}
+
+extension HTTPTestClient {
+    /// `GET /metrics` of the server on `port`, and the value of `sample` in it.
+    public static func metric(port: Int, _ sample: String) throws -> Double? {
+        prometheusValue(of: sample, in: try request(port: port, method: "GET", path: "/metrics").text)
+    }
+}

@@ -62,28 +62,6 @@ extension SiteProvisioning {
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t) throws(ProvisioningError) {
-        let temporary = "\(path).tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(descriptor)
-                unlink(temporary)
-                throw .io(path: path, reason: reason)
-            }
-            offset += count
-        }
-        // The mode given to open is reduced by the umask; set it exactly.
-        fchmod(descriptor, mode)
-        fsync(descriptor)
-        close(descriptor)
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .io(path: path, reason: reason)
-        }
+        do { try SecretFileWriter.write(bytes, to: path, mode: mode) } catch { throw .io(path: path, reason: error.reason) }
     }
 }

@@ -8,11 +8,11 @@ import FoglineWire
 public enum SigningKeyFile {
     /// Creates a new key at `path` (mode 0600) and returns its public key's text, which goes
     /// into the aggregator's configuration.
+    ///
+    /// - Throws: a failure that gives the operating system's reason and what to check.
     public static func create(at path: String) throws -> String {
         let key = Curve25519.Signing.PrivateKey()
-        let created = FileManager.default.createFile(
-            atPath: path, contents: Data((SigningKeyText.text(of: key) + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        guard created else { throw EdgeNodeError.signingKey(source: .file(path), reason: "the file could not be created") }
+        try SecretFileWriter.write(Array((SigningKeyText.text(of: key) + "\n").utf8), to: path, mode: 0o600)
         return SigningKeyText.text(of: key.publicKey)
     }
 
