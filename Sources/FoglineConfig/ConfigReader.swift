@@ -66,6 +66,16 @@ public final class ConfigReader {
         }
     }
 
+    /// The log levels the programs take (swift-log's, lower case).
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// A log level under `key` (one of ``logLevels``), or nil when absent or reported.
+    public func logLevel(_ mapping: Node.Mapping, _ key: String) -> String? {
+        string(mapping, key, validate: {
+            Self.logLevels.contains($0) ? nil : "must be one of \(Self.logLevels.joined(separator: ", "))"
+        })
+    }
+
     public func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard case .scalar(let scalar) = node else {

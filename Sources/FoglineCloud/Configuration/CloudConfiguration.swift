@@ -72,8 +72,6 @@ public struct CloudConfiguration: Sendable {
         return "\(host.prefix(40))-" + String((0..<8).map { _ in digits[Int(random.next() % 16)] })
     }
 
-    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-
     /// Command-line flags, which override the file.
     public struct Overrides: Sendable, Equatable {
         public var broker: String?
@@ -212,9 +210,7 @@ public struct CloudConfiguration: Sendable {
             acceptUnsigned = reader.bool(sync, "accept_unsigned") ?? acceptUnsigned
         }
         if let sites = reader.section(root, "sites") { readSites(sites, reader) }
-        if let level = reader.string(root, "log_level", validate: {
-            Self.logLevels.contains($0) ? nil : "must be one of \(Self.logLevels.joined(separator: ", "))"
-        }) { logLevel = level }
+        if let level = reader.logLevel(root, "log_level") { logLevel = level }
     }
 
     /// `sites: {SITE: {nodes: {NODE: BASE64_PUBLIC_KEY}}}`.

@@ -164,8 +164,6 @@ public struct EdgeConfiguration: Sendable, Equatable {
         return sections
     }
 
-    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-
     /// Command-line flags, which override the file.
     public struct Overrides: Sendable, Equatable {
         public var site: String?
@@ -293,9 +291,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
         if let log = reader.section(root, "log") {
             reader.rejectUnknownKeys(in: log, known: ["level"], section: "log")
-            logLevel = reader.string(log, "level", validate: {
-                Self.logLevels.contains($0) ? nil : "must be one of \(Self.logLevels.joined(separator: ", "))"
-            }) ?? logLevel
+            logLevel = reader.logLevel(log, "level") ?? logLevel
         }
     }
 
