@@ -4,10 +4,11 @@ import Foundation
 /// The aggregator's own writes (`desired` fields from the HTTP API), as writer
 /// `cloud.<instance>`.
 ///
-/// An actor because each write takes the next dot of this writer from the store's summary: the
-/// writes of one instance are serialised and each is merged durably before the next reads the
-/// summary, so no two writes share a dot. Another instance is another writer, so instances never
-/// need to agree on dots.
+/// Each write takes the next dot of this writer from the store's summary, so the writes of one
+/// instance run one at a time, each merged durably before the next reads the summary: no two
+/// writes share a dot. (Being an actor is not enough: a write suspends while it reads and merges,
+/// and another call would enter meanwhile and read the same summary.) Another instance is another
+/// writer, so instances never need to agree on dots.
 public actor CloudWriter {
     /// `NodeID(name: "cloud.<instance>")`.
     public nonisolated let node: NodeID
@@ -15,6 +16,8 @@ public actor CloudWriter {
     public nonisolated let name: String
     private let store: any CloudStore
     private var clock: HybridLogicalClock
+    /// The last write queued: the next one starts when it has finished.
+    private var lastWrite: Task<ReplicaSummary, any Error>?
 
     /// The writer of instance `instance`, writing into `store`.
     public init(instance: String, store: any CloudStore) {
@@ -33,6 +36,18 @@ public actor CloudWriter {
     /// it even when the writer of that value has a clock slightly ahead of ours.
     public func setDesired(
         site: String, device: String, fields: [(String, FieldValue)], observed: [HLCTimestamp] = []
+    ) async throws -> ReplicaSummary {
+        let previous = lastWrite
+        let write = Task {
+            _ = try? await previous?.value
+            return try await self.write(site: site, device: device, fields: fields, observed: observed)
+        }
+        lastWrite = write
+        return try await write.value
+    }
+
+    private func write(
+        site: String, device: String, fields: [(String, FieldValue)], observed: [HLCTimestamp]
     ) async throws -> ReplicaSummary {
         for stamp in observed {
             // A stamp beyond the clock's max offset is not adopted (HLC rule); the write then
