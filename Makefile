@@ -55,7 +55,10 @@ test: deps
 	@# Serially: on two cores, dozens of real-process tests (brokers, nodes, aggregators) run in
 	@# parallel starve the timing-sensitive ones into time limits. Swift Testing prints a line
 	@# per started/passed case; keep failures, issues and the summary.
-	set -o pipefail; $(SWIFT) test --no-parallel 2>&1 | grep -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$'
+	@# CI keeps only the tail of the output: on failure, repeat every failure line at the end.
+	@set -o pipefail; $(SWIFT) test --no-parallel 2>&1 | grep --line-buffered -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$' \
+	  | tee .build/test-output.log || { status=$$?; echo '=== Failures (repeated from above) ==='; \
+	  grep -E -A4 '✘|error:|Fatal error|Test .* failed' .build/test-output.log | head -n 300; exit $$status; }
 	$(MAKE) fuzz-smoke
 
 # libFuzzer targets (Sources/fogline-fuzz): the sanitizer build lives in .build-fuzz, apart from
