@@ -67,12 +67,11 @@ public enum DashJSON {
     /// `GET /v1/sites/{site}/devices/{device}`.
     public static func device(_ json: JSONValue) throws(DashDataError) -> DeviceDetail {
         guard let id = json["id"]?.stringValue else { throw DashDataError("a device without an `id`") }
-        var commands: [CommandSummary]? = nil
-        if let list = json["commands"]?.arrayElements {
-            commands = list.compactMap { command in
-                guard let id = command["id"]?.stringValue else { return nil }
-                return CommandSummary(id: id, name: command["name"]?.stringValue ?? "?", status: command["status"]?.stringValue ?? "?")
-            }
+        let commands = (json["commands"]?.arrayElements ?? []).compactMap { command -> CommandSummary? in
+            guard let id = command["id"]?.stringValue else { return nil }
+            return CommandSummary(
+                id: id, name: command["name"]?.stringValue ?? "?", status: command["status"]?.stringValue ?? "?",
+                createdMs: uint(command["created"]), detail: command["detail"]?.stringValue)
         }
         return DeviceDetail(
             id: id, profile: json["profile"]?.stringValue, registry: fields(json["registry"]),

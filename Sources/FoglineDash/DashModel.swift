@@ -206,13 +206,13 @@ public struct DeviceDetail: Equatable, Sendable {
     public var telemetry: TelemetryStats?
     public var rollups: [RollupWindow]
     public var alarms: [String]
-    /// Recent commands, when the aggregator has them (`nil`: not replicated to the cloud).
-    public var commands: [CommandSummary]?
+    /// Recent commands, oldest first (the device's replicated command history).
+    public var commands: [CommandSummary]
 
     public init(
         id: String, profile: String? = nil, registry: [TwinField] = [], online: Bool = false, onlineSinceMs: UInt64? = nil,
         reported: [TwinField] = [], desired: [TwinField] = [], telemetry: TelemetryStats? = nil, rollups: [RollupWindow] = [],
-        alarms: [String] = [], commands: [CommandSummary]? = nil
+        alarms: [String] = [], commands: [CommandSummary] = []
     ) {
         self.id = id
         self.profile = profile
@@ -240,12 +240,19 @@ public struct DeviceDetail: Equatable, Sendable {
 public struct CommandSummary: Equatable, Sendable {
     public var id: String
     public var name: String
+    /// `pending`, `ok`, `rejected`, `failed` or `timed_out`.
     public var status: String
+    /// When it was issued (edge wall milliseconds).
+    public var createdMs: UInt64?
+    /// The device's `detail`, or why the edge gave up.
+    public var detail: String?
 
-    public init(id: String, name: String, status: String) {
+    public init(id: String, name: String, status: String, createdMs: UInt64? = nil, detail: String? = nil) {
         self.id = id
         self.name = name
         self.status = status
+        self.createdMs = createdMs
+        self.detail = detail
     }
 }
 

@@ -166,6 +166,9 @@ extension Frame {
 
     // MARK: Device
 
+    /// The device view lists this many of the newest commands.
+    static let commandsShown = 3
+
     mutating func drawDevice(_ state: DashState, site: String, device id: String, in rect: Rect) {
         let glyphs = state.glyphs
         guard let device = state.device, device.id == id else {
@@ -196,7 +199,8 @@ extension Frame {
         ], row: infoRect.row + 2, column: infoRect.column + 2, width: infoRect.width - 4)
 
         // Alarms and commands: at the bottom (narrow), or under the chart (wide).
-        let eventsHeight = min(4 + max(0, device.alarms.count - 1), 8)
+        let commandRows = max(1, min(Self.commandsShown, device.commands.count))
+        let eventsHeight = 2 + min(max(1, device.alarms.count), 3) + commandRows
         let wideChartHeight = min(14, max(5, rect.height - eventsHeight - 6))
         let eventsRect = Rect(
             row: wide ? rect.row + wideChartHeight : rect.row + rect.height - eventsHeight, column: rightColumn, width: rightWidth,
@@ -205,18 +209,26 @@ extension Frame {
         if device.alarms.isEmpty {
             put("alarms: none", row: eventsRect.row + 1, column: eventsRect.column + 2, style: Theme.good)
         } else {
-            for (offset, alarm) in device.alarms.prefix(eventsHeight - 3).enumerated() {
+            for (offset, alarm) in device.alarms.prefix(eventsHeight - 2 - commandRows).enumerated() {
                 put("! alarm \(Frame.displaySafe(alarm))", row: eventsRect.row + 1 + offset, column: eventsRect.column + 2, style: Theme.bad,
                     maxWidth: eventsRect.width - 4)
             }
         }
-        let commandsRow = eventsRect.row + eventsRect.height - 2
-        if let commands = device.commands {
-            let text = commands.isEmpty ? "commands: none" : "commands: " + commands.suffix(3).map { "\($0.name) \($0.status)" }.joined(separator: ", ")
-            put(text, row: commandsRow, column: eventsRect.column + 2, maxWidth: eventsRect.width - 4)
-        } else {
-            put("commands: not replicated to the cloud (the edge's admin API has them)", row: commandsRow,
-                column: eventsRect.column + 2, style: Theme.muted, maxWidth: eventsRect.width - 4)
+        let commandsRow = eventsRect.row + eventsRect.height - 1 - commandRows
+        if device.commands.isEmpty {
+            put("commands: none", row: commandsRow, column: eventsRect.column + 2, style: Theme.muted, maxWidth: eventsRect.width - 4)
+        }
+        for (offset, command) in device.commands.suffix(commandRows).reversed().enumerated() {
+            let style = switch command.status {
+            case "ok": Theme.good
+            case "pending": CellStyle.plain
+            default: Theme.bad
+            }
+            put([
+                Span("\(command.createdMs.map(DashFormat.clock) ?? "--:--:--")  cmd \(Frame.displaySafe(command.name)) "),
+                Span(command.status, style),
+                Span(command.detail.map { "  \(Frame.displaySafe($0))" } ?? ""),
+            ], row: commandsRow + offset, column: eventsRect.column + 2, width: eventsRect.width - 4)
         }
 
         // Twin, and the chart: in two columns when wide, else stacked between info and events.

@@ -30,7 +30,7 @@ extension CloudProcessTests {
     }
 
     /// A site `plant-1` as edge `edge-a` would sync it: a thermostat with telemetry over the last
-    /// minutes and a reported setpoint, an offline valve with an alarm; the hello carries a site
+    /// minutes, a reported setpoint and an acknowledged command, an offline valve with an alarm; the hello carries a site
     /// status (edge-a holds cloud-uplink, edge-b is down).
     func seededEdgeState(now: UInt64) -> SiteState {
         var state = SiteState()
@@ -46,6 +46,8 @@ extension CloudProcessTests {
                 stamp: stamp(at), keepRaw: true)
         }
         _ = state.set(.registry, device: "th-1", fields: [("last_seen", .number(Double(now - 60_000)))], stamp: stamp(now - 60_000))
+        let commands = CommandHistory(entries: [.init(id: "c-1", name: "set_mode", status: "ok", createdMilliseconds: now - 120_000)])
+        _ = state.set(.registry, device: "th-1", fields: [(CommandHistory.registryField, commands.registryValue)], stamp: stamp(now - 120_000))
         _ = state.set(.registry, device: "valve-1", fields: [("profile", .string("valve"))], stamp: stamp(now - 900_000))
         _ = state.setPresence(device: "valve-1", online: false, stamp: stamp(now - 300_000))
         _ = state.raise(Alarm(device: "valve-1", code: "stuck"), by: writer)
@@ -63,6 +65,10 @@ extension CloudProcessTests {
         peer.node = "edge-b"
         peer.live = false
         peer.phi = 12
+        // Its last heartbeat, before it went down: no shards, and a clock it did not trust.
+        peer.reported = true
+        peer.clockTrusted = false
+        peer.hlcPhysicalMs = now - 30_000
         status.members = [peer]
         return status
     }
@@ -124,14 +130,14 @@ extension CloudProcessTests {
 
         // Into the site: nodes with the holder's status, devices with the alarm and presence.
         _ = await tmux(socket, ["send-keys", "-t", "dash", "Enter"])
-        try await waitForScreen(socket, "the site view: the holder's status, edge-b down, valve-1 offline") { screen in
-            ["Devices (2, 1 online)", "valve-1", "cloud-uplink", "trusted", "DOWN", "OFF"].allSatisfy(screen.contains)
+        try await waitForScreen(socket, "the site view: the holder's status, edge-b down with an untrusted clock, valve-1 offline") { screen in
+            ["Devices (2, 1 online)", "valve-1", "cloud-uplink", "trusted", "DOWN", "UNTRUSTED", "OFF"].allSatisfy(screen.contains)
         }
 
         // Into th-1 (the first device), select setpoint (the second twin field), edit it.
         _ = await tmux(socket, ["send-keys", "-t", "dash", "Enter"])
         try await waitForScreen(socket, "the device view: twin, rollup chart, commands") { screen in
-            ["Twin: reported vs desired", "setpoint", "temp: mean per minute", "commands: not replicated to the cloud"].allSatisfy(screen.contains)
+            ["Twin: reported vs desired", "setpoint", "temp: mean per minute", "cmd set_mode ok"].allSatisfy(screen.contains)
         }
         _ = await tmux(socket, ["send-keys", "-t", "dash", "j", "e"])
         try await waitForScreen(socket, "the edit prompt") { $0.contains("desired th-1: setpoint=") }

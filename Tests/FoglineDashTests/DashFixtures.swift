@@ -16,7 +16,9 @@ enum DashFixtures {
                 NodeSummary(
                     name: "edge-a", lastSyncMs: now - 2_000,
                     status: NodeStatus(live: true, roles: ["cloud-uplink"], shards: 6, clockTrusted: true, hlcLagMs: 2_140)),
-                NodeSummary(name: "edge-b", lastSyncMs: minutesAgo(40), status: NodeStatus(live: true)),
+                NodeSummary(
+                    name: "edge-b", lastSyncMs: minutesAgo(40),
+                    status: NodeStatus(live: true, roles: [], shards: 5, clockTrusted: false, hlcLagMs: 2_600)),
                 NodeSummary(name: "edge-c", lastSyncMs: nil, status: NodeStatus(live: false)),
             ],
             devicesTotal: 5, devicesOnline: 4, activeAlarms: 1,
@@ -62,14 +64,21 @@ enum DashFixtures {
         reported: [TwinField(name: "mode", value: "heat"), TwinField(name: "setpoint", value: 21)],
         desired: [TwinField(name: "setpoint", value: 22.5)],
         telemetry: TelemetryStats(received: 5_204, gaps: 3, duplicates: 7, compacted: 0, lastSeq: 5_206),
-        rollups: windows("temp", temperatures) + windows("humidity", [40, 41, 42]))
+        rollups: windows("temp", temperatures) + windows("humidity", [40, 41, 42]),
+        commands: [CommandSummary(id: "c-9", name: "set_mode", status: "pending", createdMs: now - 4_000)])
 
     static let valve = DeviceDetail(
         id: "valve-1", profile: "valve", registry: [TwinField(name: "fw", value: "0.9"), TwinField(name: "last_seen", value: .number(Double(minutesAgo(12))))],
         online: false, onlineSinceMs: minutesAgo(12),
         reported: [TwinField(name: "position", value: 40)], desired: [],
         telemetry: TelemetryStats(received: 610, gaps: 12, duplicates: 0, compacted: 0, lastSeq: 621),
-        rollups: windows("flow", [3, 3.2, 2.9, 0.4], endingMinutesAgo: 12), alarms: ["stuck", "low_flow"])
+        rollups: windows("flow", [3, 3.2, 2.9, 0.4], endingMinutesAgo: 12), alarms: ["stuck", "low_flow"],
+        commands: [
+            CommandSummary(id: "c-1", name: "open_valve", status: "ok", createdMs: minutesAgo(30)),
+            CommandSummary(
+                id: "c-2", name: "close_valve", status: "timed_out", createdMs: minutesAgo(13),
+                detail: "no cmd/ack after 3 attempts, 10000 ms apart"),
+        ])
 
     static let audit: [AuditChainView] = [
         AuditChainView(node: "edge-a", verified: true, entries: [

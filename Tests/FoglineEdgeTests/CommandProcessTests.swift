@@ -54,6 +54,9 @@ final class CommandProcessTests {
         try waitUntil("the valve's reported position 40") {
             try admin.get("/v1/devices/valve-0001")?["reported"]?["position"]?.numberValue == 40
         }
+        let history = try admin.get("/v1/devices/valve-0001")?["commands"]?.arrayElements ?? []
+        #expect(history.map { [$0["id"]?.stringValue, $0["name"]?.stringValue, $0["status"]?.stringValue] }
+            == [[sent["id"]?.stringValue, "open_valve", "ok"]], "the device's replicated command history")
         let (_, report) = try sim.finish(stop: true)
         let valve = try #require(report?.devices["valve-0001"], "\(sim.log)")
         #expect(valve.acked.ok == 1 && valve.acked.rejected == 0 && valve.acked.failed == 0)

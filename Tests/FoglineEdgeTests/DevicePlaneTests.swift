@@ -194,6 +194,32 @@ struct DevicePlaneTests {
         #expect(plane.commands[unanswered.id]?.status == .timedOut)
     }
 
+    @Test("a command's progress is replicated in the device's command history, so peers and the aggregator see it")
+    mutating func commandHistory() throws {
+        func history() -> [CommandHistory.Entry] {
+            CommandHistory(registryValue: plane.state.registry.value(CommandHistory.registryField, of: "valve-1")).entries
+        }
+        let (command, sent) = plane.sendCommand(device: "valve-1", name: "open_valve", args: [:], fence: 7, at: now())
+        #expect(history().map(\.status) == ["pending"])
+        #expect(Self.persisted(sent).contains { $0.registry?.value(CommandHistory.registryField, of: "valve-1") != nil },
+                "the history write is a delta the shell persists and replicates")
+        _ = send("valve-1", .cmdAck, #"{"id":"\#(command.id)","status":"rejected","detail":"stale fence"}"#)
+        #expect(history() == [CommandHistory.Entry(
+            id: command.id, name: "open_valve", status: "rejected", createdMilliseconds: command.createdMilliseconds, detail: "stale fence")])
+
+        // Another node (say after a failover) takes the history from the replicated state.
+        var peer = DevicePlane(
+            configuration: .init(site: Self.site, node: "edge-b"), state: plane.state, persistedClockBound: nil,
+            at: .init(wallMilliseconds: 1_763_800_100_000, monotonicMilliseconds: 0))
+        var ids = [command.id]
+        for step in 1...CommandHistory.capacity {
+            let moment = DevicePlane.Moment(wallMilliseconds: 1_763_800_100_000 + UInt64(step), monotonicMilliseconds: UInt64(step))
+            ids.append(peer.sendCommand(device: "valve-1", name: "step-\(step)", args: [:], fence: 8, at: moment).0.id)
+        }
+        let merged = CommandHistory(registryValue: peer.state.registry.value(CommandHistory.registryField, of: "valve-1"))
+        #expect(merged.entries.map(\.id) == Array(ids.suffix(CommandHistory.capacity)), "the newest commands, oldest first")
+    }
+
     @Test("desired writes are merged and published retained with the newest HLC")
     mutating func desired() throws {
         _ = plane.setDesired(device: "th-1", fields: [("setpoint", .number(21)), ("mode", .string("heat"))], at: now())

@@ -28,23 +28,29 @@ struct HostileInputProcessTests {
         return counts
     }
 
-    /// A heartbeat from `node` as the quorum service sends it.
-    static func heartbeat(from node: String, sequence: UInt64) -> [UInt8] {
-        let now = UInt64(Date().timeIntervalSince1970 * 1_000)
+    /// A heartbeat from `node` as the quorum service sends it, stamped by a clock `aheadBy` ahead.
+    static func heartbeat(from node: String, sequence: UInt64, aheadBy: UInt64 = 0) -> [UInt8] {
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000) + aheadBy
         return PeerFrameCodec.encode(Fogline_V1_PeerFrame(
             from: node, site: "plant-1", sentAt: HLCTimestamp(milliseconds: now, counter: 0, node: NodeID(name: node)),
             body: .heartbeat(Fogline_V1_Heartbeat(incarnation: 1, sequence: sequence))))
     }
 
-    @Test("oversized, truncated, replayed, forged and wrongly keyed peer frames are refused and counted; an honest peer is still served; memory stays bounded")
-    func hostilePeers() async throws {
-        let site = try EdgeUnderTest()
+    /// Starts edge-a with edge-b as its peer, which the test speaks as; returns the peer port.
+    static func startWithPeer(_ site: EdgeUnderTest) async throws -> Int {
         let peerPort = try MosquittoProcess.freeLoopbackPort()
         let absentPort = try MosquittoProcess.freeLoopbackPort()  // edge-b's address: the test speaks as edge-b
         let keyFile = site.directory.appendingPathComponent("site.key")
         try Data(Self.key).write(to: keyFile)
         let arguments = ["--listen", "127.0.0.1:\(peerPort)", "--site-key-file", keyFile.path, "--peer", "edge-b=127.0.0.1:\(absentPort)"]
         try await offPool({ try site.startEdge(extraArguments: arguments, awaitHealthy: false) })
+        return peerPort
+    }
+
+    @Test("oversized, truncated, replayed, forged and wrongly keyed peer frames are refused and counted; an honest peer is still served; memory stays bounded")
+    func hostilePeers() async throws {
+        let site = try EdgeUnderTest()
+        let peerPort = try await Self.startWithPeer(site)
         let residentBefore = try #require(site.edge?.residentBytes)
 
         func session(_ connection: inout RawPeerConnection) async throws -> SymmetricKey {
@@ -133,6 +139,54 @@ struct HostileInputProcessTests {
         }
         let residentAfter = try #require(site.edge?.residentBytes)
         #expect(residentAfter - residentBefore < Self.memoryGrowthBound, "RSS \(residentBefore) → \(residentAfter) bytes")
+    }
+
+    @Test("a peer whose clock runs an hour ahead is rejected and reported; its write and its timestamps never reach the node")
+    func peerAnHourAhead() async throws {
+        let site = try EdgeUnderTest()
+        let peerPort = try await Self.startWithPeer(site)
+        let admin = AdminClient(port: site.adminPort)
+        let hour: UInt64 = 3_600_000
+        // A desired write for th-1 stamped by edge-b's clock: it would win every later write.
+        let stamp = HLCTimestamp(milliseconds: UInt64(Date().timeIntervalSince1970 * 1_000) + hour, counter: 0, node: NodeID(name: "edge-b"))
+        var state = SiteState()
+        let delta = state.set(.desired, device: "th-1", fields: [("setpoint", .number(99))], stamp: stamp)
+        let gossip = PeerFrameCodec.encode(Fogline_V1_PeerFrame(
+            from: "edge-b", site: "plant-1", sentAt: stamp, body: .gossipDelta(Fogline_V1_GossipDelta(delta: delta, deltaSeq: 1))))
+        func aheadReported() async throws -> Bool {
+            let status = try await offPool({ try admin.get("/v1/status") })
+            return (status?["quorum"]?["members"]?.arrayElements ?? []).contains {
+                $0["name"]?.stringValue == "edge-b" && ($0["clockAheadMs"]?.numberValue ?? 0) >= Double(hour - 60_000)
+                    && $0["live"]?.boolValue == false
+            }
+        }
+        try await RawPeerConnection.with(port: peerPort) { connection in
+            let key = try await connection.requireSession(from: "edge-b", to: "edge-a", site: "plant-1", key: Self.key)
+            try await connection.write(PeerWire.frame(PeerWire.data(counter: 1, body: gossip, sessionKey: key)))
+            var counter: UInt64 = 1
+            var reported = false
+            let deadline = ContinuousClock.now + .seconds(30)
+            // Heartbeats from the same clock, as edge-b would keep sending them.
+            while !reported && ContinuousClock.now < deadline {
+                counter += 1
+                let beat = Self.heartbeat(from: "edge-b", sequence: counter, aheadBy: hour)
+                try await connection.write(PeerWire.frame(PeerWire.data(counter: counter, body: beat, sessionKey: key)))
+                try await Task.sleep(for: .milliseconds(100))  // the heartbeat period
+                reported = try await aheadReported()
+            }
+            #expect(reported, "edge-b reported an hour ahead and not live in /v1/status\n\(site.log.suffix(2_000))")
+            // The metric follows the node's once-a-second clock check.
+            let counted = await pollUntil {
+                (try? await offPool({ try site.metric(#"fogline_peer_frames_rejected_total{reason="clock_ahead"}"#) })).flatMap { $0 } ?? 0 >= 2
+            }
+            #expect(counted, "the gossip frame and the heartbeats are counted in /metrics")
+        }
+        #expect(site.log.contains("rejecting a peer whose clock runs ahead"), "the log names it")
+        // Nothing of it was applied: no device th-1, and the node's HLC follows its own wall clock.
+        #expect(try await requestOffPool(port: site.adminPort, "GET", "/v1/devices/th-1").status == 404)
+        let status = try await offPool({ try admin.get("/v1/status") })
+        let hlc = try #require(status?["hlc"]?.stringValue.flatMap { HLCTimestamp($0) })
+        #expect(hlc.milliseconds < UInt64(Date().timeIntervalSince1970 * 1_000) + 60_000, "HLC \(hlc) was not pulled ahead")
     }
 
     @Test("a device that floods malformed, oversized, too deep and misaddressed messages is refused and counted; honest devices are still ingested; memory stays bounded")

@@ -103,6 +103,17 @@ final class QuorumProcessTests {
             let owned = try nodes.flatMap(ownedShards)
             return owned.sorted() == Array(0..<16)
         }
+        // Each node learns from its peers' heartbeats what they own and whether they trust their clocks.
+        try waitUntil("every node to report its peers' shards as the peers report them") {
+            let ownedByName = Dictionary(uniqueKeysWithValues: try zip(names, nodes).map { ($0, try ownedShards($1).count) })
+            return try nodes.allSatisfy { node in
+                let peers = try status(node)["quorum"]?["members"]?.arrayElements?.filter { $0["shards"]?.isNull == false } ?? []
+                return peers.count == 2 && peers.allSatisfy { peer in
+                    peer["clockTrusted"]?.boolValue == true && peer["hlcMs"]?.numberValue != nil
+                        && peer["name"]?.stringValue.flatMap { ownedByName[$0] }.map(Double.init) == peer["shards"]?.numberValue
+                }
+            }
+        }
         // Commands go through the owner of the device's shard, with its lease token as fence.
         let shard = ShardPlacement.shard(ofDevice: "valve-9", shardCount: 16)
         let owner = try nodes.firstIndex { try ownedShards($0).contains(shard) }!

@@ -2,6 +2,8 @@ import FoglineEdge
 import FoglineTesting
 import FoglineWire
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 /// `fogline-edge` as systemd runs it: the notify protocol and the watchdog over a real datagram
@@ -29,6 +31,37 @@ struct SystemdProcessTests {
         let firstPing = try #require(socket.firstIndex(of: "WATCHDOG=1"))
         let stopping = try #require(socket.firstIndex(of: "STOPPING=1"), "no STOPPING=1 after SIGTERM: \(socket.messages)")
         #expect(ready < firstPing && firstPing < stopping, "\(socket.messages)")
+    }
+
+    @Test("the watchdog is pinged only while healthy: an unhealthy spell withholds the pings and says why, recovery resumes them")
+    func watchdogWithheldWhileUnhealthy() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-watchdog-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = try NotifySocket(directory: directory)
+        let notifier = try #require(SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "40000"]))
+        let interval = try #require(notifier.watchdogInterval)
+        let health = ReportedHealth()
+        let supervisor = Task { @Sendable in
+            await WatchdogSupervisor(notifier: notifier, interval: interval, logger: Logger(label: "test")).run { health.check() }
+        }
+        defer { supervisor.cancel() }
+        func checks() -> Int { health.state.withLock { $0.checks } }
+
+        try await pollUntil("two pings while healthy: \(socket.messages)") { socket.count(of: "WATCHDOG=1") >= 2 }
+        health.state.withLock { $0.problems = ["SQLite commits are failing: disk I/O error"] }
+        try await pollUntil("the reason in STATUS: \(socket.messages)") {
+            socket.firstIndex(of: "STATUS=unhealthy: SQLite commits are failing: disk I/O error") != nil
+        }
+        let pingsWhenUnhealthy = socket.count(of: "WATCHDOG=1")
+        let checked = checks()
+        try await pollUntil("five more health checks") { checks() >= checked + 5 }
+        #expect(socket.count(of: "WATCHDOG=1") == pingsWhenUnhealthy, "no ping while unhealthy: \(socket.messages)")
+        #expect(socket.messages.filter { $0.hasPrefix("STATUS=unhealthy") }.count == 1, "the reason is said once: \(socket.messages)")
+
+        health.state.withLock { $0.problems = [] }
+        try await pollUntil("pings to resume: \(socket.messages)") { socket.count(of: "WATCHDOG=1") >= pingsWhenUnhealthy + 2 }
+        #expect(socket.firstIndex(of: "STATUS=healthy again") != nil)
     }
 
     @Test("WATCHDOG_PID naming another process turns the pings off; no NOTIFY_SOCKET, no notifier")
@@ -119,5 +152,17 @@ struct SystemdProcessTests {
 
     static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+/// The health a ``WatchdogSupervisor`` under test sees, and how many times it asked.
+private final class ReportedHealth: Sendable {
+    let state = Mutex<(problems: [String], checks: Int)>(([], 0))
+
+    func check() -> [String] {
+        state.withLock { state in
+            state.checks += 1
+            return state.problems
+        }
     }
 }

@@ -138,8 +138,10 @@ public struct CloudAPI: Sendable {
     }
 
     /// What the site's latest status (sent by its uplink holder with a hello) says about `node`:
-    /// everything about the sender itself, liveness and suspicion about the other members, and
-    /// `null` for what the sender cannot know (another node's roles, shards and clock).
+    /// everything about the sender itself; liveness and suspicion about the other members, with
+    /// their roles, shards, clock trust and HLC as of their latest heartbeat to the sender (`null`
+    /// before one arrived). A member's HLC lag is measured like the sender's, from its HLC to the
+    /// aggregator's receipt, so it includes up to one heartbeat interval of staleness.
     static func nodeStatusJSON(_ node: String, _ stored: StoredSiteStatus, _ status: Fogline_V1_SiteStatus) -> JSONValue {
         let unknown: JSONValue = .null
         var members: [(key: String, value: JSONValue)]
@@ -155,10 +157,15 @@ public struct CloudAPI: Sendable {
                 (key: "phi", value: unknown),
             ]
         } else if let member = status.members.first(where: { $0.node == node }) {
+            let reported = member.reported
+            let lag = Int64(bitPattern: stored.receivedWallMilliseconds &- member.hlcPhysicalMs)
             members = [
                 (key: "live", value: .bool(member.live)),
-                (key: "roles", value: unknown), (key: "shards", value: unknown), (key: "shardCount", value: .number(Double(status.shardCount))),
-                (key: "clockTrusted", value: unknown), (key: "hlcLagMs", value: unknown),
+                (key: "roles", value: reported ? .array(member.roles.map(JSONValue.string)) : unknown),
+                (key: "shards", value: reported ? .number(Double(member.shardsOwned)) : unknown),
+                (key: "shardCount", value: .number(Double(status.shardCount))),
+                (key: "clockTrusted", value: reported ? .bool(member.clockTrusted) : unknown),
+                (key: "hlcLagMs", value: reported ? .number(Double(lag)) : unknown),
                 (key: "phi", value: .number(member.phi)),
             ]
         } else {
@@ -306,6 +313,7 @@ public struct CloudAPI: Sendable {
             (key: "telemetry", value: SiteTelemetryStats(device: device, raw: telemetry, counters: view.counters).json),
             (key: "rollups", value: .array(rollups)),
             (key: "alarms", value: .array(alarms(device, view).map(JSONValue.string))),
+            (key: "commands", value: CommandHistory(registryValue: view.registry.value(CommandHistory.registryField, of: device)).json),
         ])
     }
 

@@ -85,6 +85,7 @@ public enum AdminAPI {
                 (key: "gapsFilled", value: .number(Double(ingest?.gapsFilled ?? 0))),
                 (key: "lastSeq", value: lastSeq),
             ])),
+            (key: "commands", value: CommandHistory(registryValue: state.registry.value(CommandHistory.registryField, of: device)).json),
         ]
         if let siteTelemetry { members.append((key: "siteTelemetry", value: siteTelemetry.json)) }
         return .object(members)

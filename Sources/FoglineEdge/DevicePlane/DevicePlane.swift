@@ -59,6 +59,14 @@ public struct DevicePlane: Sendable {
         case publish(topic: String, payload: [UInt8], qos: UInt8, retain: Bool)
         /// Log and count (`fogline_rejected_messages_total{reason}`); nothing was stored.
         case rejected(reason: String, topic: String, detail: String)
+
+        /// Whether the shell writes something to the store for this action.
+        public var needsStoring: Bool {
+            switch self {
+            case .persist, .persistIngest, .persistClockBound, .persistCommand: true
+            case .publish, .rejected: false
+            }
+        }
     }
 
     /// Reasons added to the payload rejections of FoglineWire.
@@ -162,7 +170,8 @@ public struct DevicePlane: Sendable {
             case .telemetry:
                 try telemetry(device, topic, TelemetryPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
             case .reported: try reported(device, ReportedPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
-            case .cmdAck: try acknowledged(device, topic, CommandAckPayload.decode(payload, limits: configuration.payloadLimits), &actions)
+            case .cmdAck:
+                try acknowledged(device, topic, CommandAckPayload.decode(payload, limits: configuration.payloadLimits), moment, &actions)
             case .desired, .cmd, .replay: break
             }
         } catch {
@@ -265,7 +274,9 @@ public struct DevicePlane: Sendable {
         actions.append(.persist(state.set(.reported, device: device, fields: report.fields, stamp: stamp)))
     }
 
-    private mutating func acknowledged(_ device: String, _ topic: String, _ ack: CommandAckPayload, _ actions: inout [Action]) {
+    private mutating func acknowledged(
+        _ device: String, _ topic: String, _ ack: CommandAckPayload, _ moment: Moment, _ actions: inout [Action]
+    ) {
         guard var command = commands[ack.id], command.device == device else {
             actions.append(.rejected(
                 reason: IngestRejection.unknownCommand, topic: topic,
@@ -281,6 +292,7 @@ public struct DevicePlane: Sendable {
         command.detail = ack.detail
         commands[ack.id] = command
         actions.append(.persistCommand(command))
+        recordInHistory(command, moment, &actions)
     }
 
     // MARK: Operator requests (admin API)
@@ -306,6 +318,7 @@ public struct DevicePlane: Sendable {
             deadlineMonotonic: moment.monotonicMilliseconds)
         attempt(&command, moment, &actions)
         commands[id] = command
+        recordInHistory(command, moment, &actions)
         return (command, actions)
     }
 
@@ -383,6 +396,7 @@ public struct DevicePlane: Sendable {
                 command.status = .timedOut
                 command.detail = "no cmd/ack after \(command.attempts) attempts, \(configuration.commandTimeoutMilliseconds) ms apart"
                 actions.append(.persistCommand(command))
+                recordInHistory(command, moment, &actions)
             } else {
                 attempt(&command, moment, &actions)
             }
@@ -428,6 +442,17 @@ public struct DevicePlane: Sendable {
         return [.publish(
             topic: FoglineTopic.device(site: configuration.site, device: device, .desired).string,
             payload: payload.encoded(), qos: 1, retain: true)]
+    }
+
+    /// Rewrites the device's replicated ``CommandHistory`` with `command`'s current status.
+    private mutating func recordInHistory(_ command: CommandRecord, _ moment: Moment, _ actions: inout [Action]) {
+        var history = CommandHistory(registryValue: state.registry.value(CommandHistory.registryField, of: command.device))
+        history.record(CommandHistory.Entry(
+            id: command.id, name: command.name, status: command.status.rawValue,
+            createdMilliseconds: command.createdMilliseconds, detail: command.detail))
+        let stamp = timestamp(moment, &actions)
+        actions.append(.persist(state.set(
+            .registry, device: command.device, fields: [(CommandHistory.registryField, history.registryValue)], stamp: stamp)))
     }
 
     private func attempt(_ command: inout CommandRecord, _ moment: Moment, _ actions: inout [Action]) {

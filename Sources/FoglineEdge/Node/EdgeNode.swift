@@ -234,7 +234,8 @@ public actor EdgeNode {
                 // so waiting for the broker here would only make systemd time the start out.
                 notifier.notify("READY=1\nSTATUS=serving site \(configuration.site) as \(configuration.node)")
                 if let interval = notifier.watchdogInterval {
-                    group.addTask { await self.superviseWatchdog(notifier, every: interval) }
+                    let supervisor = WatchdogSupervisor(notifier: notifier, interval: interval, logger: logger)
+                    group.addTask { await supervisor.run { await self.healthProblems() } }
                 }
             }
             // Any task ending (cancellation) ends the node.
@@ -244,24 +245,6 @@ public actor EdgeNode {
         notifier?.notify("STOPPING=1\nSTATUS=shutting down")
         // Shut down outside the cancelled task, so the last flush and publishes still run.
         await Task.detached { await self.shutdown() }.value
-    }
-
-    /// Pings systemd's watchdog every `interval` while the node is healthy; while it is not,
-    /// withholds the ping (systemd restarts the service after `WatchdogSec`) and says why.
-    private func superviseWatchdog(_ notifier: SystemdNotifier, every interval: Duration) async {
-        var reported: [String] = []
-        while !Task.isCancelled {
-            let problems = await healthProblems()
-            if problems.isEmpty {
-                notifier.notify("WATCHDOG=1")
-                if !reported.isEmpty { logger.notice("healthy again; watchdog pings resume") }
-            } else if problems != reported {
-                logger.error("withholding the watchdog ping", metadata: ["problems": "\(problems.joined(separator: "; "))"])
-                notifier.notify("STATUS=unhealthy: \(problems.joined(separator: "; "))")
-            }
-            reported = problems
-            try? await Task.sleep(for: interval)  // the watchdog period, not a wait for a condition
-        }
     }
 
     /// The bound admin port (useful with port 0).
@@ -582,6 +565,14 @@ public actor EdgeNode {
                 return .error(404, "no route \(request.method) \(path); see the README's admin API section")
             }
             await perform(actions)
+            // An operator's write (desired, a command) is answered once it is durable, so a
+            // node killed right after its 200 still has it and passes it on when it restarts.
+            if request.method != "GET", actions.contains(where: \.needsStoring) {
+                do { try await writer.flush() } catch {
+                    logger.error("an admin write is not durable yet", metadata: ["path": "\(path)", "error": "\(error)"])
+                    return .error(503, "the write is applied on this node but not yet stored (\(error)); the node keeps retrying; check the data directory's disk")
+                }
+            }
             return response
         }
     }
@@ -622,9 +613,15 @@ public actor EdgeNode {
             let phi: JSONValue = member.phi.map { .number($0.isFinite ? ($0 * 100).rounded() / 100 : 1e9) } ?? .null
             // Set while this node rejects the member's frames because its clock runs ahead.
             let ahead: JSONValue = peersAhead[member.name].map { .number(Double($0)) } ?? .null
+            // What the member said of itself in its latest heartbeat (null for this node itself).
+            let report = member.report
             return JSONValue.object([
                 (key: "name", value: .string(member.name)), (key: "live", value: .bool(member.live)),
                 (key: "phi", value: phi), (key: "clockAheadMs", value: ahead),
+                (key: "shards", value: report.map { .number(Double($0.shardsOwned)) } ?? .null),
+                (key: "roles", value: report.map { .array($0.roles.map(JSONValue.string)) } ?? .null),
+                (key: "clockTrusted", value: report.map { .bool($0.clockTrusted) } ?? .null),
+                (key: "hlcMs", value: report.map { .number(Double($0.hlcPhysicalMilliseconds)) } ?? .null),
             ])
         }
         let moment = currentMoment()
@@ -714,7 +711,9 @@ public actor EdgeNode {
     }
 
     /// What this node tells the aggregator about its site with each hello (the dashboard's nodes):
-    /// its own clock, HLC, shards and roles, and its failure detector's view of the other members.
+    /// its own clock, HLC, shards and roles; its failure detector's view of the other members and
+    /// what each said of itself in its latest heartbeat. A member whose frames this node rejects
+    /// for running ahead is reported with an untrusted clock.
     func siteStatus() async -> Fogline_V1_SiteStatus {
         var status = Fogline_V1_SiteStatus()
         status.hlcPhysicalMs = plane.clock.lastIssued.milliseconds
@@ -722,11 +721,19 @@ public actor EdgeNode {
         status.shardCount = UInt32(configuration.quorum.shards)
         status.shardsOwned = UInt32(fences.count)
         status.roles = await quorum.roles.sorted()
+        let peersAhead = await quorum.peersAhead
         status.members = await quorum.memberStatus().filter { $0.name != configuration.node }.map { member in
             var health = Fogline_V1_MemberHealth()
             health.node = member.name
             health.live = member.live
             health.phi = member.phi.map { $0.isFinite ? $0 : 1e9 } ?? 0
+            if let report = member.report {
+                health.reported = true
+                health.clockTrusted = report.clockTrusted && peersAhead[member.name] == nil
+                health.shardsOwned = UInt32(report.shardsOwned)
+                health.roles = report.roles
+                health.hlcPhysicalMs = report.hlcPhysicalMilliseconds
+            }
             return health
         }
         return status

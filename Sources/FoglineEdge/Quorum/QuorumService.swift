@@ -56,6 +56,10 @@ public actor QuorumService {
     public private(set) var allowsNewLeases: Bool
     /// Whether this node trusts its own wall clock; only then does it judge its peers' clocks.
     private var localClockTrusted = true
+    /// How many device shards this node owns, as its heartbeats report it.
+    private var shardsOwned = 0
+    /// What each peer said of itself in its latest accepted heartbeat.
+    private var peerReports: [String: PeerReport] = [:]
     private let maxPeerClockOffsetMilliseconds: UInt64
     private let wallClock: WallClock
 
@@ -171,10 +175,32 @@ public actor QuorumService {
         logger.notice(allowed ? "taking new leases and sending heartbeats again" : "refusing new leases until the clock is trusted")
     }
 
-    /// Members with their liveness and suspicion, for `GET /v1/status`.
-    public func memberStatus() -> [(name: String, live: Bool, phi: Double?)] {
+    /// What a peer said of itself in its latest heartbeat.
+    public struct PeerReport: Sendable, Equatable {
+        public var shardsOwned: Int
+        public var roles: [String]
+        /// The peer's trust in its own clock.
+        public var clockTrusted: Bool
+        /// The peer's HLC (physical part) when it sent the heartbeat.
+        public var hlcPhysicalMilliseconds: UInt64
+    }
+
+    /// A member as this node sees it: liveness and suspicion from the failure detector, and
+    /// what the member last reported of itself (`nil` for this node and for silent peers).
+    public struct MemberStatus: Sendable {
+        public var name: String
+        public var live: Bool
+        public var phi: Double?
+        public var report: PeerReport?
+    }
+
+    /// Members with their liveness, suspicion and latest report, for `GET /v1/status` and the
+    /// site status sent to the aggregator.
+    public func memberStatus() -> [MemberStatus] {
         let view = coordinator.membership
-        return coordination.members.map { ($0, view.isLive($0, at: now), view.phi(of: $0, at: now)) }
+        return coordination.members.map {
+            MemberStatus(name: $0, live: view.isLive($0, at: now), phi: view.phi(of: $0, at: now), report: peerReports[$0])
+        }
     }
 
     public func auditEntries(after index: UInt64 = 0, limit: Int = 1_000) throws -> [AuditEntry] {
@@ -209,7 +235,11 @@ public actor QuorumService {
     private func sendHeartbeats() {
         guard let transport, allowsNewLeases else { return }
         heartbeatSequence += 1
-        let frame = frame(.heartbeat(Fogline_V1_Heartbeat(incarnation: incarnation, sequence: heartbeatSequence)))
+        var heartbeat = Fogline_V1_Heartbeat(incarnation: incarnation, sequence: heartbeatSequence)
+        heartbeat.shardsOwned = UInt32(shardsOwned)
+        heartbeat.roles = roles.sorted()
+        heartbeat.clockTrusted = localClockTrusted
+        let frame = frame(.heartbeat(heartbeat))
         for peer in coordination.members where peer != node { _ = transport.send(frame, to: peer) }
     }
 
@@ -245,8 +275,11 @@ public actor QuorumService {
             }
         }
         switch decoded.body {
-        case .heartbeat:
+        case .heartbeat(let heartbeat):
             coordinator.heartbeat(from: received.from, at: now)
+            peerReports[received.from] = PeerReport(
+                shardsOwned: Int(heartbeat.shardsOwned), roles: heartbeat.roles, clockTrusted: heartbeat.clockTrusted,
+                hlcPhysicalMilliseconds: HLCTimestamp(decoded.sentAt).milliseconds)
         case .gossipDelta?, .gossipAck?, .contextExchange?:
             gossipContinuation.yield((from: received.from, body: decoded.body!))
         case let body?:
@@ -330,6 +363,7 @@ public actor QuorumService {
             waiting.removeValue(forKey: id)?.resume(returning: outcome)
         case .ownership(let fences):
             logger.info("owned shards changed", metadata: ["shards": "\(fences.keys.sorted())"])
+            shardsOwned = fences.count
             ownershipContinuation.yield(fences)
         case .roles(let roles):
             logger.info("roles changed", metadata: ["roles": "\(roles.sorted())"])

@@ -877,6 +877,14 @@ public nonisolated struct Fogline_V1_Heartbeat: Sendable {
   /// grows with every heartbeat within an incarnation
   public var sequence: UInt64 = 0
 
+  /// What the sender says of itself, so that the uplink holder can report every node to the
+  /// aggregator (SiteStatus.members): its device shards, its roles, its clock trust.
+  public var shardsOwned: UInt32 = 0
+
+  public var roles: [String] = []
+
+  public var clockTrusted: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1465,6 +1473,19 @@ public nonisolated struct Fogline_V1_MemberHealth: Sendable {
 
   /// suspicion; 0 when unknown
   public var phi: Double = 0
+
+  /// The member's own report in its latest heartbeat; unset when none arrived yet.
+  public var reported: Bool = false
+
+  /// false also while the sender rejects its frames for running ahead
+  public var clockTrusted: Bool = false
+
+  public var shardsOwned: UInt32 = 0
+
+  public var roles: [String] = []
+
+  /// the member's HLC (physical part) when it sent that heartbeat
+  public var hlcPhysicalMs: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2810,7 +2831,7 @@ nonisolated extension Fogline_V1_PeerFrame: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}incarnation\0\u{1}sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}incarnation\0\u{1}sequence\0\u{3}shards_owned\0\u{1}roles\0\u{3}clock_trusted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2820,6 +2841,9 @@ nonisolated extension Fogline_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.shardsOwned) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.roles) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.clockTrusted) }()
       default: break
       }
     }
@@ -2832,12 +2856,24 @@ nonisolated extension Fogline_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
     if self.sequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 2)
     }
+    if self.shardsOwned != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardsOwned, fieldNumber: 3)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roles, fieldNumber: 4)
+    }
+    if self.clockTrusted != false {
+      try visitor.visitSingularBoolField(value: self.clockTrusted, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fogline_V1_Heartbeat, rhs: Fogline_V1_Heartbeat) -> Bool {
     if lhs.incarnation != rhs.incarnation {return false}
     if lhs.sequence != rhs.sequence {return false}
+    if lhs.shardsOwned != rhs.shardsOwned {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.clockTrusted != rhs.clockTrusted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3709,7 +3745,7 @@ nonisolated extension Fogline_V1_SiteStatus: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Fogline_V1_MemberHealth: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MemberHealth"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}live\0\u{1}phi\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}node\0\u{1}live\0\u{1}phi\0\u{1}reported\0\u{3}clock_trusted\0\u{3}shards_owned\0\u{1}roles\0\u{3}hlc_physical_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3720,6 +3756,11 @@ nonisolated extension Fogline_V1_MemberHealth: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.node) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.live) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.phi) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.reported) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.clockTrusted) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.shardsOwned) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.roles) }()
+      case 8: try { try decoder.decodeSingularFixed64Field(value: &self.hlcPhysicalMs) }()
       default: break
       }
     }
@@ -3735,6 +3776,21 @@ nonisolated extension Fogline_V1_MemberHealth: SwiftProtobuf.Message, SwiftProto
     if self.phi.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.phi, fieldNumber: 3)
     }
+    if self.reported != false {
+      try visitor.visitSingularBoolField(value: self.reported, fieldNumber: 4)
+    }
+    if self.clockTrusted != false {
+      try visitor.visitSingularBoolField(value: self.clockTrusted, fieldNumber: 5)
+    }
+    if self.shardsOwned != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardsOwned, fieldNumber: 6)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.roles, fieldNumber: 7)
+    }
+    if self.hlcPhysicalMs != 0 {
+      try visitor.visitSingularFixed64Field(value: self.hlcPhysicalMs, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3742,6 +3798,11 @@ nonisolated extension Fogline_V1_MemberHealth: SwiftProtobuf.Message, SwiftProto
     if lhs.node != rhs.node {return false}
     if lhs.live != rhs.live {return false}
     if lhs.phi != rhs.phi {return false}
+    if lhs.reported != rhs.reported {return false}
+    if lhs.clockTrusted != rhs.clockTrusted {return false}
+    if lhs.shardsOwned != rhs.shardsOwned {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.hlcPhysicalMs != rhs.hlcPhysicalMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
