@@ -134,7 +134,11 @@ public actor BatchingWriter {
         let batch = pending
         pending = StoreBatch()
         do {
-            var report = try await store.commit(batch)
+            // The commit belongs to the writer, not to whichever task triggered it: a cancelled
+            // caller (a stopping uplink, a timer cancelled as it fired) must not fail it, or
+            // GRDB's cancellation check turns every item of the batch into a retry.
+            let store = store
+            var report = try await Task.detached { try await store.commit(batch) }.value
             report.readings = batch.readings
             statistics.transactions += 1
             statistics.committedItems += batch.itemCount

@@ -95,7 +95,9 @@ struct SiteReconcileProcessTests {
                 return mismatches.isEmpty
             }
         } catch {
-            Issue.record("\(mismatches.count) devices differ, e.g.\n\(mismatches.prefix(6).joined(separator: "\n"))\n\(site.logs)")
+            let first = mismatches.first.flatMap { $0.split(separator: ":").first.map(String.init) } ?? ""
+            Issue.record(
+                "\(mismatches.count) devices differ, e.g.\n\(mismatches.prefix(6).joined(separator: "\n"))\n\(site.whereReadingsAre(of: first))\n\(site.logs)")
             throw error
         }
 
@@ -326,6 +328,21 @@ final class ReconcilingSite {
         compare("hlc", edge["hlc"], cloud["hlc"])
         compare("telemetry", edge["siteTelemetry"], cloud["telemetry"])
         return found
+    }
+
+    /// Where `device`'s readings are: each node's view of the site's readings, its uplink and
+    /// replica dots, and the aggregator's dots; for a failure message.
+    func whereReadingsAre(of device: String) -> String {
+        var lines: [String] = []
+        for (index, node) in nodes.enumerated() {
+            let edge = try? AdminClient(port: node.adminPort).get("/v1/devices/\(device)")
+            let status = try? self.status(node)
+            lines.append("node \(index) \(names[index]): siteTelemetry \(edge?["siteTelemetry"].map { "\($0)" } ?? "-"), "
+                + "replica \(status?["replica"].map { "\($0)" } ?? "-"), uplink \(status?["uplink"].map { "\($0)" } ?? "-")")
+        }
+        let site = try? cloudJSON("/v1/sites/plant-1")
+        lines.append("aggregator: replica \(site?["replica"].map { "\($0)" } ?? "-")")
+        return lines.joined(separator: "\n")
     }
 
     var logs: String {

@@ -57,6 +57,24 @@ struct BatchingWriterTests {
         #expect(rows.allSatisfy { $0.lastSeq! >= 950 })  // the last row of each device won
     }
 
+    @Test("a commit triggered by a cancelled task still commits: cancellation belongs to the caller, not to the batch")
+    func cancelledCaller() async throws {
+        let (store, directory) = try EdgeStore.temporary()
+        defer { _ = directory }
+        let writer = Self.manualWriter(store, maxPendingItems: 1)
+        let caller = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            // Reaches the size threshold, so this cancelled task runs the commit itself.
+            try await writer.submit(StoreBatch(ingest: [IngestRow(device: "d-1", epoch: 1, lastSeq: 5, received: 6, duplicates: 0, gaps: 0)]))
+            try await writer.submit(StoreBatch(hlcBound: 42))
+            return try await writer.flush()
+        }
+        _ = try await caller.value
+        #expect(await writer.statistics.failedCommits == 0)
+        #expect(await writer.statistics.transactions == 2)
+        #expect(try store.loadIngest().map(\.lastSeq) == [5])
+    }
+
     @Test("the interval timer commits pending items by itself", .timeLimit(.minutes(1)))
     func timerCommits() async throws {
         let (store, directory) = try EdgeStore.temporary()
