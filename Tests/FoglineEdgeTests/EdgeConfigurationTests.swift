@@ -51,6 +51,8 @@ struct EdgeConfigurationTests {
             text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", cloud: "mqtt://10.0.0.9:1885"))
         #expect(flags.cloud.broker?.host == "10.0.0.9" && flags.cloud.broker?.port == 1885)
         #expect(try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a")).cloud.broker == nil)
+        #expect(try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  reconnect_max_s: 12\n", file: "r.yaml").cloud.reconnectMaxSeconds == 12)
+        #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  reconnect_max_s: 0\n", file: "r.yaml") }
         #expect(throws: ConfigErrors.self) {
             try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", cloud: "http://x"))
         }

@@ -89,8 +89,13 @@ public struct ReconcileSession: Sendable {
     /// kernels differ because the other side holds alarms not merged here yet, which it sends.
     private var kernelSettled: (local: UInt64, remote: UInt64)?
 
-    public init(configuration: Configuration = Configuration()) {
+    /// `firstBatchID` numbers this session's batches from there on. Over a link where frames
+    /// can outlive the process (a broker keeps parts of an unfinished batch), pass a value that
+    /// differs per incarnation, so a restarted sender's batch never shares an id with parts of
+    /// one sent before.
+    public init(configuration: Configuration = Configuration(), firstBatchID: UInt64 = 1) {
         self.configuration = configuration
+        self.nextBatchID = firstBatchID
     }
 
     /// Batches sent and not acknowledged yet.

@@ -79,6 +79,9 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// How often the holder says hello again, which makes the aggregator send what it has
         /// that the site lacks (its `desired` edits) even when no push reached this node.
         public var helloIntervalSeconds = 30
+        /// The longest wait between attempts to reach the cloud broker while it is down. Short,
+        /// so that the site catches up soon after the uplink returns; an attempt is one TCP connect.
+        public var reconnectMaxSeconds = 5
     }
 
     public var site = ""
@@ -242,7 +245,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if let section = reader.section(root, "broker") { Self.readBroker(section, into: &broker, reader, section: "broker") }
         if let section = reader.section(root, "cloud") {
             reader.rejectUnknownKeys(
-                in: section, known: ["broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "hello_interval_s"],
+                in: section, known: ["broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "hello_interval_s", "reconnect_max_s"],
                 section: "cloud")
             if let brokerSection = reader.section(section, "broker") {
                 var cloudBroker = Broker(port: 1884)
@@ -253,6 +256,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
             cloud.maxPartBytes = reader.integer(section, "max_part_bytes", in: 1_024...268_435_455) ?? cloud.maxPartBytes
             cloud.maxBatchEntries = reader.integer(section, "max_batch_entries", in: 1...1_000_000) ?? cloud.maxBatchEntries
             cloud.helloIntervalSeconds = reader.integer(section, "hello_interval_s", in: 1...86_400) ?? cloud.helloIntervalSeconds
+            cloud.reconnectMaxSeconds = reader.integer(section, "reconnect_max_s", in: 1...3_600) ?? cloud.reconnectMaxSeconds
         }
         if let admin = reader.section(root, "admin") {
             reader.rejectUnknownKeys(in: admin, known: ["listen", "token_file"], section: "admin")

@@ -127,9 +127,11 @@ public actor EdgeNode {
         if let cloudBroker = configuration.cloud.broker {
             var session = ReconcileSession.Configuration()
             session.maxBatchEntries = configuration.cloud.maxBatchEntries
+            var client = try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)")
+            client.reconnectBackoff.maximumDelay = .seconds(configuration.cloud.reconnectMaxSeconds)
             let settings = CloudUplink.Settings(
                 site: configuration.site, node: configuration.node,
-                client: try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)"),
+                client: client,
                 signingKey: try configuration.cloud.signingKey.map(SigningKeyFile.load),
                 maxPartBytes: configuration.cloud.maxPartBytes,
                 helloIntervalMilliseconds: UInt64(configuration.cloud.helloIntervalSeconds) * 1_000, session: session,

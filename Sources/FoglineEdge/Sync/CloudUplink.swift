@@ -80,7 +80,9 @@ actor CloudUplink {
         self.store = store
         self.logger = logger
         self.auditEntries = auditEntries
-        session = ReconcileSession(configuration: settings.session)
+        // Random high bits per process, as the aggregator's instances number theirs: the
+        // aggregator may still hold parts of a batch this node sent before it restarted.
+        session = ReconcileSession(configuration: settings.session, firstBatchID: UInt64(UInt32.random(in: 1...UInt32.max)) << 32)
     }
 
     /// Where batches from the aggregator are merged: the node, once it runs.
