@@ -1,5 +1,5 @@
 import Crypto
-import FoglineCloud
+@testable import FoglineCloud
 import FoglineConfig
 import FoglineWire
 import Foundation
@@ -29,6 +29,7 @@ struct CloudConfigurationTests {
             broker:
               url: mqtt://10.0.0.1:1884
               shared_subscription: false
+              reconnect_max_s: 9
             sites:
               plant-1:
                 nodes:
@@ -43,6 +44,7 @@ struct CloudConfigurationTests {
         #expect(config.httpHost == "0.0.0.0" && config.httpPort == 9_000)
         #expect(config.database == .sqlite(path: "data/x.db"))
         #expect(config.upFilter == "fogline/v1/sync/+/+/up")
+        #expect(try config.mqttConfiguration().reconnectBackoff.maximumDelay == .seconds(9))
         #expect(config.nodeKeys["plant-1"]?["edge-a"]?.rawRepresentation == key.rawRepresentation)
     }
 

@@ -31,6 +31,9 @@ public struct CloudConfiguration: Sendable {
         public var keyFile: String?
         /// Subscribe through `$share/fogline-cloud/…` so several instances split the frames.
         public var sharedSubscription = true
+        /// The longest wait between attempts to reach the broker while it is down: short, so
+        /// that sites catch up soon after it returns.
+        public var reconnectMaxSeconds = 5
     }
 
     /// This instance's name: the writer of its `desired` writes (`cloud.<instance>`) and part of
@@ -140,6 +143,7 @@ public struct CloudConfiguration: Sendable {
     func mqttConfiguration() throws -> MQTTClientConfiguration {
         var mqtt = try MQTTClientConfiguration(brokerURL: broker.url, clientID: broker.clientID ?? "fogline-cloud-\(instance)")
         mqtt.protocolVersion = .v5
+        mqtt.reconnectBackoff.maximumDelay = .seconds(broker.reconnectMaxSeconds)
         mqtt.username = broker.username
         if let password = broker.password { mqtt.password = try password.text() }
         if broker.caFile != nil || broker.certFile != nil {
@@ -185,7 +189,10 @@ public struct CloudConfiguration: Sendable {
         }) { postgresSchema = schema }
         if let section = reader.section(root, "broker") {
             reader.rejectUnknownKeys(
-                in: section, known: ["url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "shared_subscription"],
+                in: section, known: [
+                    "url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "shared_subscription",
+                    "reconnect_max_s",
+                ],
                 section: "`broker`")
             if let node = section["url"], let url = reader.string(section, "url") {
                 if (try? BrokerAddress(parsing: url)) == nil {
@@ -199,6 +206,7 @@ public struct CloudConfiguration: Sendable {
             broker.certFile = reader.string(section, "cert_file") ?? broker.certFile
             broker.keyFile = reader.string(section, "key_file") ?? broker.keyFile
             broker.sharedSubscription = reader.bool(section, "shared_subscription") ?? broker.sharedSubscription
+            broker.reconnectMaxSeconds = reader.integer(section, "reconnect_max_s", in: 1...3_600) ?? broker.reconnectMaxSeconds
             if (broker.certFile == nil) != (broker.keyFile == nil), let key = section["cert_file"] ?? section["key_file"] {
                 reader.report(key, "`cert_file` and `key_file` go together: set both for a client certificate, or neither")
             }
