@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The two SQL dialects the cloud store speaks. Statements are written once, in a template form
 /// both backends share, and translated here:
@@ -10,12 +11,32 @@ import Foundation
 ///   (`STRICT, WITHOUT ROWID` in SQLite, none in PostgreSQL).
 ///
 /// Templates never contain `@` or `?` inside string literals.
-enum SQLDialect: Sendable, Equatable {
+enum SQLDialect: Sendable, Hashable {
     case sqlite
     /// The schema name, already checked to be a plain identifier.
     case postgres(schema: String)
 
+    /// The statement `template` in this dialect. Translations are remembered: a merge runs the
+    /// same few templates thousands of times, and translating each time was most of the
+    /// aggregator's CPU time while it caught up with a site.
     func sql(_ template: String) -> String {
+        let key = TranslationKey(dialect: self, template: template)
+        if let known = Self.translations.withLock({ $0[key] }) { return known }
+        let translated = translate(template)
+        // Templates are a fixed set; the bound only guards against a caller building them.
+        Self.translations.withLock { if $0.count < Self.maxTranslations { $0[key] = translated } }
+        return translated
+    }
+
+    private struct TranslationKey: Hashable {
+        var dialect: SQLDialect
+        var template: String
+    }
+
+    private static let translations = Mutex<[TranslationKey: String]>([:])
+    private static let maxTranslations = 1_024
+
+    private func translate(_ template: String) -> String {
         var result = ""
         result.reserveCapacity(template.utf8.count + 32)
         var parameter = 0
