@@ -100,11 +100,11 @@ struct Run: AsyncParsableCommand {
         do {
             await node.reload(try options.load())
         } catch let errors as ConfigErrors {
-            logger.error("reload refused: the configuration has problems; the node keeps its settings", metadata: [
+            logger.error("reload refused: the configuration has problems; the node keeps its settings. Fix them (`fogline-edge check-config --config FILE` lists them all) and reload again", metadata: [
                 "problems": "\(errors.description)",
             ])
         } catch {
-            logger.error("reload refused; the node keeps its settings", metadata: ["error": "\(error)"])
+            logger.error("reload refused; the node keeps its settings. Check that the configuration file is readable, then reload again", metadata: ["error": "\(error)"])
         }
         notifier?.notify("READY=1\nSTATUS=serving")
     }

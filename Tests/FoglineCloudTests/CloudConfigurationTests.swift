@@ -77,10 +77,7 @@ struct CloudConfigurationTests {
             #expect(lines.contains { $0.contains("`cert_file` and `key_file` go together") }, "\(lines)")
         }
     }
-}
 
-extension CloudConfiguration.Overrides {
-    init(db: String?) { self.init(database: db) }
     @Test("secrets: the API beyond loopback needs a token; the broker password and database URL come from the environment; --db refuses a password")
     func secrets() throws {
         let open = try #require(throws: ConfigErrors.self) {
@@ -107,4 +104,8 @@ extension CloudConfiguration.Overrides {
         let withoutPassword = try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(database: "postgres://fogline@db/fogline"))
         #expect(withoutPassword.database == .postgres(url: "postgres://fogline@db/fogline"))
     }
+}
+
+extension CloudConfiguration.Overrides {
+    init(db: String?) { self.init(database: db) }
 }

@@ -12,9 +12,7 @@ struct CloudStoreUnitTests {
         #expect(
             SQLDialect.postgres(schema: "t_1").sql(template)
                 == "INSERT INTO \"t_1\".t AS x (a, b) VALUES ($1, $2) -- BIGINT DOUBLE PRECISION BYTEA ")
-        // Translations are remembered per dialect and schema: asking again gives the same, and
-        // another schema its own.
-        #expect(SQLDialect.sqlite.sql(template) == SQLDialect.sqlite.sql(template))
+        // Translations are remembered per dialect and schema: another schema gets its own.
         #expect(SQLDialect.postgres(schema: "t_2").sql(template).hasPrefix("INSERT INTO \"t_2\".t"))
         #expect(SQLDialect.isPlainIdentifier("t_abc123"))
         #expect(!SQLDialect.isPlainIdentifier("1abc"))

@@ -187,14 +187,14 @@ struct ReconcileSessionTests {
         #expect(link.sessions[0].knownRemoteHolds == held, "a dropped link forgets nothing the other side said")
     }
 
-    @Test("batch ids count up from the first id the session was given")
-    func firstBatchID() {
-        var session = ReconcileSession(configuration: .init(), firstBatchID: 7 << 32)
+    @Test("batch ids carry the session's prefix in their high bits")
+    func batchIDPrefix() {
+        var session = ReconcileSession(configuration: .init(), batchIDPrefix: 7)
         let written = writtenState(seed: 3, writes: 5)
         _ = session.connected(local: written, at: 0)
         let sent = session.receivedHello(SiteState().summary, wantsReply: false, local: written, at: 0)
         let ids = sent.compactMap { if case .sendBatch(let id, _, _) = $0 { id } else { nil } }
-        #expect(ids.first == 7 << 32, "\(sent)")
+        #expect(ids.first == 7 << 32 | 1, "\(sent)")
     }
 
     @Test("an unacknowledged batch is sent again after the timeout; an unanswered hello too")

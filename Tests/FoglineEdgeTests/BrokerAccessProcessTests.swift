@@ -102,7 +102,7 @@ final class BrokerAccessProcessTests {
         let other = FoglineTopic.device(site: "plant-1", device: "th-2", .telemetry).string
         try await device.publish(MQTTMessage(topic: other, payload: Array(#"{"seq":0,"values":{"t":1}}"#.utf8), qos: .atLeastOnce))
         try await device.publish(MQTTMessage(topic: own, payload: Array(#"{"seq":0,"values":{"t":2}}"#.utf8), qos: .atLeastOnce))
-        #expect(await peerEventually { edgeMessages.items.contains { $0.topic == own } }, "the device's own telemetry reaches the edge")
+        #expect(await pollUntil { edgeMessages.items.contains { $0.topic == own } }, "the device's own telemetry reaches the edge")
         #expect(!edgeMessages.items.contains { $0.topic == other }, "telemetry published as th-2 must be dropped")
 
         // Downlink: th-1 asks for th-2's desired state and commands (refused, or granted and never
@@ -115,13 +115,13 @@ final class BrokerAccessProcessTests {
         let ownDesired = FoglineTopic.device(site: "plant-1", device: "th-1", .desired).string
         try await edge.publish(MQTTMessage(topic: otherDesired, payload: Array(#"{"fields":{"sp":1}}"#.utf8), qos: .atLeastOnce, retain: true))
         try await edge.publish(MQTTMessage(topic: ownDesired, payload: Array(#"{"fields":{"sp":2}}"#.utf8), qos: .atLeastOnce, retain: true))
-        #expect(await peerEventually { deviceMessages.items.contains { $0.topic == ownDesired } }, "the device gets its own desired state")
+        #expect(await pollUntil { deviceMessages.items.contains { $0.topic == ownDesired } }, "the device gets its own desired state")
         #expect(deviceMessages.items.allSatisfy { $0.topic == ownDesired }, "\(deviceMessages.items.map(\.topic))")
 
         // th-2's password is not th-1's, a guessed one is refused, and so is no login at all.
         for (user, password) in [("th-1", try self.password(of: "th-2")), ("th-2", "guess"), ("th-9", try self.password(of: "th-1"))] {
             let (intruder, _, events) = try client(user, password: password, port: tlsPort, ca: ca)
-            let refused = await peerEventually {
+            let refused = await pollUntil {
                 events.items.contains { if case .connectFailed(.notAuthorized) = $0 { true } else { false } }
             }
             #expect(refused, "\(user) with a wrong password: \(events.items)")

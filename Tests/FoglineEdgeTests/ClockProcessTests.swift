@@ -66,7 +66,7 @@ struct ClockProcessTests {
         let refused = try await acquire()
         #expect(refused.status == 503, "\(refused.text)")
         #expect(refused.text.contains("clock"))
-        #expect(untrusted["quorum"]?["shards"]?["owned"]?.arrayElements?.isEmpty == true)
+        #expect(try await status()["quorum"]?["shards"]?["owned"]?.arrayElements?.isEmpty == true, "no shard taken after the refusal")
         #expect(try await requestOffPool(port: site.adminPort, "GET", "/healthz").status == 503, "a lone node owning no shard is not ready")
 
         #expect(site.edge?.process.isRunning == true)

@@ -39,7 +39,7 @@ struct PeerTransportTests {
         #expect(transports[0].send(large + [0], to: "b") == false)
         #expect(transports[0].send([1], to: "nobody") == false)
         for (name, inbox) in zip(names, inboxes) {
-            #expect(await peerEventually { inbox.count >= 2 * (perPair + 1) }, "node \(name) got \(inbox.count)")
+            #expect(await pollUntil { inbox.count >= 2 * (perPair + 1) }, "node \(name) got \(inbox.count)")
         }
         for (to, inbox) in zip(names, inboxes) {
             let received = inbox.items
@@ -71,18 +71,18 @@ struct PeerTransportTests {
         let b1 = try makeTransport("b", port: ports[1], peers: ["a": ports[0]])
         let b1Inbox = PeerStreamDrain(b1.incoming)
         try await b1.start()
-        #expect(await peerEventually { b1Inbox.count >= limit })
+        #expect(await pollUntil { b1Inbox.count >= limit })
         #expect(b1Inbox.items.map(\.body) == (0..<limit).map { Array("early-\($0)".utf8) })
         #expect(b1Inbox.items.allSatisfy { $0.from == "a" })
 
         await b1.shutdown()
-        #expect(await peerEventually { aEvents.items.contains(.peerDisconnected("b", .outbound)) })
+        #expect(await pollUntil { aEvents.items.contains(.peerDisconnected("b", .outbound)) })
         for index in 0..<20 { #expect(a.send(Array("late-\(index)".utf8), to: "b")) }
 
         let b2 = try makeTransport("b", port: ports[1], peers: ["a": ports[0]])
         let b2Inbox = PeerStreamDrain(b2.incoming)
         try await b2.start()
-        #expect(await peerEventually { b2Inbox.count >= 20 })
+        #expect(await pollUntil { b2Inbox.count >= 20 })
         #expect(b2Inbox.items.map(\.body) == (0..<20).map { Array("late-\($0)".utf8) })
         let stats = a.statistics
         #expect(stats.sent["b"] == limit + 20 && stats.droppedQueueFull["b"] == 10 && (stats.reconnects["b"] ?? 0) >= 1)
@@ -108,11 +108,11 @@ struct PeerTransportTests {
         let a = try makeTransport("a", port: ports[0], peers: ["b": bPort])
         try await a.start()
         #expect(a.send(Array("before".utf8), to: "b"))
-        #expect(await peerEventually { inbox.count == 1 })
+        #expect(await pollUntil { inbox.count == 1 })
         // The honest link up both ways before the hostile clients: its handshakes, which b's 1 s
         // handshake timeout can cut short on a loaded machine (a rejection, then a retry), are
         // over, and every rejection counted from here on is one of the hostile connections'.
-        #expect(await peerEventually { Set(bEvents.items).isSuperset(of: [.peerConnected("a", .inbound), .peerConnected("a", .outbound)]) })
+        #expect(await pollUntil { Set(bEvents.items).isSuperset(of: [.peerConnected("a", .inbound), .peerConnected("a", .outbound)]) })
         let honest = b.statistics.rejected
         /// Rejections since the honest link came up.
         func hostileRejections() -> [PeerTransport.RejectReason: Int] {
@@ -120,7 +120,7 @@ struct PeerTransportTests {
         }
 
         func expectRejected(_ reason: PeerTransport.RejectReason, _ count: Int = 1, sourceLocation: SourceLocation = #_sourceLocation) async {
-            let ok = await peerEventually { hostileRejections()[reason] == count }
+            let ok = await pollUntil { hostileRejections()[reason] == count }
             #expect(ok, "rejected[\(reason)] = \(hostileRejections()[reason] ?? 0), want \(count)", sourceLocation: sourceLocation)
         }
 
@@ -156,7 +156,7 @@ struct PeerTransportTests {
             try await conn.expectClosedByServer()
         }
         await expectRejected(.badTag)
-        #expect(await peerEventually { inbox.count == 2 })
+        #expect(await pollUntil { inbox.count == 2 })
 
         // The same frame twice on one connection (same counter): the second is refused.
         var recorded: [UInt8] = []
@@ -236,7 +236,7 @@ struct PeerTransportTests {
 
         // Only the two authentic frames of the hostile sessions were delivered, and honest traffic still flows.
         #expect(a.send(Array("after".utf8), to: "b"))
-        #expect(await peerEventually { inbox.count == 4 })
+        #expect(await pollUntil { inbox.count == 4 })
         #expect(inbox.items.map { "\($0.from):\(String(decoding: $0.body, as: UTF8.self))" } == ["a:before", "c:ok-1", "c:ok-3", "a:after"])
         #expect(b.statistics.received == ["a": 2, "c": 2])
         // Each hostile connection was rejected once, for its own reason, and nothing else was.
@@ -260,7 +260,7 @@ struct PeerTransportTests {
         let bInbox = PeerStreamDrain(b.incoming)
         try await a.start()
         try await b.start()
-        #expect(await peerEventually {
+        #expect(await pollUntil {
             Set(aEvents.items) == [.peerConnected("b", .outbound), .peerConnected("b", .inbound)]
         })
         let lingering = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -477,12 +477,3 @@ final class PeerStreamDrain<Element: Sendable>: Sendable {
     func finished() async { await task.value }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-func peerEventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return condition()
-}

@@ -89,13 +89,13 @@ public struct ReconcileSession: Sendable {
     /// kernels differ because the other side holds alarms not merged here yet, which it sends.
     private var kernelSettled: (local: UInt64, remote: UInt64)?
 
-    /// `firstBatchID` numbers this session's batches from there on. Over a link where frames
-    /// can outlive the process (a broker keeps parts of an unfinished batch), pass a value that
-    /// differs per incarnation, so a restarted sender's batch never shares an id with parts of
-    /// one sent before.
-    public init(configuration: Configuration = Configuration(), firstBatchID: UInt64 = 1) {
+    /// `batchIDPrefix` becomes the high 32 bits of this session's batch ids. Over a link where
+    /// frames can outlive the process (a broker keeps parts of an unfinished batch), pass random
+    /// bits per incarnation, as ``CloudSyncResponder``'s instances do, so a restarted sender's
+    /// batch never shares an id with parts of one sent before.
+    public init(configuration: Configuration = Configuration(), batchIDPrefix: UInt32 = 0) {
         self.configuration = configuration
-        self.nextBatchID = firstBatchID
+        self.nextBatchID = UInt64(batchIDPrefix) << 32 | 1
     }
 
     /// Batches sent and not acknowledged yet.

@@ -82,7 +82,7 @@ actor CloudUplink {
         self.auditEntries = auditEntries
         // Random high bits per process, as the aggregator's instances number theirs: the
         // aggregator may still hold parts of a batch this node sent before it restarted.
-        session = ReconcileSession(configuration: settings.session, firstBatchID: UInt64(UInt32.random(in: 1...UInt32.max)) << 32)
+        session = ReconcileSession(configuration: settings.session, batchIDPrefix: UInt32.random(in: 1...UInt32.max))
     }
 
     /// Where batches from the aggregator are merged: the node, once it runs.
