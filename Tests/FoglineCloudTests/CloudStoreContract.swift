@@ -1,4 +1,4 @@
-import FoglineCloud
+@testable import FoglineCloud
 import FoglineCore
 import FoglineTesting
 import Testing
@@ -40,6 +40,20 @@ enum CloudStoreContract {
                 let telemetry = try await store.telemetry(site: site)
                 #expect(telemetry == CloudStoreScenario.telemetry(of: scenario.full.raw), "seed \(seed)")
             }
+        }
+    }
+
+    /// A whole state shipped as one delta, with more raw readings than one upsert statement
+    /// holds (``SQLUpsert/rowsPerStatement``): every statement's rows land, the view and the raw
+    /// summary equal the state's.
+    static func largeDelta(_ fixture: Fixture) async throws {
+        try await withStore(try fixture()) { store in
+            let scenario = CloudStoreScenario(seed: 41, operations: 1_600...1_600)
+            try #require(scenario.full.raw.readings.count > SQLUpsert.rowsPerStatement, "the delta must span two statements at least")
+            let summary = try await store.merge(scenario.full.asDelta, site: "plant")
+            #expect(summary == scenario.full.summary)
+            #expect(try await store.view(site: "plant") == scenario.fullWithoutRaw)
+            #expect(try await store.telemetry(site: "plant") == CloudStoreScenario.telemetry(of: scenario.full.raw))
         }
     }
 

@@ -13,6 +13,9 @@ struct CloudStorePostgresTests {
     @Test("merging deltas in any order, with duplicates, stores their join")
     func mergeIsTheJoin() async throws { try await CloudStoreContract.mergeIsTheJoin(Self.fixture) }
 
+    @Test("a delta spanning several upsert statements is stored whole")
+    func largeDelta() async throws { try await CloudStoreContract.largeDelta(Self.fixture) }
+
     @Test("a batch equals the full state's batch for any peer and size")
     func batchMatchesFullState() async throws { try await CloudStoreContract.batchMatchesFullState(Self.fixture) }
 

@@ -20,6 +20,23 @@ struct CloudStoreUnitTests {
         #expect(!SQLDialect.isPlainIdentifier(""))
     }
 
+    @Test("an upsert of many rows is cut into statements of at most rowsPerStatement rows, in order")
+    func upsertChunks() {
+        let upsert = SQLUpsert(table: "t", columns: ["a", "b"], onConflict: "ON CONFLICT (a) DO NOTHING")
+        let perStatement = SQLUpsert.rowsPerStatement
+        #expect(upsert.template(rows: 2) == "INSERT INTO @t AS t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING")
+        for count in [0, 1, perStatement, perStatement + 1, 2 * perStatement + 7] {
+            let rows = (0..<count).map { [SQLValue.integer(Int64($0)), .text("v\($0)")] }
+            let statements = upsert.statements(rows)
+            #expect(statements.count == (count + perStatement - 1) / perStatement, "\(count) rows")
+            #expect(statements.allSatisfy { $0.arguments.count <= 2 * perStatement })
+            #expect(statements.flatMap(\.arguments) == rows.flatMap { $0 }, "\(count) rows: every value once, in order")
+            for statement in statements {
+                #expect(statement.sql == upsert.template(rows: statement.arguments.count / 2))
+            }
+        }
+    }
+
     @Test("PostgreSQL URLs parse, and unusable ones say how to write them")
     func urls() throws {
         let url = try PostgresURL("postgres://fogline:p%40ss@127.0.0.1:55432/fogline")

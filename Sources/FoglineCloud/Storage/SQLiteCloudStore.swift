@@ -31,6 +31,15 @@ public final class SQLiteCloudStore: CloudStore {
         options.prepareDatabase { db in
             // WAL with FULL: every commit is fsynced before it returns.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A catch-up merges batches whose readings spread over every device, so each commit
+            // touches pages all over the tables. With SQLite's 2 MB default cache most of those
+            // were read back from the file for every batch, and a checkpoint every 4 MB of log
+            // copied the same pages again and again: 64 MiB of cache and a checkpoint every
+            // 64 MiB of log took bench-reconcile's catch-up from 20.9 s to 14.5 s.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
+            // Multi-row upserts (``SQLUpsert``) keep a statement journal; in memory, not a temp file.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabaseQueue(path: path, configuration: options)

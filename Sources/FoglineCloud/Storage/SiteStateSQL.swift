@@ -14,100 +14,98 @@ enum SiteStateSQL {
     /// The statements that join every entry-store part of `delta` into site `site`'s rows
     /// (the alarm kernel and the context are folded separately, see ``SiteMerge``).
     static func upserts(of delta: SiteDelta, site: String) -> [SQLStatement] {
-        var statements: [SQLStatement] = []
+        var fieldRows: [[SQLValue]] = []
         func fields(_ part: FieldMaps?, _ name: String) {
             part?.forEachField { device, field in
                 let value = StoredFieldValue(field.value)
-                statements.append(SQLStatement(upsertField, [
+                fieldRows.append([
                     .text(site), .text(name), .text(device), .text(field.name), .text(value.kind), value.number,
                     value.text, value.bool, .sortable(field.stamp.logical), .sortable(field.stamp.node.rawValue),
                     .bits(field.dot.counter),
-                ]))
+                ])
             }
         }
         fields(delta.registry, "registry")
         fields(delta.reported, "reported")
         fields(delta.desired, "desired")
-        for (device, register) in delta.presence?.registers ?? [:] {
-            statements.append(SQLStatement(upsertPresence, [
+        let presenceRows: [[SQLValue]] = (delta.presence?.registers ?? [:]).map { device, register in
+            [
                 .text(site), .text(device), .flag(register.value.online), .bits(register.value.sinceMilliseconds),
                 .sortable(register.stamp.logical), .sortable(register.stamp.node.rawValue), .bits(register.dotCounter),
-            ]))
+            ]
         }
-        for (key, cell) in delta.counters?.cells ?? [:] {
-            statements.append(SQLStatement(upsertCounter, [
-                .text(site), .text(key.name), .sortable(key.node.rawValue), .bits(cell.increments),
-                .bits(cell.decrements), .bits(cell.dotCounter),
-            ]))
+        let counterRows: [[SQLValue]] = (delta.counters?.cells ?? [:]).map { key, cell in
+            [.text(site), .text(key.name), .sortable(key.node.rawValue), .bits(cell.increments), .bits(cell.decrements), .bits(cell.dotCounter)]
         }
-        for (key, summary) in delta.rollups?.cells ?? [:] {
-            statements.append(SQLStatement(upsertRollup, [
+        let rollupRows: [[SQLValue]] = (delta.rollups?.cells ?? [:]).map { key, summary in
+            [
                 .text(site), .text(key.device), .text(key.metric), .bits(key.windowStart), .sortable(key.writer.rawValue),
                 .bits(summary.count), .number(summary.sum), .number(summary.min), .number(summary.max),
                 .number(summary.last), .sortable(summary.lastLogical), .bits(summary.dotCounter),
-            ]))
+            ]
         }
-        for (key, reading) in delta.raw?.readings ?? [:] {
-            statements.append(SQLStatement(upsertRaw, [
+        let rawRows: [[SQLValue]] = (delta.raw?.readings ?? [:]).map { key, reading in
+            [
                 .text(site), .text(key.device), .sortable(key.epoch), .bits(key.seq), .blob([UInt8](MetricsBlob.encode(reading.values))),
                 reading.deviceTime.map { .integer($0) } ?? .null, .sortable(reading.stamp.logical),
                 .sortable(reading.stamp.node.rawValue), .bits(reading.dotCounter),
-            ]))
+            ]
         }
-        return statements
+        return upsertField.statements(fieldRows) + upsertPresence.statements(presenceRows)
+            + upsertCounter.statements(counterRows) + upsertRollup.statements(rollupRows) + upsertRaw.statements(rawRows)
     }
 
     /// LWW: the write with the higher (logical, writer) stamp wins, exactly FieldMaps' join.
-    static let upsertField = """
-        INSERT INTO @field_entry AS t (site, part, device, field, value_kind, value_number, value_text, value_bool,
-                                       logical, writer, dot_counter)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, part, device, field) DO UPDATE SET
-            value_kind = excluded.value_kind, value_number = excluded.value_number,
-            value_text = excluded.value_text, value_bool = excluded.value_bool,
-            logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
-        WHERE (excluded.logical, excluded.writer) > (t.logical, t.writer)
-        """
+    static let upsertField = SQLUpsert(
+        table: "field_entry",
+        columns: ["site", "part", "device", "field", "value_kind", "value_number", "value_text", "value_bool", "logical", "writer", "dot_counter"],
+        onConflict: """
+            ON CONFLICT (site, part, device, field) DO UPDATE SET
+                value_kind = excluded.value_kind, value_number = excluded.value_number,
+                value_text = excluded.value_text, value_bool = excluded.value_bool,
+                logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
+            WHERE (excluded.logical, excluded.writer) > (t.logical, t.writer)
+            """)
 
     /// LWW register: the higher HLC stamp wins.
-    static let upsertPresence = """
-        INSERT INTO @presence AS t (site, device, online, since_ms, logical, writer, dot_counter)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, device) DO UPDATE SET
-            online = excluded.online, since_ms = excluded.since_ms, logical = excluded.logical,
-            writer = excluded.writer, dot_counter = excluded.dot_counter
-        WHERE (excluded.logical, excluded.writer) > (t.logical, t.writer)
-        """
+    static let upsertPresence = SQLUpsert(
+        table: "presence", columns: ["site", "device", "online", "since_ms", "logical", "writer", "dot_counter"],
+        onConflict: """
+            ON CONFLICT (site, device) DO UPDATE SET
+                online = excluded.online, since_ms = excluded.since_ms, logical = excluded.logical,
+                writer = excluded.writer, dot_counter = excluded.dot_counter
+            WHERE (excluded.logical, excluded.writer) > (t.logical, t.writer)
+            """)
 
     /// A node's counter cell only grows; its higher dot is the newer cell.
-    static let upsertCounter = """
-        INSERT INTO @counter_cell AS t (site, name, node, increments, decrements, dot_counter)
-        VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, name, node) DO UPDATE SET
-            increments = excluded.increments, decrements = excluded.decrements, dot_counter = excluded.dot_counter
-        WHERE excluded.dot_counter > t.dot_counter
-        """
+    static let upsertCounter = SQLUpsert(
+        table: "counter_cell", columns: ["site", "name", "node", "increments", "decrements", "dot_counter"],
+        onConflict: """
+            ON CONFLICT (site, name, node) DO UPDATE SET
+                increments = excluded.increments, decrements = excluded.decrements, dot_counter = excluded.dot_counter
+            WHERE excluded.dot_counter > t.dot_counter
+            """)
 
     /// Only the writer updates its own rollup cell; its higher dot is the newer summary.
-    static let upsertRollup = """
-        INSERT INTO @rollup AS t (site, device, metric, window_start_ms, writer, count, sum, min, max, last,
-                                  last_logical, dot_counter)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, device, metric, window_start_ms, writer) DO UPDATE SET
-            count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
-            last = excluded.last, last_logical = excluded.last_logical, dot_counter = excluded.dot_counter
-        WHERE excluded.dot_counter > t.dot_counter
-        """
+    static let upsertRollup = SQLUpsert(
+        table: "rollup",
+        columns: ["site", "device", "metric", "window_start_ms", "writer", "count", "sum", "min", "max", "last", "last_logical", "dot_counter"],
+        onConflict: """
+            ON CONFLICT (site, device, metric, window_start_ms, writer) DO UPDATE SET
+                count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max,
+                last = excluded.last, last_logical = excluded.last_logical, dot_counter = excluded.dot_counter
+            WHERE excluded.dot_counter > t.dot_counter
+            """)
 
     /// Grow-only by (device, epoch, seq); two ingestions of one reading keep the earlier stamp.
-    static let upsertRaw = """
-        INSERT INTO @raw_telemetry AS t (site, device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (site, device, epoch, seq) DO UPDATE SET
-            metrics = excluded.metrics, device_time_ms = excluded.device_time_ms, logical = excluded.logical,
-            writer = excluded.writer, dot_counter = excluded.dot_counter
-        WHERE (excluded.logical, excluded.writer) < (t.logical, t.writer)
-        """
+    static let upsertRaw = SQLUpsert(
+        table: "raw_telemetry", columns: ["site", "device", "epoch", "seq", "metrics", "device_time_ms", "logical", "writer", "dot_counter"],
+        onConflict: """
+            ON CONFLICT (site, device, epoch, seq) DO UPDATE SET
+                metrics = excluded.metrics, device_time_ms = excluded.device_time_ms, logical = excluded.logical,
+                writer = excluded.writer, dot_counter = excluded.dot_counter
+            WHERE (excluded.logical, excluded.writer) < (t.logical, t.writer)
+            """)
 
     // MARK: Causal context and alarm kernel
 
