@@ -20,21 +20,31 @@ struct CloudStoreUnitTests {
         #expect(!SQLDialect.isPlainIdentifier(""))
     }
 
-    @Test("an upsert of many rows is cut into statements of at most rowsPerStatement rows, in order")
+    @Test("an upsert of many rows is cut into full statements, then powers of two, every value once and in order")
     func upsertChunks() {
         let upsert = SQLUpsert(table: "t", columns: ["a", "b"], onConflict: "ON CONFLICT (a) DO NOTHING")
         let perStatement = SQLUpsert.rowsPerStatement
-        #expect(upsert.template(rows: 2) == "INSERT INTO @t AS t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING")
-        for count in [0, 1, perStatement, perStatement + 1, 2 * perStatement + 7] {
+        #expect(upsert.statements([[.integer(1), .text("x")], [.integer(2), .text("y")]]).map(\.sql) == [
+            "INSERT INTO @t AS t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING",
+        ])
+        for count in [0, 1, 7, perStatement, perStatement + 1, 2 * perStatement + 99] {
             let rows = (0..<count).map { [SQLValue.integer(Int64($0)), .text("v\($0)")] }
             let statements = upsert.statements(rows)
-            #expect(statements.count == (count + perStatement - 1) / perStatement, "\(count) rows")
-            #expect(statements.allSatisfy { $0.arguments.count <= 2 * perStatement })
+            let sizes = statements.map { $0.arguments.count / 2 }
+            #expect(sizes.allSatisfy(SQLUpsert.statementSizes.contains), "\(count) rows: \(sizes)")
+            #expect(sizes == sizes.sorted(by: >), "\(count) rows: the largest statements first")
+            #expect(sizes.filter { $0 == perStatement }.count == count / perStatement, "\(count) rows: \(sizes)")
             #expect(statements.flatMap(\.arguments) == rows.flatMap { $0 }, "\(count) rows: every value once, in order")
             for statement in statements {
-                #expect(statement.sql == upsert.template(rows: statement.arguments.count / 2))
+                let placeholders = statement.sql.filter { $0 == "?" }.count
+                #expect(placeholders == statement.arguments.count, "\(count) rows: one placeholder per value")
             }
         }
+        // However many rows, a table has at most one text per statement size.
+        let texts = Set((0...(3 * perStatement)).flatMap { count in
+            upsert.statements((0..<count).map { [SQLValue.integer(Int64($0)), .null] }).map(\.sql)
+        })
+        #expect(texts.count == SQLUpsert.statementSizes.count)
     }
 
     @Test("PostgreSQL URLs parse, and unusable ones say how to write them")

@@ -10,19 +10,22 @@ struct SQLUpsert: Sendable {
     /// under both backends' limits (SQLite 32,766, PostgreSQL 65,535).
     static let rowsPerStatement = 100
 
-    /// `INSERT INTO @table AS t (columns) VALUES`
-    let insert: String
-    /// `ON CONFLICT (key) DO UPDATE SET … WHERE …`
-    let onConflict: String
+    /// The statement sizes: full statements, and what is left cut into powers of two, so each
+    /// table has a handful of statement texts. The dialect's translations and SQLite's prepared
+    /// statements are cached per text; one text per remainder size would fill those caches.
+    static let statementSizes = [rowsPerStatement] + [64, 32, 16, 8, 4, 2, 1].filter { $0 < rowsPerStatement }
+
     let columnCount: Int
-    /// The template of a full statement, built once.
-    private var fullTemplate = ""
+    /// The statement text for each of ``statementSizes``.
+    private let templates: [Int: String]
 
     init(table: String, columns: [String], onConflict: String) {
-        insert = "INSERT INTO @\(table) AS t (\(columns.joined(separator: ", "))) VALUES "
-        self.onConflict = onConflict
+        let insert = "INSERT INTO @\(table) AS t (\(columns.joined(separator: ", "))) VALUES "
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         columnCount = columns.count
-        fullTemplate = template(rows: Self.rowsPerStatement)
+        templates = Dictionary(uniqueKeysWithValues: Self.statementSizes.map { size in
+            (size, insert + Array(repeating: row, count: size).joined(separator: ", ") + " " + onConflict)
+        })
     }
 
     /// The statements that upsert `rows` (each `columnCount` values, in column order).
@@ -30,23 +33,16 @@ struct SQLUpsert: Sendable {
         var statements: [SQLStatement] = []
         var start = 0
         while start < rows.count {
-            let chunk = rows[start..<min(start + Self.rowsPerStatement, rows.count)]
+            let size = Self.statementSizes.first { $0 <= rows.count - start }!
             var arguments: [SQLValue] = []
-            arguments.reserveCapacity(chunk.count * columnCount)
-            for row in chunk {
+            arguments.reserveCapacity(size * columnCount)
+            for row in rows[start..<start + size] {
                 precondition(row.count == columnCount, "an upsert row has \(row.count) values for \(columnCount) columns")
                 arguments += row
             }
-            statements.append(SQLStatement(chunk.count == Self.rowsPerStatement ? fullTemplate : template(rows: chunk.count), arguments))
-            start += chunk.count
+            statements.append(SQLStatement(templates[size]!, arguments))
+            start += size
         }
         return statements
-    }
-
-    /// The template for `rows` rows. Full chunks all share one text, so the dialect's and the
-    /// backends' statement caches see few texts per table.
-    func template(rows: Int) -> String {
-        let row = "(" + Array(repeating: "?", count: columnCount).joined(separator: ", ") + ")"
-        return insert + Array(repeating: row, count: rows).joined(separator: ", ") + " " + onConflict
     }
 }
