@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 import GRDBSQLite
 
 /// Runs a cached GRDB statement with its values bound through the SQLite C API.
@@ -10,12 +10,13 @@ import GRDBSQLite
 /// its error reporting and bookkeeping are unchanged.
 ///
 /// `GRDBSQLite` is GRDB's own SQLite module (a product of the GRDB package), so this adds no
-/// dependency beyond GRDB.
-struct DirectStatement {
-    private let statement: Statement
+/// dependency beyond GRDB. The aggregator's SQLite store binds through it too (`package`).
+package struct DirectStatement {
+    /// The GRDB statement, to step it (a cursor) once bound.
+    package let statement: Statement
     private let handle: SQLiteStatement
 
-    init(_ statement: Statement) {
+    package init(_ statement: Statement) {
         self.statement = statement
         self.handle = statement.sqliteStatement
         // Should a step that failed in an earlier (rolled back) commit have left its error pending
@@ -26,7 +27,14 @@ struct DirectStatement {
     }
 
     /// Binds the values `bind` supplies, in parameter order, then runs the statement once.
-    func execute(_ bind: (inout Binder) -> Void) throws {
+    package func execute(_ bind: (inout Binder) -> Void) throws {
+        try self.bind(bind)
+        try statement.execute()
+    }
+
+    /// Binds the values `bind` supplies, in parameter order, leaving the statement ready for GRDB
+    /// to step without arguments (`execute()`, or a cursor fetched with no arguments).
+    package func bind(_ bind: (inout Binder) -> Void) throws {
         // Binding requires a reset statement (a bind to a stepped one fails with SQLITE_MISUSE and
         // the row would be written with the previous values). A reset error belongs to the
         // previous step, which GRDB already reported.
@@ -38,11 +46,10 @@ struct DirectStatement {
                 resultCode: ResultCode(rawValue: binder.failure),
                 message: "binding parameter \(binder.failedIndex) failed", sql: statement.sql)
         }
-        try statement.execute()
     }
 
     /// Binds parameters 1, 2, 3, … in call order, remembering the first failure.
-    struct Binder {
+    package struct Binder {
         private let handle: SQLiteStatement
         private var index: Int32 = 1
         private(set) var failure = SQLITE_OK
@@ -50,20 +57,24 @@ struct DirectStatement {
 
         init(handle: SQLiteStatement) { self.handle = handle }
 
-        mutating func int(_ value: Int64) {
+        package mutating func null() {
+            record(sqlite3_bind_null(handle, index))
+        }
+
+        package mutating func int(_ value: Int64) {
             record(sqlite3_bind_int64(handle, index, value))
         }
 
-        mutating func int(_ value: Int64?) {
-            if let value { int(value) } else { record(sqlite3_bind_null(handle, index)) }
+        package mutating func int(_ value: Int64?) {
+            if let value { int(value) } else { null() }
         }
 
         /// A nullable `REAL` column: NaN is bound as `NULL` (see `storedReal(_:)`).
-        mutating func real(_ value: Double) {
-            record(value.isNaN ? sqlite3_bind_null(handle, index) : sqlite3_bind_double(handle, index, value))
+        package mutating func real(_ value: Double) {
+            if value.isNaN { null() } else { record(sqlite3_bind_double(handle, index, value)) }
         }
 
-        mutating func text(_ value: String) {
+        package mutating func text(_ value: String) {
             var value = value
             let code = value.withUTF8 { utf8 in
                 utf8.withMemoryRebound(to: CChar.self) { chars in
@@ -77,7 +88,7 @@ struct DirectStatement {
             record(code)
         }
 
-        mutating func blob(_ bytes: UnsafeRawBufferPointer) {
+        package mutating func blob(_ bytes: UnsafeRawBufferPointer) {
             // SQLite stores a NULL pointer as NULL, not as an empty blob: pass any non-null one.
             let code = withUnsafePointer(to: 0) { empty in
                 sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(empty), Int32(bytes.count), transient)

@@ -12,15 +12,17 @@ extension EdgeStore {
     }
 
     /// The part of the stored state that `SiteState.batch(since: peer, maxEntries: entriesPerWriter)`
-    /// reads, without loading the rest: the whole causal context and alarm kernel, and from every
-    /// table, per writer, the oldest `entriesPerWriter + 1` entries whose dots `peer` lacks.
+    /// reads, without loading the rest: the whole causal context and alarm kernel, and per writer,
+    /// over all tables together, its entries up to the cut: the `entriesPerWriter + 1 + k`-th
+    /// smallest of its dots past the peer's contiguous counter (`k`: the peer's dots of it beyond
+    /// that counter), without those `peer` holds.
     ///
     /// Why that is enough for the batch to equal the one the whole state gives: a batch ships
-    /// every missing entry when there are at most `entriesPerWriter` of them (then no table was
-    /// cut short), and otherwise the oldest `entriesPerWriter` missing dots with, per writer, a
-    /// limit no higher than any table's `(entriesPerWriter + 1)`-th missing dot of that writer
-    /// (more than `entriesPerWriter` older dots precede it). Every entry at or below the limit is
-    /// loaded.
+    /// every missing entry when there are at most `entriesPerWriter` of them (then there was no
+    /// cut, or the cut left out nothing of a writer with fewer), and otherwise the oldest
+    /// `entriesPerWriter` missing dots with, per writer, a limit below that writer's
+    /// `(entriesPerWriter + 1)`-th missing dot, which is at or below the cut (at most `k` of the
+    /// dots up to the cut are held by the peer). Every entry at or below the limit is loaded.
     ///
     /// Folds the telemetry journal first, in the same transaction, so raw readings and rollups are
     /// read from their tables.
@@ -46,8 +48,11 @@ extension EdgeStore {
             // Dots the peer holds beyond its contiguous counter are filtered out after the
             // query; fetch that many more so the cut still leaves `entriesPerWriter + 1`.
             let beyond = peer.context.cloud.lazy.filter { $0.node == writer }.count
-            let range = StateReader.DotRange(
+            var range = StateReader.DotRange(
                 writer: writer, after: from, limit: entriesPerWriter + 1 + beyond, peer: peer.context)
+            // Each part alone would read up to `limit` rows, most of them past what the window
+            // keeps; bounded by the cut, all parts together read `limit` rows.
+            range.through = try reader.dotCut(of: range)
             for part in FieldPart.allCases {
                 let maps = try reader.fieldMaps(part, in: range)
                 switch part {

@@ -45,22 +45,51 @@ struct StateReader {
         return DotKernel(entries: entries)
     }
 
-    /// One writer's entries after a dot counter, oldest first, at most `limit` of them, without
-    /// those whose dots `peer` holds (see ``EdgeStore/replicaWindow(since:entriesPerWriter:)``).
+    /// One writer's entries after a dot counter, oldest first, at most `limit` of them and none
+    /// beyond `through` when set, without those whose dots `peer` holds (see
+    /// ``EdgeStore/replicaWindow(since:entriesPerWriter:)``).
     struct DotRange {
         var writer: NodeID
         var after: UInt64
+        var through: UInt64? = nil
         var limit: Int
         var peer: CausalContext
 
         /// The SQL condition on a table whose writer and dot columns are named as given, and its
         /// arguments.
         func filter(writerColumn: String = "writer") -> (sql: String, arguments: StatementArguments) {
-            (" WHERE \(writerColumn) = ? AND dot_counter > ? ORDER BY dot_counter LIMIT ?",
-             [StoredInteger.sortable(writer.rawValue), StoredInteger.bits(after), limit])
+            let writer = StoredInteger.sortable(writer.rawValue)
+            if let through {
+                return (" WHERE \(writerColumn) = ? AND dot_counter > ? AND dot_counter <= ? ORDER BY dot_counter LIMIT ?",
+                        [writer, StoredInteger.bits(after), StoredInteger.bits(through), limit])
+            }
+            return (" WHERE \(writerColumn) = ? AND dot_counter > ? ORDER BY dot_counter LIMIT ?",
+                    [writer, StoredInteger.bits(after), limit])
         }
 
         func lacks(_ counter: UInt64) -> Bool { !peer.contains(Dot(node: writer, counter: counter)) }
+
+        /// The tables holding entries with dots, each with the column naming the dot's node.
+        static let tables = [
+            ("field_entry", "writer"), ("presence", "writer"), ("counter_cell", "node"), ("rollup", "writer"),
+            ("raw_telemetry", "writer"),
+        ]
+    }
+
+    /// The `limit`-th smallest dot counter of `range`'s writer after `range.after`, over every
+    /// part, or `nil` when there are fewer: reading each part only up to it reads the `limit`
+    /// oldest entries and no more. Reads the `(writer, dot_counter)` indexes only.
+    func dotCut(of range: DotRange) throws -> UInt64? {
+        var counters: [UInt64] = []
+        for (table, writerColumn) in DotRange.tables {
+            let filter = range.filter(writerColumn: writerColumn)
+            try forEachRow(table, sql: "SELECT dot_counter FROM \(table)" + filter.sql, arguments: filter.arguments) { row in
+                counters.append(try bits(row, 0))
+            }
+        }
+        guard counters.count >= range.limit, range.limit > 0 else { return nil }
+        counters.sort()
+        return counters[range.limit - 1]
     }
 
     func fieldMaps(_ part: FieldPart) throws -> FieldMaps {

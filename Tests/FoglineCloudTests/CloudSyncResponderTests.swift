@@ -61,7 +61,7 @@ enum SyncFixtures {
                 payload: [UInt8](part.payload), receivedWallMilliseconds: 0)
         }
         guard let first = parts.first else { return nil }
-        let (base, delta) = try responder.assemble(parts)
+        let (base, delta, _) = try responder.assemble(parts)
         return (first.batchID, base, delta)
     }
 }
@@ -183,13 +183,15 @@ struct CloudSyncResponderTests {
             return
         }
         #expect(stored.receivedWallMilliseconds == 5)
-        let (base, delta) = try responder.assemble([stored])
+        let (base, delta, _) = try responder.assemble([stored])
         #expect(base == CausalContext())
         #expect(delta == edge.asDelta)
-        #expect(responder.admit(batchID: 41, base: base, from: F.peer, local: SiteState().summary) == .merge)
+        let group = responder.group(
+            [ReceivedBatch(peer: F.peer, batchID: 41, base: base, delta: delta)], local: SiteState().summary)
+        #expect(group.admitted.map(\.batchID) == [41] && group.refused.isEmpty)
         var cloud = SiteState()
         cloud.merge(delta)
-        let frames = F.frames(responder.merged(batchID: 41, from: F.peer, batch: delta, summary: cloud.summary))
+        let frames = F.frames(responder.merged(group, summary: cloud.summary))
         #expect(frames.count == 1)
         #expect(frames[0].topic == F.peer.downTopic)
         #expect(frames[0].frame.batchID == 41)
@@ -206,18 +208,50 @@ struct CloudSyncResponderTests {
         var responder = responder()
         let edge = F.edgeState()
         let cloud = SiteState()
-        let admission = responder.admit(batchID: 8, base: edge.summary.context, from: F.peer, local: cloud.summary)
-        guard case .refuse(let actions) = admission else {
-            Issue.record("the batch was admitted")
-            return
-        }
-        let frames = F.frames(actions)
+        let group = responder.group(
+            [ReceivedBatch(peer: F.peer, batchID: 8, base: edge.summary.context, delta: edge.asDelta)], local: cloud.summary)
+        #expect(group.admitted.isEmpty && group.refused.map(\.batchID) == [8])
+        let frames = F.frames(responder.merged(group, summary: cloud.summary))
         guard frames.count == 1, case .ack(let ack) = frames[0].frame.body else {
             Issue.record("no refusing ack")
             return
         }
         #expect(ack.refused && ack.batchID == 8)
         #expect(try ack.toReplicaSummary() == cloud.summary)
+    }
+
+    @Test("batches that arrive together are admitted in order, each on the ones before it; the others are refused")
+    func groupAdmission() throws {
+        var responder = responder()
+        var edge = SiteState()
+        for index in 0..<3 {
+            _ = edge.set(.reported, device: "th-\(index)", fields: [("temp", .number(Double(index)))], stamp: F.stamp(1_000 + UInt64(index)))
+        }
+        // As the edge pipelines them: each batch's base covers the batches sent before it.
+        var assumed = SiteState().summary
+        var batches: [ReceivedBatch] = []
+        for id in 1...3 {
+            let delta = try #require(edge.batch(since: assumed, maxEntries: 1))
+            batches.append(ReceivedBatch(peer: F.peer, batchID: UInt64(id), base: assumed.context, delta: delta))
+            assumed.context.formUnion(delta.context)
+        }
+        // Batch 4 builds on a batch that never arrived.
+        let lost = CausalContext([Dot(node: F.writer, counter: 99)])
+        batches.insert(ReceivedBatch(peer: F.peer, batchID: 4, base: lost, delta: batches[2].delta), at: 1)
+        let group = responder.group(batches, local: SiteState().summary)
+        #expect(group.admitted.map(\.batchID) == [1, 2, 3])
+        #expect(group.refused.map(\.batchID) == [4])
+        #expect(responder.group(Array(batches[2...]), local: SiteState().summary).admitted.isEmpty,
+                "without batch 1, batch 2 (and so 3) builds on what the store lacks")
+        var cloud = SiteState()
+        for delta in group.deltas { cloud.merge(delta) }
+        #expect(cloud.summary == edge.summary)
+        let acks = F.frames(responder.merged(group, summary: cloud.summary)).compactMap { frame -> Fogline_V1_SyncAck? in
+            if case .ack(let ack) = frame.frame.body { ack } else { nil }
+        }
+        #expect(acks.map(\.batchID) == [1, 2, 3, 4])
+        #expect(acks.map(\.refused) == [false, false, false, true])
+        #expect(try acks.allSatisfy { try $0.toReplicaSummary() == cloud.summary })
     }
 
     @Test("a multi-part, deflated batch decodes once its parts are put together, whatever order they came in")
@@ -236,7 +270,7 @@ struct CloudSyncResponderTests {
             guard case .batchPart(let kept) = inbound.event else { throw Failure("not a batch part") }
             stored.append(kept)
         }
-        let (base, delta) = try responder.assemble(stored)
+        let (base, delta, _) = try responder.assemble(stored)
         #expect(base == CausalContext([Dot(node: F.writer, counter: 1)]))
         #expect(delta == state.asDelta)
         #expect(throws: WireError.self) { try responder.assemble(Array(stored.dropFirst())) }

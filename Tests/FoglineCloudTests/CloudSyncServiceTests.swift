@@ -68,6 +68,7 @@ struct CloudSyncServiceTests {
         var part = SyncBatchCodec.encode(edge.asDelta, batchID: 12, maxPartBytes: 1 << 20)[0]
         part.base = Fogline_V1_CausalContext(CausalContext())
         await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 12))
+        await cloud.service.mergeQueued()
         let ack = try #require(acks(cloud.outbox).first)
         #expect(ack.batchID == 12 && !ack.refused)
         #expect(try await store.summary(site: F.site) == edge.summary)
@@ -78,6 +79,44 @@ struct CloudSyncServiceTests {
     // Not over SQLite for now: in a loaded full `make test` run (2 cores) the SQLite case once got
     // no ack at all, for a reason not found yet (the store's own part tests pass on both backends,
     // and so does this test run alone). Tracked in the session note.
+    @Test("batches that arrive while a commit runs are merged together in the next one, each acked")
+    func groupCommit() async throws {
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+        let holdFirst = Mutex(true)
+        let store = InMemoryCloudStore(mergeGate: {
+            guard holdFirst.withLock({ hold in defer { hold = false }; return hold }) else { return }
+            enteredSignal.yield()
+            for await _ in release { return }
+        })
+        let cloud = instance(store)
+        var edge = SiteState()
+        for index in 0..<3 {
+            _ = edge.set(.reported, device: "th-\(index)", fields: [("temp", .number(Double(index)))], stamp: F.stamp(1_000 + UInt64(index)))
+        }
+        var assumed = SiteState().summary
+        var frames: [[UInt8]] = []
+        for id in UInt64(1)...3 {
+            var part = SyncBatchCodec.encode(try #require(edge.batch(since: assumed, maxEntries: 1)), batchID: id, maxPartBytes: 1 << 20)[0]
+            part.base = Fogline_V1_CausalContext(assumed.context)
+            frames.append(try F.frame(.batch(part), batchID: id))
+            assumed.context.formUnion(try #require(edge.batch(since: assumed, maxEntries: 1)).context)
+        }
+        await cloud.service.handle(topic: F.peer.upTopic, payload: frames[0])
+        for await _ in entered { break }  // the first commit holds batch 1
+        await cloud.service.handle(topic: F.peer.upTopic, payload: frames[1])
+        await cloud.service.handle(topic: F.peer.upTopic, payload: frames[2])
+        #expect(acks(cloud.outbox).isEmpty, "nothing is acked before its commit")
+        releaseSignal.yield()
+        await cloud.service.mergeQueued()
+        #expect(acks(cloud.outbox).map(\.batchID) == [1, 2, 3])
+        #expect(acks(cloud.outbox).allSatisfy { !$0.refused })
+        #expect(store.mergeCount == 2, "batches 2 and 3 in one commit")
+        #expect(metric(cloud.metrics, "fogline_cloud_merges_total") == 3)
+        #expect(metric(cloud.metrics, "fogline_cloud_merge_commits_total") == 2)
+        #expect(try await store.summary(site: F.site) == edge.summary)
+    }
+
     @Test("a multi-part batch whose parts reach two instances is merged and acked once",
           arguments: StoreKind.available.filter { $0 != .sqlite })
     func partsAcrossInstances(kind: StoreKind) async throws {
@@ -97,6 +136,8 @@ struct CloudSyncServiceTests {
             let target = index.isMultiple(of: 2) ? first : second
             await target.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 90))
         }
+        await first.service.mergeQueued()
+        await second.service.mergeQueued()
         #expect(acks(first.outbox).count + acks(second.outbox).count == 1)
         #expect((metric(first.metrics, "fogline_cloud_merges_total") ?? 0) + (metric(second.metrics, "fogline_cloud_merges_total") ?? 0) == 1)
         #expect(try await store.summary(site: F.site) == state.summary)
@@ -111,6 +152,7 @@ struct CloudSyncServiceTests {
         var part = SyncBatchCodec.encode(F.edgeState().asDelta, batchID: 5, maxPartBytes: 1 << 20)[0]
         part.base = Fogline_V1_CausalContext(CausalContext([Dot(node: F.writer, counter: 1)]))
         await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 5))
+        await cloud.service.mergeQueued()
         let ack = try #require(acks(cloud.outbox).first)
         #expect(ack.refused)
         #expect(try await store.summary(site: F.site).context.isEmpty)
@@ -123,6 +165,7 @@ struct CloudSyncServiceTests {
         let cloud = instance(store)
         let part = Fogline_V1_SyncBatch(batchID: 6, payload: [1, 2, 3, 4, 5])
         await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 6))
+        await cloud.service.mergeQueued()
         #expect(cloud.outbox.frames.isEmpty)
         #expect(metric(cloud.metrics, "fogline_cloud_batch_decode_failures_total") == 1)
         #expect(store.mergeCount == 0)
@@ -139,6 +182,7 @@ struct CloudSyncServiceTests {
             topic: "fogline/v1/sync/plant-1/edge-q/up", payload: try F.frame(.batch(part), batchID: 7, node: "edge-q"))
         await cloud.service.handle(topic: F.peer.upTopic, payload: try F.frame(.batch(part), batchID: 7, sign: Curve25519.Signing.PrivateKey()))
         await cloud.service.handle(topic: F.peer.upTopic, payload: [0x08])
+        await cloud.service.mergeQueued()
         #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="unknown_node"}"#) == 1)
         #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="bad_signature"}"#) == 1)
         #expect(metric(cloud.metrics, #"fogline_cloud_rejected_frames_total{reason="malformed"}"#) == 1)

@@ -24,15 +24,19 @@ final class InMemoryCloudStore: CloudStore {
         var contacts: [String: [String: UInt64]] = [:]
         var statuses: [String: StoredSiteStatus] = [:]
         var closed = false
-        /// Merges so far, for tests that check a frame was (not) merged.
+        /// Merge transactions so far, for tests that check a frame was (not) merged.
         var merges = 0
     }
 
     private let contents = Mutex(Contents())
+    /// Awaited at the start of every merge: lets a test hold a commit while frames arrive.
+    private let mergeGate: (@Sendable () async -> Void)?
 
-    init() {}
+    init(mergeGate: (@Sendable () async -> Void)? = nil) {
+        self.mergeGate = mergeGate
+    }
 
-    /// How many merges the store performed.
+    /// How many merge transactions the store performed.
     var mergeCount: Int { contents.withLock { $0.merges } }
 
     private func access<T>(_ body: (inout Contents) throws -> T) throws -> T {
@@ -42,10 +46,11 @@ final class InMemoryCloudStore: CloudStore {
         }
     }
 
-    func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary {
-        try access { contents in
+    func merge(_ deltas: [SiteDelta], site: String) async throws -> ReplicaSummary {
+        await mergeGate?()
+        return try access { contents in
             contents.merges += 1
-            contents.sites[site, default: SiteState()].merge(delta)
+            for delta in deltas { contents.sites[site, default: SiteState()].merge(delta) }
             return contents.sites[site]!.summary
         }
     }

@@ -53,6 +53,9 @@ struct EdgeConfigurationTests {
         #expect(try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a")).cloud.broker == nil)
         #expect(try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  reconnect_max_s: 12\n", file: "r.yaml").cloud.reconnectMaxSeconds == 12)
         #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  reconnect_max_s: 0\n", file: "r.yaml") }
+        #expect(try EdgeConfiguration.load(text: "site: s\nnode: a\n", file: "w.yaml").cloud.maxInFlightBatches == 32)
+        #expect(try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  max_in_flight_batches: 4\n", file: "w.yaml").cloud.maxInFlightBatches == 4)
+        #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: "site: s\nnode: a\ncloud:\n  max_in_flight_batches: 0\n", file: "w.yaml") }
         #expect(throws: ConfigErrors.self) {
             try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "s", node: "a", cloud: "http://x"))
         }

@@ -35,6 +35,19 @@ struct ReplicaWindowTests {
         return ReplicaSummary(context: context, kernelDigest: digest)
     }
 
+    static func entriesPerWriter(_ state: SiteState) -> [NodeID: Int] {
+        var counts: [NodeID: Int] = [:]
+        func count(_ store: some EntryDotStore) { store.forEachDot { counts[$0.node, default: 0] += 1 } }
+        count(state.registry)
+        count(state.presence)
+        count(state.reported)
+        count(state.desired)
+        count(state.counters)
+        count(state.rollups)
+        count(state.raw)
+        return counts
+    }
+
     @Test("the window's batch equals the whole state's batch, for random peers and batch sizes",
           arguments: PropertySeeds.seeds(default: 25))
     func windowBatchEqualsStateBatch(seed: UInt64) throws {
@@ -48,6 +61,11 @@ struct ReplicaWindowTests {
             let window = try store.replicaWindow(since: peer, entriesPerWriter: maxEntries)
             let actual = window.batch(since: peer, maxEntries: maxEntries)
             #expect(actual == expected, "seed \(seed), maxEntries \(maxEntries), peer \(peer.context)")
+            // All tables together read up to the cut: per writer, no more than the batch could need.
+            for (writer, count) in Self.entriesPerWriter(window) {
+                let beyond = peer.context.cloud.filter { $0.node == writer }.count
+                #expect(count <= maxEntries + 1 + beyond, "seed \(seed): \(count) entries of \(writer) read for \(maxEntries)")
+            }
         }
         #expect(try store.replicaSummary() == state.summary)
     }

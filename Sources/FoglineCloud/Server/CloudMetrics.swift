@@ -9,6 +9,9 @@ public final class CloudMetrics: Sendable {
     private let rejectedByReason: [SyncRejectReason: Metrics.Counter]
     /// Batches merged durably into the store (edge batches and cloud writes).
     let merges: Metrics.Counter
+    /// Transactions that merged edge batches: fewer than ``merges`` when commits take several
+    /// batches (group commit).
+    let mergeCommits: Metrics.Counter
     /// Batches refused because the store does not hold their base.
     let refusedBatches: Metrics.Counter
     /// Complete batches that did not decode (not acknowledged: the edge sends them again).
@@ -34,6 +37,7 @@ public final class CloudMetrics: Sendable {
             ($0, Metrics.Counter(label: "fogline_cloud_rejected_frames_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
         merges = Metrics.Counter(label: "fogline_cloud_merges_total", factory: factory)
+        mergeCommits = Metrics.Counter(label: "fogline_cloud_merge_commits_total", factory: factory)
         refusedBatches = Metrics.Counter(label: "fogline_cloud_refused_batches_total", factory: factory)
         decodeFailures = Metrics.Counter(label: "fogline_cloud_batch_decode_failures_total", factory: factory)
         auditRejected = Metrics.Counter(label: "fogline_cloud_audit_rejected_total", factory: factory)

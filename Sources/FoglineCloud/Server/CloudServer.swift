@@ -23,7 +23,7 @@ public final class CloudServer: Sendable {
 
     /// Runs until SIGTERM or SIGINT (when `handleSignals`), a cancellation of the calling task, or
     /// a part failing (the HTTP port taken, say); then shuts down gracefully: the ingest stops
-    /// taking frames (the one in hand finishes), HTTP requests in progress finish, the broker
+    /// taking frames (the batches queued are merged and acknowledged), HTTP requests in progress finish, the broker
     /// connection closes and the store is closed. `onListening` gets the HTTP port once it listens.
     public func run(handleSignals: Bool = false, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let client = try MQTTClient(configuration: try configuration.mqttConfiguration(), logger: logger)
@@ -88,6 +88,8 @@ private struct SyncIngest: Service {
         for await message in client.messages.cancelOnGracefulShutdown() {
             await sync.handle(topic: message.topic, payload: message.payload)
         }
+        // Commit and acknowledge the batches already queued before the connection goes.
+        await sync.mergeQueued()
         await client.disconnect()
     }
 }

@@ -8,9 +8,11 @@ public import FoglineCore
 /// merges commute, so any instance may merge any batch, in any order, any number of times, and
 /// the stored state is the join of everything merged (``SiteState/merge(_:)`` exactly).
 public protocol CloudStore: Sendable {
-    /// Joins `delta` into site `site`'s state and returns only once that is durable (committed);
-    /// returns the site's summary after the merge. Creates the site on its first merge.
-    func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary
+    /// Joins each of `deltas`, in order, into site `site`'s state, all in one transaction, and
+    /// returns only once that is durable (committed); returns the site's summary after the merge.
+    /// Creates the site on its first merge. (One commit for several batches: the aggregator's
+    /// group commit, see ``CloudSyncService``.)
+    func merge(_ deltas: [SiteDelta], site: String) async throws -> ReplicaSummary
 
     /// The site's causal context and kernel digest (empty for a site never merged).
     func summary(site: String) async throws -> ReplicaSummary
@@ -62,6 +64,13 @@ public protocol CloudStore: Sendable {
 
     /// Closes connections; later calls fail.
     func close() async throws
+}
+
+extension CloudStore {
+    /// Joins `delta` into site `site`'s state durably: the protocol's `merge` with one delta.
+    public func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary {
+        try await merge([delta], site: site)
+    }
 }
 
 /// The latest status of a site, as its uplink holder sent it with a hello.

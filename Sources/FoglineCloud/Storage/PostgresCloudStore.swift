@@ -62,15 +62,15 @@ public final class PostgresCloudStore: CloudStore {
         }
     }
 
-    public func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary {
-        try await transaction("merge a delta of site \(site)") { connection in
+    public func merge(_ deltas: [SiteDelta], site: String) async throws -> ReplicaSummary {
+        try await transaction("merge deltas of site \(site)") { connection in
             try await self.run(SQLStatement(BookkeepingSQL.insertSite, [.text(site)]), on: connection)
             // Serialises merges of this site across every process sharing the database.
             _ = try await self.rows(SQLStatement("SELECT name FROM @site WHERE name = ? FOR UPDATE", [.text(site)]), on: connection)
             let merge = SiteMerge(
-                delta: delta, storedContext: try await self.context(site, on: connection),
+                deltas: deltas, storedContext: try await self.context(site, on: connection),
                 storedAlarms: try await self.alarms(site, on: connection))
-            for statement in merge.statements(for: delta, site: site) { try await self.run(statement, on: connection) }
+            for statement in merge.statements(site: site) { try await self.run(statement, on: connection) }
             return merge.summary
         }
     }

@@ -1,4 +1,5 @@
 public import FoglineCore
+import FoglineStore
 import Foundation
 import GRDB
 import Synchronization
@@ -54,11 +55,11 @@ public final class SQLiteCloudStore: CloudStore {
         }
     }
 
-    public func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary {
-        try await write("merge a delta of site \(site)") { db in
+    public func merge(_ deltas: [SiteDelta], site: String) async throws -> ReplicaSummary {
+        try await write("merge deltas of site \(site)") { db in
             try db.run(SQLStatement(BookkeepingSQL.insertSite, [.text(site)]))
-            let merge = SiteMerge(delta: delta, storedContext: try db.context(site), storedAlarms: try db.alarms(site))
-            for statement in merge.statements(for: delta, site: site) { try db.run(statement) }
+            let merge = SiteMerge(deltas: deltas, storedContext: try db.context(site), storedAlarms: try db.alarms(site))
+            for statement in merge.statements(site: site) { try db.run(statement) }
             return merge.summary
         }
     }
@@ -203,17 +204,25 @@ public final class SQLiteCloudStore: CloudStore {
 
 extension Database {
     fileprivate func run(_ statement: SQLStatement) throws {
-        try cachedStatement(sql: SQLDialect.sqlite.sql(statement.sql)).execute(arguments: arguments(statement))
+        try direct(statement).execute { $0.bind(statement.arguments) }
     }
 
     fileprivate func rows(_ statement: SQLStatement, table: String) throws -> [SQLRow] {
-        let prepared = try cachedStatement(sql: SQLDialect.sqlite.sql(statement.sql))
-        let cursor = try Row.fetchCursor(prepared, arguments: arguments(statement))
+        let prepared = try direct(statement)
+        try prepared.bind { $0.bind(statement.arguments) }
+        let cursor = try Row.fetchCursor(prepared.statement)
         var rows: [SQLRow] = []
         while let row = try cursor.next() {
             rows.append(SQLRow(row.databaseValues.map(SQLValue.init), table: table))
         }
         return rows
+    }
+
+    /// The cached statement, bound through the C API: GRDB's `StatementArguments` built per
+    /// value through a key path took 11 % of the aggregator's catch-up CPU, binding its
+    /// 100-row upserts.
+    private func direct(_ statement: SQLStatement) throws -> DirectStatement {
+        DirectStatement(try cachedStatement(sql: SQLDialect.sqlite.sql(statement.sql)))
     }
 
     fileprivate func context(_ site: String) throws -> CausalContext {
@@ -225,17 +234,19 @@ extension Database {
     fileprivate func alarms(_ site: String) throws -> DotKernel<Alarm> {
         try SiteStateSQL.alarms(rows(SQLStatement(SiteStateSQL.selectAlarms, [.text(site)]), table: "alarm"))
     }
+}
 
-    private func arguments(_ statement: SQLStatement) -> StatementArguments {
-        StatementArguments(statement.arguments.map { value -> DatabaseValue in
+extension DirectStatement.Binder {
+    fileprivate mutating func bind(_ values: [SQLValue]) {
+        for value in values {
             switch value {
-            case .null: .null
-            case .integer(let int): int.databaseValue
-            case .real(let double): double.databaseValue
-            case .text(let text): text.databaseValue
-            case .blob(let bytes): Data(bytes).databaseValue
+            case .null: null()
+            case .integer(let number): int(number)
+            case .real(let number): real(number)
+            case .text(let string): text(string)
+            case .blob(let bytes): bytes.withUnsafeBytes { blob($0) }
             }
-        })
+        }
     }
 }
 

@@ -286,30 +286,36 @@ struct SiteParts {
     }
 }
 
-/// The causal context and alarm kernel of one merge, folded in Swift exactly as
-/// ``SiteState/merge(_:)`` does: the kernel joins with the delta's context and the stored one,
-/// then the contexts unite.
+/// The causal context and alarm kernel of one merge of deltas, applied in order, folded in Swift
+/// exactly as ``SiteState/merge(_:)`` does for each: the kernel joins with the delta's context
+/// and the context so far, then the contexts unite.
 struct SiteMerge {
-    var storedContext: CausalContext
-    var storedAlarms: DotKernel<Alarm>
+    let deltas: [SiteDelta]
+    let storedContext: CausalContext
+    let storedAlarms: DotKernel<Alarm>
     private(set) var context: CausalContext
     private(set) var alarms: DotKernel<Alarm>
 
-    init(delta: SiteDelta, storedContext: CausalContext, storedAlarms: DotKernel<Alarm>) {
+    init(deltas: [SiteDelta], storedContext: CausalContext, storedAlarms: DotKernel<Alarm>) {
+        self.deltas = deltas
         self.storedContext = storedContext
         self.storedAlarms = storedAlarms
+        var context = storedContext
         var alarms = storedAlarms
-        if let part = delta.alarms { alarms.merge(part, otherContext: delta.context, ownContext: storedContext) }
+        for delta in deltas {
+            if let part = delta.alarms { alarms.merge(part, otherContext: delta.context, ownContext: context) }
+            context.formUnion(delta.context)
+        }
+        self.context = context
         self.alarms = alarms
-        self.context = storedContext.union(delta.context)
     }
 
     var summary: ReplicaSummary { ReplicaSummary(context: context, kernelDigest: alarms.digest) }
 
-    /// Everything the merge writes for site `site`: the entry upserts, then the context and the
-    /// kernel where they changed.
-    func statements(for delta: SiteDelta, site: String) -> [SQLStatement] {
-        var statements = SiteStateSQL.upserts(of: delta, site: site)
+    /// Everything the merge writes for site `site`: each delta's entry upserts, in order, then the
+    /// context and the kernel where they changed (once for all the deltas).
+    func statements(site: String) -> [SQLStatement] {
+        var statements = deltas.flatMap { SiteStateSQL.upserts(of: $0, site: site) }
         if context != storedContext { statements += SiteStateSQL.rewrite(context: context, site: site) }
         if alarms != storedAlarms { statements += SiteStateSQL.rewrite(alarms: alarms, site: site) }
         return statements

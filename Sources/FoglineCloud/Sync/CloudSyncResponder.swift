@@ -68,14 +68,34 @@ public enum SyncAction: Sendable, Equatable {
     case publish(topic: String, frame: Fogline_V1_SyncFrame)
 }
 
-/// What to do with a complete batch from an edge node.
-public enum BatchAdmission: Sendable, Equatable {
-    /// Merge it durably, then acknowledge with ``CloudSyncResponder/merged(batchID:from:batch:summary:)``.
-    case merge
-    /// The aggregator does not hold what the node assumed (its base): an earlier batch of the node
-    /// was lost. Reply with these actions (a refusing ack carrying our summary); the node starts
-    /// again from there.
-    case refuse([SyncAction])
+/// A complete batch from an edge node, decoded, waiting for the next group commit.
+public struct ReceivedBatch: Sendable, Equatable {
+    public var peer: SyncPeer
+    public var batchID: UInt64
+    /// What the node assumed the aggregator holds, its batches still in flight included.
+    public var base: CausalContext
+    public var delta: SiteDelta
+
+    public init(peer: SyncPeer, batchID: UInt64, base: CausalContext, delta: SiteDelta) {
+        self.peer = peer
+        self.batchID = batchID
+        self.base = base
+        self.delta = delta
+    }
+}
+
+/// What one commit does with complete batches of one site that arrived together: merges the
+/// admitted ones, in arrival order, and refuses the rest (see
+/// ``CloudSyncResponder/group(_:local:)``).
+public struct MergeGroup: Sendable, Equatable {
+    /// The batches to merge, in arrival order.
+    public var admitted: [ReceivedBatch] = []
+    /// The batches whose base the store would not hold, in arrival order: an earlier batch of the
+    /// node was lost, and the node starts again from what the store holds.
+    public var refused: [ReceivedBatch] = []
+
+    /// The deltas the commit joins, in order.
+    public var deltas: [SiteDelta] { admitted.map(\.delta) }
 }
 
 /// The aggregator's half of edge ↔ cloud anti-entropy (DESIGN.md, "Edge ↔ cloud"), as a value:
@@ -223,8 +243,9 @@ public struct CloudSyncResponder: Sendable {
     }
 
     /// Puts a complete batch back together: the parts' payloads in index order, inflated when
-    /// compressed, decoded; the base from part 0 (empty when the sender set none).
-    public func assemble(_ parts: [StoredBatchPart]) throws(WireError) -> (base: CausalContext, delta: SiteDelta) {
+    /// compressed, decoded; the base from part 0 (empty when the sender set none); `bytes`, the
+    /// inflated payload's size (what the batch weighs in memory, roughly).
+    public func assemble(_ parts: [StoredBatchPart]) throws(WireError) -> (base: CausalContext, delta: SiteDelta, bytes: Int) {
         let sorted = parts.sorted { $0.index < $1.index }
         guard let first = sorted.first, sorted.count == Int(first.count),
             sorted.enumerated().allSatisfy({ $0.offset == Int($0.element.index) && $0.element.compression == first.compression })
@@ -240,7 +261,7 @@ public struct CloudSyncResponder: Sendable {
         }
         let delta = try SiteDeltaCodec.decode(payload, limits: configuration.decodeLimits)
         let base = first.base.isEmpty ? CausalContext() : try CausalContextCodec.decode(first.base, limits: configuration.decodeLimits)
-        return (base, delta)
+        return (base, delta, payload.count)
     }
 
     // MARK: Deciding
@@ -275,20 +296,39 @@ public struct CloudSyncResponder: Sendable {
         return send(next, to: peer, base: summary, local: local)
     }
 
-    /// A complete batch from the node whose `base` is what it assumed we hold; `local` is the
-    /// site's stored summary before the merge.
-    public mutating func admit(batchID: UInt64, base: CausalContext, from peer: SyncPeer, local: ReplicaSummary) -> BatchAdmission {
-        guard local.context.includes(base) else {
-            return .refuse([ack(batchID, to: peer, summary: local, refused: true)])
+    /// Decides what one commit does with `batches`, complete batches of one site in arrival order
+    /// (`local`: the site's stored summary). A batch is admitted when the stored context, grown by
+    /// the batches admitted before it, includes its base: a node's batch may build on its earlier
+    /// batches still in flight, and those arrive first, in the same group or an earlier one.
+    public func group(_ batches: [ReceivedBatch], local: ReplicaSummary) -> MergeGroup {
+        var held = local.context
+        var group = MergeGroup()
+        for batch in batches {
+            if held.includes(batch.base) {
+                group.admitted.append(batch)
+                held.formUnion(batch.delta.context)
+            } else {
+                group.refused.append(batch)
+            }
         }
-        return .merge
+        return group
     }
 
-    /// The batch is merged durably and the site now holds `summary`: acknowledge it. The node
-    /// holds what the batch covers (a replica ships only what it holds durably).
-    public mutating func merged(batchID: UInt64, from peer: SyncPeer, batch: SiteDelta, summary: ReplicaSummary) -> [SyncAction] {
-        known[peer]?.summary.context.formUnion(batch.context)
-        return [ack(batchID, to: peer, summary: summary, refused: false)]
+    /// The group's merge is durable (or there was nothing to merge) and the site holds `summary`:
+    /// acknowledge each admitted batch, and refuse the others with `summary`, what the store
+    /// really holds. (A refusal never claims a batch that is not durable yet: the node drops what
+    /// an acknowledgement's summary covers.) The nodes hold what their batches cover (a replica
+    /// ships only what it holds durably).
+    public mutating func merged(_ group: MergeGroup, summary: ReplicaSummary) -> [SyncAction] {
+        var actions: [SyncAction] = []
+        for batch in group.admitted {
+            known[batch.peer]?.summary.context.formUnion(batch.delta.context)
+            actions.append(ack(batch.batchID, to: batch.peer, summary: summary, refused: false))
+        }
+        for batch in group.refused {
+            actions.append(ack(batch.batchID, to: batch.peer, summary: summary, refused: true))
+        }
+        return actions
     }
 
     /// The node's audit chain is stored through index `storedThrough`.

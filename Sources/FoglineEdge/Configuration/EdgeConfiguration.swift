@@ -76,6 +76,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
         public var maxPartBytes = 256 * 1_024
         /// Entries per batch.
         public var maxBatchEntries = 5_000
+        /// Batches sent and not yet acknowledged. The aggregator commits the batches that arrive
+        /// while it commits in one transaction, so a deep window makes large commits and keeps
+        /// both ends busy during a catch-up (bench-reconcile, raw kept: 4 → 32 took the catch-up
+        /// from 11.3 s to 7.9 s). Costs the edge only the context each batch covers.
+        public var maxInFlightBatches = 32
         /// How often the holder says hello again, which makes the aggregator send what it has
         /// that the site lacks (its `desired` edits) even when no push reached this node.
         public var helloIntervalSeconds = 30
@@ -245,7 +250,10 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if let section = reader.section(root, "broker") { Self.readBroker(section, into: &broker, reader, section: "broker") }
         if let section = reader.section(root, "cloud") {
             reader.rejectUnknownKeys(
-                in: section, known: ["broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "hello_interval_s", "reconnect_max_s"],
+                in: section, known: [
+                    "broker", "signing_key_file", "max_part_bytes", "max_batch_entries", "max_in_flight_batches", "hello_interval_s",
+                    "reconnect_max_s",
+                ],
                 section: "cloud")
             if let brokerSection = reader.section(section, "broker") {
                 var cloudBroker = Broker(port: 1884)
@@ -255,6 +263,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
             cloud.signingKeyFile = reader.string(section, "signing_key_file")
             cloud.maxPartBytes = reader.integer(section, "max_part_bytes", in: 1_024...268_435_455) ?? cloud.maxPartBytes
             cloud.maxBatchEntries = reader.integer(section, "max_batch_entries", in: 1...1_000_000) ?? cloud.maxBatchEntries
+            cloud.maxInFlightBatches = reader.integer(section, "max_in_flight_batches", in: 1...1_024) ?? cloud.maxInFlightBatches
             cloud.helloIntervalSeconds = reader.integer(section, "hello_interval_s", in: 1...86_400) ?? cloud.helloIntervalSeconds
             cloud.reconnectMaxSeconds = reader.integer(section, "reconnect_max_s", in: 1...3_600) ?? cloud.reconnectMaxSeconds
         }

@@ -127,6 +127,7 @@ public actor EdgeNode {
         if let cloudBroker = configuration.cloud.broker {
             var session = ReconcileSession.Configuration()
             session.maxBatchEntries = configuration.cloud.maxBatchEntries
+            session.maxInFlight = configuration.cloud.maxInFlightBatches
             var client = try cloudBroker.clientConfiguration(defaultClientID: "fogline-uplink-\(configuration.site)-\(configuration.node)")
             client.reconnectBackoff.maximumDelay = .seconds(configuration.cloud.reconnectMaxSeconds)
             let settings = CloudUplink.Settings(
