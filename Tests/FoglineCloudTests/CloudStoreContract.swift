@@ -19,9 +19,20 @@ enum CloudStoreContract {
                 let scenario = CloudStoreScenario(seed: seed)
                 var random = SeededRandom(seed: seed ^ 0xC10D)
                 var last = ReplicaSummary(context: CausalContext(), kernelDigest: 0)
-                for delta in scenario.shuffledWithDuplicates(using: &random) {
+                let deltas = scenario.shuffledWithDuplicates(using: &random)
+                for delta in deltas {
                     last = try await store.merge(delta, site: site)
                 }
+                // The same deltas merged several per transaction (the aggregator's group commit).
+                var grouped = ReplicaSummary(context: CausalContext(), kernelDigest: 0)
+                var rest = deltas[...]
+                while !rest.isEmpty {
+                    let count = min(rest.count, random.int(in: 1...4))
+                    grouped = try await store.merge(Array(rest.prefix(count)), site: site + "_grouped")
+                    rest = rest.dropFirst(count)
+                }
+                #expect(grouped == scenario.full.summary, "seed \(seed)")
+                #expect(try await store.view(site: site + "_grouped") == scenario.fullWithoutRaw, "seed \(seed)")
                 let expected = scenario.fullWithoutRaw
                 let view = try await store.view(site: site)
                 #expect(view.context == expected.context, "seed \(seed)")
@@ -34,6 +45,7 @@ enum CloudStoreContract {
                 #expect(view.rollups == expected.rollups, "seed \(seed)")
                 #expect(view.raw.isEmpty, "seed \(seed)")
                 #expect(view == expected, "seed \(seed)")
+                #expect(try await store.overview(site: site) == SiteOverview(expected), "seed \(seed)")
                 #expect(last == scenario.full.summary, "seed \(seed)")
                 let summary = try await store.summary(site: site)
                 #expect(summary == scenario.full.summary, "seed \(seed)")
@@ -323,6 +335,8 @@ enum CloudStoreContract {
             #expect(summary == SiteState().summary)
             let view = try await store.view(site: "nowhere")
             #expect(view == SiteState())
+            let overview = try await store.overview(site: "nowhere")
+            #expect(overview == SiteOverview(SiteState()))
             let batch = try await store.batch(site: "nowhere", since: SiteState().summary, maxEntries: 10)
             #expect(batch == nil)
             let telemetry = try await store.telemetry(site: "nowhere")

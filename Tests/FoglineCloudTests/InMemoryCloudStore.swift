@@ -73,6 +73,10 @@ final class InMemoryCloudStore: CloudStore {
         return state
     }
 
+    func overview(site: String) async throws -> SiteOverview {
+        SiteOverview(try access { $0.sites[site] ?? SiteState() })
+    }
+
     func telemetry(site: String) async throws -> [String: RawTelemetrySummary] {
         let state = try access { $0.sites[site] ?? SiteState() }
         // device → epoch → (readings, highest seq)

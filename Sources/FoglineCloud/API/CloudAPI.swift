@@ -96,7 +96,7 @@ public struct CloudAPI: Sendable {
     }
 
     private func siteJSON(_ site: String, detailed: Bool) async throws -> JSONValue {
-        let view = try await store.view(site: site)
+        let overview = try await store.overview(site: site)
         let contacts = try await store.contacts(site: site)
         let stored = try await store.siteStatus(site: site)
         let status = stored.flatMap { try? Fogline_V1_SiteStatus(encoded: $0.status) }
@@ -112,18 +112,16 @@ public struct CloudAPI: Sendable {
                 (key: "status", value: stored.flatMap { stored in status.map { Self.nodeStatusJSON(node, stored, $0) } } ?? .null),
             ])
         })
-        let devices = Self.deviceIDs(view)
-        let online = devices.filter { view.presence[$0]?.value.online == true }.count
         var members: [(key: String, value: JSONValue)] = [
             (key: "site", value: .string(site)),
             (key: "nodes", value: nodes),
             (key: "devices", value: .object([
-                (key: "total", value: .number(Double(devices.count))),
-                (key: "online", value: .number(Double(online))),
+                (key: "total", value: .number(Double(overview.devices.count))),
+                (key: "online", value: .number(Double(overview.online.count))),
             ])),
-            (key: "activeAlarms", value: .number(Double(view.alarms.elements.count))),
+            (key: "activeAlarms", value: .number(Double(overview.alarms.elements.count))),
             // Dots held: equal to an edge's `replica.dots` once the aggregator holds what it holds.
-            (key: "replica", value: .object([(key: "dots", value: .number(Double(view.context.dotCount)))])),
+            (key: "replica", value: .object([(key: "dots", value: .number(Double(overview.context.dotCount)))])),
         ]
         if detailed {
             let audit = try await store.audit(site: site)
@@ -211,13 +209,7 @@ public struct CloudAPI: Sendable {
     // MARK: Devices
 
     /// Every device the site's state mentions, sorted.
-    static func deviceIDs(_ view: SiteState) -> [String] {
-        var ids = Set(view.registry.deviceIDs).union(view.reported.deviceIDs).union(view.desired.deviceIDs)
-        ids.formUnion(view.presence.registers.keys)
-        for key in view.rollups.cells.keys { ids.insert(key.device) }
-        for alarm in view.alarms.elements { ids.insert(alarm.device) }
-        return ids.sorted()
-    }
+    static func deviceIDs(_ view: SiteState) -> [String] { SiteOverview(view).devices.sorted() }
 
     static func unknownDevice(_ device: String, _ site: String) -> CloudResponse {
         .error(404, "no device \(device) in site \(site); a device appears once an edge node has synced it (GET /v1/sites/\(site)/devices lists them)")

@@ -29,6 +29,11 @@ public protocol CloudStore: Sendable {
     /// read its summary with ``telemetry(site:)``.
     func view(site: String) async throws -> SiteState
 
+    /// What a site's summary shows, without reading its entries: cheap enough for a dashboard or
+    /// a script to poll (``view(site:)`` reads every entry and, on SQLite, holds the one connection
+    /// merges need meanwhile).
+    func overview(site: String) async throws -> SiteOverview
+
     /// Per device, what the raw readings stored for the site say (distinct readings, so a
     /// reading merged twice or ingested by two nodes counts once).
     func telemetry(site: String) async throws -> [String: RawTelemetrySummary]
@@ -70,6 +75,33 @@ extension CloudStore {
     /// Joins `delta` into site `site`'s state durably: the protocol's `merge` with one delta.
     public func merge(_ delta: SiteDelta, site: String) async throws -> ReplicaSummary {
         try await merge([delta], site: site)
+    }
+}
+
+/// A site's causal context, alarms and devices (``CloudStore/overview(site:)``).
+public struct SiteOverview: Sendable, Equatable {
+    public var context: CausalContext
+    public var alarms: DotKernel<Alarm>
+    /// Every device of the site: those with a registry, twin, presence or rollup entry or an alarm.
+    public var devices: Set<String>
+    /// The devices whose presence says online.
+    public var online: Set<String>
+
+    public init(context: CausalContext, alarms: DotKernel<Alarm>, devices: Set<String>, online: Set<String>) {
+        self.context = context
+        self.alarms = alarms
+        self.devices = devices.union(alarms.elements.map(\.device))
+        self.online = online
+    }
+
+    /// The overview of a site whose state is `view` (the in-memory reference).
+    public init(_ view: SiteState) {
+        var devices = Set(view.registry.deviceIDs).union(view.reported.deviceIDs).union(view.desired.deviceIDs)
+        devices.formUnion(view.presence.registers.keys)
+        for key in view.rollups.cells.keys { devices.insert(key.device) }
+        self.init(
+            context: view.context, alarms: view.alarms, devices: devices,
+            online: Set(view.presence.registers.filter { $0.value.value.online }.keys))
     }
 }
 

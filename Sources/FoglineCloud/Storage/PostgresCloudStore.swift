@@ -116,6 +116,17 @@ public final class PostgresCloudStore: CloudStore {
         }
     }
 
+    public func overview(site: String) async throws -> SiteOverview {
+        try await transaction("read the overview of site \(site)", snapshot: true) { connection in
+            let devices = try await self.rows(
+                SQLStatement(SiteStateSQL.selectDevices, Array(repeating: .text(site), count: 3)), table: "device", on: connection)
+            let online = try await self.rows(SQLStatement(SiteStateSQL.selectOnlineDevices, [.text(site)]), table: "presence", on: connection)
+            return SiteOverview(
+                context: try await self.context(site, on: connection), alarms: try await self.alarms(site, on: connection),
+                devices: Set(try devices.map { try $0.text(0) }), online: Set(try online.map { try $0.text(0) }))
+        }
+    }
+
     public func telemetry(site: String) async throws -> [String: RawTelemetrySummary] {
         try await transaction("summarise the raw telemetry of site \(site)") { connection in
             try BookkeepingSQL.telemetry(

@@ -99,6 +99,16 @@ public final class SQLiteCloudStore: CloudStore {
         }
     }
 
+    public func overview(site: String) async throws -> SiteOverview {
+        try await read("read the overview of site \(site)") { db in
+            let devices = try db.rows(SQLStatement(SiteStateSQL.selectDevices, Array(repeating: .text(site), count: 3)), table: "device")
+            let online = try db.rows(SQLStatement(SiteStateSQL.selectOnlineDevices, [.text(site)]), table: "presence")
+            return SiteOverview(
+                context: try db.context(site), alarms: try db.alarms(site),
+                devices: Set(try devices.map { try $0.text(0) }), online: Set(try online.map { try $0.text(0) }))
+        }
+    }
+
     public func telemetry(site: String) async throws -> [String: RawTelemetrySummary] {
         try await read("summarise the raw telemetry of site \(site)") { db in
             try BookkeepingSQL.telemetry(db.rows(SQLStatement(BookkeepingSQL.selectTelemetry, [.text(site)]), table: "raw_telemetry"))

@@ -112,6 +112,14 @@ enum SiteStateSQL {
     static let selectContextVector = "SELECT node, counter FROM @context_vector WHERE site = ?"
     static let selectContextCloud = "SELECT node, counter FROM @context_cloud WHERE site = ?"
     static let selectAlarms = "SELECT dot_node, dot_counter, device, code FROM @alarm WHERE site = ?"
+    /// Every device with an entry in a part table but raw telemetry (whose devices have rollups).
+    /// Arguments: the site, three times.
+    static let selectDevices = """
+        SELECT device FROM @field_entry WHERE site = ?
+        UNION SELECT device FROM @presence WHERE site = ?
+        UNION SELECT device FROM @rollup WHERE site = ?
+        """
+    static let selectOnlineDevices = "SELECT device FROM @presence WHERE site = ? AND online = 1"
 
     static func context(vector: [SQLRow], cloud: [SQLRow]) throws -> CausalContext {
         var context = CausalContext(versionVector: try vector.map { (NodeID(rawValue: try $0.sortable(0)), try $0.bits(1)) })
