@@ -85,8 +85,10 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// that the site lacks (its `desired` edits) even when no push reached this node.
         public var helloIntervalSeconds = 30
         /// The longest wait between attempts to reach the cloud broker while it is down. Short,
-        /// so that the site catches up soon after the uplink returns; an attempt is one TCP connect.
-        public var reconnectMaxSeconds = 5
+        /// so that the site catches up soon after the uplink returns: it is most of the time from
+        /// a restored link to a caught-up aggregator when little is missing. An attempt is one TCP
+        /// connect, and the jitter (attempts 1–2 s apart) spreads a fleet's sites.
+        public var reconnectMaxSeconds = 2
     }
 
     public var site = ""
