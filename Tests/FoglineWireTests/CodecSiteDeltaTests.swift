@@ -277,4 +277,73 @@ struct CodecSiteDeltaTests {
         merged.merge(try SiteDeltaCodec.decode(bytes))
         #expect(merged == a)
     }
+
+    /// Readings of two devices, one with and one without device times, two metrics each.
+    static func rawReadings() -> RawTelemetry {
+        var raw = RawTelemetry()
+        let node = NodeID(rawValue: 42)
+        for seq in UInt64(1)...5 {
+            for device in ["pump-1", "温度計-3"] {
+                raw.insert(RawTelemetry.Reading(
+                    values: [.init(name: "temp", value: 20 + Double(seq)), .init(name: "µS/cm", value: -Double(seq))],
+                    deviceTime: device == "pump-1" ? 1_763_800_000_000 + Int64(seq) * 1_000 : nil,
+                    stamp: HLCTimestamp(logical: (1_763_800_000_000 + seq * 1_000) << 16, node: node),
+                    dotCounter: seq * 2 + (device == "pump-1" ? 0 : 1)),
+                    for: RawTelemetry.Key(device: device, epoch: device == "pump-1" ? 7 : 0, seq: seq))
+            }
+        }
+        return raw
+    }
+
+    @Test("raw readings sent as rows, as senders before the column form wrote them, still decode")
+    func rawRows() throws {
+        let raw = Self.rawReadings()
+        var message = Fogline_V1_SiteDelta(SiteDelta(context: CausalContext(), raw: raw))
+        #expect(message.raw.hasColumns && message.raw.readings.isEmpty, "this version writes columns")
+        let part = message.raw
+        message.raw.clearColumns()
+        message.raw.readings = raw.readings.map { key, reading in
+            var row = Fogline_V1_RawReading()
+            row.device = UInt32(part.devices.firstIndex(of: key.device)!)
+            row.epoch = key.epoch
+            row.seq = key.seq
+            row.metrics = reading.values.map { UInt32(part.metrics.firstIndex(of: $0.name)!) }
+            row.values = reading.values.map(\.value)
+            if let time = reading.deviceTime { row.deviceTimeMs = time }
+            row.logical = reading.stamp.logical
+            row.writer = UInt32(part.writers.firstIndex(of: reading.stamp.node.rawValue)!)
+            row.dotCounter = reading.dotCounter
+            return row
+        }
+        let decoded = try SiteDeltaCodec.decode(try message.serializedBytes() as [UInt8])
+        #expect(decoded.raw == raw)
+    }
+
+    @Test("raw reading columns that do not line up are rejected with invalid_value")
+    func rawColumnsMisaligned() throws {
+        let message = Fogline_V1_SiteDelta(SiteDelta(context: CausalContext(), raw: Self.rawReadings()))
+        #expect(try SiteDeltaCodec.decode(try message.serializedBytes() as [UInt8]).raw == Self.rawReadings())
+        let breakages: [(String, (inout Fogline_V1_RawColumns) -> Void)] = [
+            ("a column one short", { $0.seqDelta.removeLast() }),
+            ("a metric without its value", { $0.value.removeLast() }),
+            ("metric counts beyond the metrics", { $0.metricCount[0] += 1 }),
+            ("metric counts short of the metrics", { $0.metricCount[0] -= 1; $0.metricCount[1] -= 1 }),
+            ("a device time too many", { $0.deviceTimeDelta.append(1) }),
+            ("a device time missing", { $0.timed[$0.timed.firstIndex(of: false)!] = true }),
+            ("a writer outside the table", { $0.writer[0] = 9 }),
+            ("a device outside the table", { $0.device[3] = 9 }),
+            ("a zero dot", { $0.dotDelta[0] = 0 }),
+            ("a non-finite value", { $0.value[2] = .nan }),
+        ]
+        for (name, breakage) in breakages {
+            var broken = message
+            breakage(&broken.raw.columns)
+            let bytes: [UInt8] = try broken.serializedBytes()
+            #expect(Comment(rawValue: name)) {
+                try SiteDeltaCodec.decode(bytes)
+            } throws: { error in
+                (error as? WireError)?.reason == "invalid_value"
+            }
+        }
+    }
 }

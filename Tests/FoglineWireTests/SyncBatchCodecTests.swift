@@ -67,7 +67,9 @@ struct SyncBatchCodecTests {
     func smallBatch() throws {
         var writer = RandomSiteWriter(name: "edge-a")
         var random = SeededRandom(seed: 1)
-        let delta = writer.randomOperation(using: &random)
+        let small = (0..<100).lazy.map { _ in writer.randomOperation(using: &random) }
+            .first { SiteDeltaCodec.encode($0).count < SyncBatchCodec.compressionThreshold }
+        let delta = try #require(small, "one of 100 random operations encodes below the compression threshold")
         let parts = SyncBatchCodec.encode(delta, batchID: 1, maxPartBytes: 10_000)
         #expect(parts.count == 1 && parts[0].compression == .none)
         var assembler = SyncBatchAssembler()

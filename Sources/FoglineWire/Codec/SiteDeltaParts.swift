@@ -208,6 +208,8 @@ enum RollupRows {
 
 // MARK: - Raw telemetry
 
+/// Raw readings on the wire: written as columns (``Fogline_V1_RawColumns``), read as columns
+/// and as rows (what senders before the column form wrote).
 enum RawRows {
     static func encode(_ raw: RawTelemetry) -> Fogline_V1_RawTelemetryPart {
         let devices = SortedTable(raw.readings.keys.map(\.device))
@@ -217,25 +219,52 @@ enum RawRows {
         part.devices = devices.values
         part.metrics = metrics.values
         part.writers = writers.values
-        part.readings = raw.readings.sorted { $0.key < $1.key }.map { key, reading in
-            var message = Fogline_V1_RawReading()
-            message.device = devices[key.device]
-            message.seq = key.seq
-            message.epoch = key.epoch
-            message.metrics = reading.values.map { metrics[$0.name] }
-            message.values = reading.values.map(\.value)
-            if let time = reading.deviceTime { message.deviceTimeMs = time }
-            message.logical = reading.stamp.logical
-            message.writer = writers[reading.stamp.node.rawValue]
-            message.dotCounter = reading.dotCounter
-            return message
+        let count = raw.readings.count
+        var columns = Fogline_V1_RawColumns()
+        columns.device.reserveCapacity(count)
+        columns.epochDelta.reserveCapacity(count)
+        columns.seqDelta.reserveCapacity(count)
+        columns.metricCount.reserveCapacity(count)
+        columns.timed.reserveCapacity(count)
+        columns.logicalDelta.reserveCapacity(count)
+        columns.writer.reserveCapacity(count)
+        columns.dotDelta.reserveCapacity(count)
+        var previous = (epoch: UInt64(0), seq: UInt64(0), deviceTime: Int64(0), logical: UInt64(0), dot: UInt64(0))
+        for (key, reading) in raw.readings.sorted(by: { $0.key < $1.key }) {
+            columns.device.append(devices[key.device])
+            columns.epochDelta.append(Delta.of(key.epoch, after: previous.epoch))
+            columns.seqDelta.append(Delta.of(key.seq, after: previous.seq))
+            columns.metricCount.append(UInt32(reading.values.count))
+            for metric in reading.values {
+                columns.metric.append(metrics[metric.name])
+                columns.value.append(metric.value)
+            }
+            columns.timed.append(reading.deviceTime != nil)
+            if let time = reading.deviceTime {
+                columns.deviceTimeDelta.append(time &- previous.deviceTime)
+                previous.deviceTime = time
+            }
+            columns.logicalDelta.append(Delta.of(reading.stamp.logical, after: previous.logical))
+            columns.writer.append(writers[reading.stamp.node.rawValue])
+            columns.dotDelta.append(Delta.of(reading.dotCounter, after: previous.dot))
+            previous.epoch = key.epoch
+            previous.seq = key.seq
+            previous.logical = reading.stamp.logical
+            previous.dot = reading.dotCounter
         }
+        if count > 0 { part.columns = columns }
         return part
     }
 
     static func decode(_ part: Fogline_V1_RawTelemetryPart, budget: inout EntryBudget) throws(WireError) -> RawTelemetry {
-        try budget.take(part.readings.count, "raw readings")
         var raw = RawTelemetry()
+        try decodeRows(part, into: &raw, budget: &budget)
+        if part.hasColumns { try decodeColumns(part, into: &raw, budget: &budget) }
+        return raw
+    }
+
+    private static func decodeRows(_ part: Fogline_V1_RawTelemetryPart, into raw: inout RawTelemetry, budget: inout EntryBudget) throws(WireError) {
+        try budget.take(part.readings.count, "raw readings")
         for message in part.readings {
             guard message.metrics.count == message.values.count else {
                 throw .invalidValue(what: "a raw reading with \(message.metrics.count) metric names and \(message.values.count) values")
@@ -255,6 +284,72 @@ enum RawRows {
             raw.insert(reading, for: RawTelemetry.Key(
                 device: try WireCheck.lookup(part.devices, message.device, "raw reading device"), epoch: message.epoch, seq: message.seq))
         }
-        return raw
     }
+
+    private static func decodeColumns(_ part: Fogline_V1_RawTelemetryPart, into raw: inout RawTelemetry, budget: inout EntryBudget) throws(WireError) {
+        let columns = part.columns
+        let count = columns.device.count
+        try budget.take(count, "raw readings")
+        let perReading = [
+            columns.epochDelta.count, columns.seqDelta.count, columns.metricCount.count, columns.timed.count,
+            columns.logicalDelta.count, columns.writer.count, columns.dotDelta.count,
+        ]
+        guard perReading.allSatisfy({ $0 == count }) else {
+            throw .invalidValue(what: "raw reading columns of different lengths (\(count) devices, others \(perReading))")
+        }
+        guard columns.metric.count == columns.value.count else {
+            throw .invalidValue(what: "raw reading columns with \(columns.metric.count) metric names and \(columns.value.count) values")
+        }
+        try budget.take(columns.value.count, "raw reading values")
+        let timed = columns.timed.lazy.filter { $0 }.count
+        guard columns.deviceTimeDelta.count == timed else {
+            throw .invalidValue(what: "\(columns.deviceTimeDelta.count) raw reading device times for \(timed) readings that have one")
+        }
+        var previous = (epoch: UInt64(0), seq: UInt64(0), deviceTime: Int64(0), logical: UInt64(0), dot: UInt64(0))
+        var nextMetric = 0
+        var nextTime = 0
+        for index in 0..<count {
+            let metricCount = Int(columns.metricCount[index])
+            guard metricCount <= columns.metric.count - nextMetric else {
+                throw .invalidValue(what: "raw reading metric counts adding up to more than the \(columns.metric.count) metrics sent")
+            }
+            var values: [RawTelemetry.Metric] = []
+            values.reserveCapacity(metricCount)
+            for position in nextMetric..<(nextMetric + metricCount) {
+                values.append(RawTelemetry.Metric(
+                    name: try WireCheck.lookup(part.metrics, columns.metric[position], "raw reading metric"),
+                    value: try WireCheck.finite(columns.value[position], "raw reading value")))
+            }
+            nextMetric += metricCount
+            var deviceTime: Int64?
+            if columns.timed[index] {
+                previous.deviceTime = previous.deviceTime &+ columns.deviceTimeDelta[nextTime]
+                deviceTime = previous.deviceTime
+                nextTime += 1
+            }
+            previous.epoch = Delta.apply(columns.epochDelta[index], to: previous.epoch)
+            previous.seq = Delta.apply(columns.seqDelta[index], to: previous.seq)
+            previous.logical = Delta.apply(columns.logicalDelta[index], to: previous.logical)
+            previous.dot = Delta.apply(columns.dotDelta[index], to: previous.dot)
+            let writer = NodeID(rawValue: try WireCheck.lookup(part.writers, columns.writer[index], "raw reading writer"))
+            let reading = RawTelemetry.Reading(
+                values: values, deviceTime: deviceTime, stamp: HLCTimestamp(logical: previous.logical, node: writer),
+                dotCounter: try WireCheck.positiveDot(previous.dot, "a raw reading"))
+            raw.insert(reading, for: RawTelemetry.Key(
+                device: try WireCheck.lookup(part.devices, columns.device[index], "raw reading device"), epoch: previous.epoch,
+                seq: previous.seq))
+        }
+        guard nextMetric == columns.metric.count else {
+            throw .invalidValue(what: "raw reading metric counts adding up to \(nextMetric) of the \(columns.metric.count) metrics sent")
+        }
+    }
+}
+
+/// A column value as the difference from the previous one, wrapping in 64 bits (``Fogline_V1_RawColumns``).
+enum Delta {
+    @inline(__always)
+    static func of(_ value: UInt64, after previous: UInt64) -> Int64 { Int64(bitPattern: value &- previous) }
+
+    @inline(__always)
+    static func apply(_ delta: Int64, to previous: UInt64) -> UInt64 { previous &+ UInt64(bitPattern: delta) }
 }

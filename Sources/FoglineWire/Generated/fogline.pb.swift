@@ -644,7 +644,8 @@ public nonisolated struct Fogline_V1_RollupCell: Sendable {
   public init() {}
 }
 
-/// Raw telemetry readings keyed by (device, seq).
+/// Raw telemetry readings keyed by (device, epoch, seq): as rows (`readings`, what senders before
+/// the column form wrote; still decoded) or as columns (`columns`, what this version writes).
 public nonisolated struct Fogline_V1_RawTelemetryPart: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -660,6 +661,63 @@ public nonisolated struct Fogline_V1_RawTelemetryPart: Sendable {
   public var writers: [UInt64] = []
 
   public var readings: [Fogline_V1_RawReading] = []
+
+  /// more readings, after those of `readings`
+  public var columns: Fogline_V1_RawColumns {
+    get {_columns ?? Fogline_V1_RawColumns()}
+    set {_columns = newValue}
+  }
+  /// Returns true if `columns` has been explicitly set.
+  public var hasColumns: Bool {self._columns != nil}
+  /// Clears the value of `columns`. Subsequent reads from it will return its default value.
+  public mutating func clearColumns() {self._columns = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _columns: Fogline_V1_RawColumns? = nil
+}
+
+/// Readings as columns, one value per reading in each (but `metric`, `value` and
+/// `device_time_delta`), sorted by (device, epoch, seq). An integer column `*_delta` holds each
+/// reading's value minus the previous reading's (wrapping, 64 bits; the first from 0), so a
+/// device's run of readings becomes small steps: less to encode than rows, and DEFLATE does the
+/// rest.
+public nonisolated struct Fogline_V1_RawColumns: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// index into RawTelemetryPart.devices
+  public var device: [UInt32] = []
+
+  public var epochDelta: [Int64] = []
+
+  public var seqDelta: [Int64] = []
+
+  /// metrics of each reading
+  public var metricCount: [UInt32] = []
+
+  /// indexes into RawTelemetryPart.metrics, all readings' in turn
+  public var metric: [UInt32] = []
+
+  /// parallel to `metric`; finite
+  public var value: [Double] = []
+
+  /// whether the reading has a device time
+  public var timed: [Bool] = []
+
+  /// one per reading with a device time, from the previous one
+  public var deviceTimeDelta: [Int64] = []
+
+  /// HLC logical of the ingestion
+  public var logicalDelta: [Int64] = []
+
+  /// index into RawTelemetryPart.writers
+  public var writer: [UInt32] = []
+
+  public var dotDelta: [Int64] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2425,7 +2483,7 @@ nonisolated extension Fogline_V1_RollupCell: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Fogline_V1_RawTelemetryPart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RawTelemetryPart"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}devices\0\u{1}metrics\0\u{1}writers\0\u{1}readings\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}devices\0\u{1}metrics\0\u{1}writers\0\u{1}readings\0\u{1}columns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2437,12 +2495,17 @@ nonisolated extension Fogline_V1_RawTelemetryPart: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.metrics) }()
       case 3: try { try decoder.decodeRepeatedFixed64Field(value: &self.writers) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.readings) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._columns) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.devices.isEmpty {
       try visitor.visitRepeatedStringField(value: self.devices, fieldNumber: 1)
     }
@@ -2455,6 +2518,9 @@ nonisolated extension Fogline_V1_RawTelemetryPart: SwiftProtobuf.Message, SwiftP
     if !self.readings.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.readings, fieldNumber: 4)
     }
+    try { if let v = self._columns {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2463,6 +2529,87 @@ nonisolated extension Fogline_V1_RawTelemetryPart: SwiftProtobuf.Message, SwiftP
     if lhs.metrics != rhs.metrics {return false}
     if lhs.writers != rhs.writers {return false}
     if lhs.readings != rhs.readings {return false}
+    if lhs._columns != rhs._columns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_RawColumns: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RawColumns"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}device\0\u{3}epoch_delta\0\u{3}seq_delta\0\u{3}metric_count\0\u{1}metric\0\u{1}value\0\u{1}timed\0\u{3}device_time_delta\0\u{3}logical_delta\0\u{1}writer\0\u{3}dot_delta\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt32Field(value: &self.device) }()
+      case 2: try { try decoder.decodeRepeatedSInt64Field(value: &self.epochDelta) }()
+      case 3: try { try decoder.decodeRepeatedSInt64Field(value: &self.seqDelta) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.metricCount) }()
+      case 5: try { try decoder.decodeRepeatedUInt32Field(value: &self.metric) }()
+      case 6: try { try decoder.decodeRepeatedDoubleField(value: &self.value) }()
+      case 7: try { try decoder.decodeRepeatedBoolField(value: &self.timed) }()
+      case 8: try { try decoder.decodeRepeatedSInt64Field(value: &self.deviceTimeDelta) }()
+      case 9: try { try decoder.decodeRepeatedSInt64Field(value: &self.logicalDelta) }()
+      case 10: try { try decoder.decodeRepeatedUInt32Field(value: &self.writer) }()
+      case 11: try { try decoder.decodeRepeatedSInt64Field(value: &self.dotDelta) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.device.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.device, fieldNumber: 1)
+    }
+    if !self.epochDelta.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.epochDelta, fieldNumber: 2)
+    }
+    if !self.seqDelta.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.seqDelta, fieldNumber: 3)
+    }
+    if !self.metricCount.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.metricCount, fieldNumber: 4)
+    }
+    if !self.metric.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.metric, fieldNumber: 5)
+    }
+    if !self.value.isEmpty {
+      try visitor.visitPackedDoubleField(value: self.value, fieldNumber: 6)
+    }
+    if !self.timed.isEmpty {
+      try visitor.visitPackedBoolField(value: self.timed, fieldNumber: 7)
+    }
+    if !self.deviceTimeDelta.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.deviceTimeDelta, fieldNumber: 8)
+    }
+    if !self.logicalDelta.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.logicalDelta, fieldNumber: 9)
+    }
+    if !self.writer.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.writer, fieldNumber: 10)
+    }
+    if !self.dotDelta.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.dotDelta, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_RawColumns, rhs: Fogline_V1_RawColumns) -> Bool {
+    if lhs.device != rhs.device {return false}
+    if lhs.epochDelta != rhs.epochDelta {return false}
+    if lhs.seqDelta != rhs.seqDelta {return false}
+    if lhs.metricCount != rhs.metricCount {return false}
+    if lhs.metric != rhs.metric {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.timed != rhs.timed {return false}
+    if lhs.deviceTimeDelta != rhs.deviceTimeDelta {return false}
+    if lhs.logicalDelta != rhs.logicalDelta {return false}
+    if lhs.writer != rhs.writer {return false}
+    if lhs.dotDelta != rhs.dotDelta {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
