@@ -99,6 +99,24 @@ public final class MQTTClient: Sendable {
     /// Counters since the client was created.
     public var statistics: MQTTClientStatistics { core.snapshot.withLock { $0.statistics } }
 
+    /// The topics whose latest messages ``messages`` dropped, with how many since the last one
+    /// it delivered on that topic, once the reader has handled every message the stream
+    /// delivered (`handled` is how many it has taken and handled); `nil` while some are still
+    /// waiting (the record is then kept). Taking clears the record.
+    ///
+    /// Why: a dropped message that another on its topic follows leaves a gap the reader can
+    /// see, but one that nothing follows (a device's last readings before it falls quiet)
+    /// leaves none. Only the latter are listed, and they came after everything the reader has
+    /// seen on that topic, so it can ask for them again.
+    public func takeDroppedTopics(afterHandling handled: Int) -> [String: Int]? {
+        core.snapshot.withLock { state in
+            let delivered = state.statistics.messagesReceived - state.statistics.messagesDropped
+            guard handled >= delivered else { return nil }
+            defer { state.droppedTopics = [:] }
+            return state.droppedTopics
+        }
+    }
+
     /// Returns once connected, or throws ``MQTTClientError/stillNotConnected(broker:after:lastFailure:)``
     /// (which says why the last attempt failed) after `timeout`.
     public func waitUntilConnected(timeout: Duration) async throws {

@@ -7,6 +7,13 @@ struct MQTTClientSnapshot: Sendable {
     var isStarted = false
     var isStopped = false
     var statistics = MQTTClientStatistics()
+    /// Topics whose latest messages were dropped (none delivered after them), with how many
+    /// since the last one delivered; at most ``maxDroppedTopics`` topics. See
+    /// ``MQTTClient/takeDroppedTopics(afterHandling:)``.
+    var droppedTopics: [String: Int] = [:]
+
+    /// Beyond this many distinct topics a drop is only counted (``MQTTClientStatistics/messagesDropped``).
+    static let maxDroppedTopics = 65_536
 }
 
 /// The loop-thread half of ``MQTTClient``: the waiting callers (publishes awaiting their ack,
@@ -86,8 +93,15 @@ final class MQTTClientCore: @unchecked Sendable {
             snapshot.withLock { state in
                 state.statistics.messagesReceived += 1
                 switch messageContinuation.yield(message) {
-                case .enqueued: break
-                case .dropped, .terminated: state.statistics.messagesDropped += 1
+                case .enqueued:
+                    // The reader sees this one after the dropped ones: a gap it can notice.
+                    if !state.droppedTopics.isEmpty { state.droppedTopics[message.topic] = nil }
+                case .dropped:
+                    state.statistics.messagesDropped += 1
+                    if state.droppedTopics.count < MQTTClientSnapshot.maxDroppedTopics || state.droppedTopics[message.topic] != nil {
+                        state.droppedTopics[message.topic, default: 0] += 1
+                    }
+                case .terminated: state.statistics.messagesDropped += 1
                 @unknown default: state.statistics.messagesDropped += 1
                 }
             }

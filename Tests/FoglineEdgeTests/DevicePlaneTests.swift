@@ -93,6 +93,26 @@ struct DevicePlaneTests {
         #expect(plane.state.raw.readings.isEmpty, "raw readings leave memory once handed to the store")
     }
 
+    @Test("the last readings the MQTT client dropped, which no gap reveals, are asked for after the highest seq received")
+    mutating func droppedTailReplay() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat","replay":true}"#)
+        #expect(Self.published(plane.replayDropped(topic: Self.topic("th-1", .telemetry), count: 2)).first?.payload == #"{"from":0,"to":1}"#,
+                "nothing received yet: the stream starts at 0 after a birth")
+        for seq in 0..<5 as Range<UInt64> { _ = telemetry("th-1", seq: seq) }
+        let requested = Self.published(plane.replayDropped(topic: Self.topic("th-1", .telemetry), count: 3))
+        #expect(requested.map(\.topic) == [Self.topic("th-1", .replay)])
+        #expect(requested.first?.payload == #"{"from":5,"to":7}"#)
+        for seq in 5...7 as ClosedRange<UInt64> { #expect(Self.persisted(telemetry("th-1", seq: seq)).count == 1) }
+        #expect(plane.devices["th-1"]?.received == 8 && plane.devices["th-1"]?.duplicates == 0)
+        #expect(plane.totals.replayRequests == 2)
+        // Nothing to ask for: other channels, devices without replay, unknown devices, nothing dropped.
+        _ = send("door-1", .birth, #"{"profile":"door"}"#)
+        #expect(plane.replayDropped(topic: Self.topic("th-1", .reported), count: 1).isEmpty)
+        #expect(plane.replayDropped(topic: Self.topic("door-1", .telemetry), count: 1).isEmpty)
+        #expect(plane.replayDropped(topic: Self.topic("th-9", .telemetry), count: 1).isEmpty)
+        #expect(plane.replayDropped(topic: Self.topic("th-1", .telemetry), count: 0).isEmpty)
+    }
+
     @Test("memory stays flat: raw readings are handed to the store, rollup windows older than the previous minute dropped")
     mutating func memoryStaysFlat() {
         _ = send("th-1", .birth, #"{"profile":"thermostat"}"#)

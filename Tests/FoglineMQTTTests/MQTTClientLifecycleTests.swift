@@ -18,6 +18,7 @@ struct MQTTClientLifecycleTests {
         }
         try await eventually("all 100 messages to arrive") { slowReader.statistics.messagesReceived == 100 }
         #expect(slowReader.statistics.messagesDropped == 90)
+        #expect(slowReader.takeDroppedTopics(afterHandling: 0) == nil, "ten delivered messages are not handled yet")
 
         // The buffer kept the oldest ten, in order.
         var iterator = slowReader.messages.makeAsyncIterator()
@@ -26,6 +27,23 @@ struct MQTTClientLifecycleTests {
             if let message = await iterator.next() { kept.append(message.payloadText ?? "") }
         }
         #expect(kept == (0..<10).map { "\($0)" })
+        #expect(slowReader.takeDroppedTopics(afterHandling: 9) == nil)
+        #expect(slowReader.takeDroppedTopics(afterHandling: 10) == [topic: 90])
+        #expect(slowReader.takeDroppedTopics(afterHandling: 10) == [:], "taking clears the record")
+
+        // Drops that a delivered message on the same topic follows are left out: the reader
+        // sees a gap there. Ten of these twenty are dropped, then one gets through.
+        let other = uniqueTopic("other")
+        try await slowReader.subscribe(other, qos: .atLeastOnce)
+        for index in 0..<20 {
+            try await publisher.publish(MQTTMessage(topic: index < 15 ? topic : other, text: "\(index)", qos: .atLeastOnce))
+        }
+        try await eventually("twenty more to arrive") { slowReader.statistics.messagesReceived == 120 }
+        _ = await iterator.next()
+        try await publisher.publish(MQTTMessage(topic: topic, text: "after", qos: .atLeastOnce))
+        try await eventually("the last one to arrive") { slowReader.statistics.messagesReceived == 121 }
+        for _ in 0..<10 { _ = await iterator.next() }
+        #expect(slowReader.takeDroppedTopics(afterHandling: 21) == [other: 5])
         await publisher.disconnect()
         await slowReader.disconnect()
         #expect(await iterator.next() == nil)  // disconnect() finishes the stream.

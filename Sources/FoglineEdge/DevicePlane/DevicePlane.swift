@@ -246,12 +246,7 @@ public struct DevicePlane: Sendable {
             if case .accepted(let gap?) = verdict {
                 ingest.gaps += gap.upperBound - gap.lowerBound + 1
                 totals.gapSeqs += gap.upperBound - gap.lowerBound + 1
-                if ingest.supportsReplay, let request = try? ReplayRequestPayload(from: gap.lowerBound, to: gap.upperBound) {
-                    totals.replayRequests += 1
-                    actions.append(.publish(
-                        topic: FoglineTopic.device(site: configuration.site, device: device, .replay).string,
-                        payload: request.encoded(), qos: 1, retain: false))
-                }
+                if ingest.supportsReplay { requestReplay(of: gap, from: device, &actions) }
             }
             let stamp = timestamp(moment, &actions)
             let metrics = reading.values.map { RawTelemetry.Metric(name: $0.name, value: $0.value) }
@@ -266,6 +261,31 @@ public struct DevicePlane: Sendable {
         }
         devices[device] = ingest
         actions.append(.persistIngest(device: device, ingest))
+    }
+
+    private mutating func requestReplay(of seqs: ClosedRange<UInt64>, from device: String, _ actions: inout [Action]) {
+        guard let request = try? ReplayRequestPayload(from: seqs.lowerBound, to: seqs.upperBound) else { return }
+        totals.replayRequests += 1
+        actions.append(.publish(
+            topic: FoglineTopic.device(site: configuration.site, device: device, .replay).string,
+            payload: request.encoded(), qos: 1, retain: false))
+    }
+
+    /// Asks for the last `count` telemetry messages on `topic` that the MQTT client dropped
+    /// when this node fell behind and that no later message followed, once everything it
+    /// delivered has been received here (``FoglineMQTT/MQTTClient/takeDroppedTopics(afterHandling:)``).
+    /// A dropped reading that a later one follows shows up as a gap and is asked for then; these
+    /// would be missing for good. A device's seq grows by one per reading within an epoch, so
+    /// they are the `count` seqs after the highest received.
+    public mutating func replayDropped(topic: String, count: Int) -> [Action] {
+        guard count > 0,
+            case .device(_, let device, .telemetry)? = try? FoglineTopic.parse(topic, expectedSite: configuration.site),
+            let ingest = devices[device], ingest.supportsReplay
+        else { return [] }
+        let next = ingest.window.highest.map { $0 + 1 } ?? ingest.window.first ?? 0
+        var actions: [Action] = []
+        requestReplay(of: next...(next + UInt64(count) - 1), from: device, &actions)
+        return actions
     }
 
     private mutating func reported(_ device: String, _ report: ReportedPayload, _ moment: Moment, _ actions: inout [Action]) {

@@ -25,6 +25,8 @@ public actor EdgeNode {
     private let outgoing: AsyncStream<MQTTMessage>
     private let outgoingContinuation: AsyncStream<MQTTMessage>.Continuation
     private var droppedIncomingSeen = 0
+    /// Messages taken from the MQTT client's stream and handed to the plane.
+    private var messagesHandled = 0
     /// Rejections already added to the metrics, by reason (the transport keeps running totals).
     private var peerRejectionsSeen: [PeerTransport.RejectReason: Int] = [:]
     private var quorumRejectionsSeen = 0
@@ -291,6 +293,7 @@ public actor EdgeNode {
                 }
                 actions += plane.receive(topic: message.topic, payload: message.payload, at: moment)
             }
+            messagesHandled += messages.count
             if learned { Task { await self.syncSubscriptions() } }
             let after = plane.totals
             metrics.record(from: before, to: after)
@@ -303,6 +306,21 @@ public actor EdgeNode {
                 do { try await Task.sleep(for: Self.drainPause) } catch { return }
             }
         }
+    }
+
+    /// Asks devices for their last readings that the MQTT client dropped while this node was
+    /// behind and that nothing followed, so they leave no gap to notice
+    /// (``DevicePlane/replayDropped(topic:count:)``).
+    private func replayDroppedTelemetry() async {
+        guard let dropped = mqtt.takeDroppedTopics(afterHandling: messagesHandled) else { return }
+        let before = plane.totals
+        var actions: [DevicePlane.Action] = []
+        for (topic, count) in dropped.sorted(by: { $0.key < $1.key }) {
+            guard let device = DeviceSubscriptions.device(inTopic: topic), subscriptions.owns(device: String(device)) else { continue }
+            actions += plane.replayDropped(topic: topic, count: count)
+        }
+        metrics.record(from: before, to: plane.totals)
+        await perform(actions)
     }
 
     /// How long the consumer waits after a drain that did not fill a batch.
@@ -328,6 +346,7 @@ public actor EdgeNode {
                 logger.warning("ingest fell behind: MQTT messages dropped", metadata: ["dropped": "\(dropped - droppedIncomingSeen)"])
                 droppedIncomingSeen = dropped
             }
+            await replayDroppedTelemetry()
             let online = plane.state.presence.registers.values.filter(\.value.online).count
             metrics.devicesOnline.record(online)
             metrics.clockTrusted.record(clockTrust == "trusted" ? 1 : 0)
