@@ -74,7 +74,7 @@ final class EdgeMetrics: Sendable {
 
     /// Adds `count` peer frames rejected for `reason` (unauthenticated, replayed, oversized, …).
     func countPeerRejections(_ reason: PeerTransport.RejectReason, _ count: Int) {
-        peerRejected[reason.rawValue]?.increment(by: Int64(count))
+        if count > 0 { peerRejected[reason.rawValue]?.increment(by: Int64(count)) }
     }
 
     func countRejection(_ reason: String) {

@@ -24,19 +24,19 @@ public actor EdgeNode {
     /// that ingest never waits for a broker acknowledgement.
     private let outgoing: AsyncStream<MQTTMessage>
     private let outgoingContinuation: AsyncStream<MQTTMessage>.Continuation
-    private var droppedIncomingSeen = 0
+    private var droppedIncoming = FollowedTotal()
     /// Messages taken from the MQTT client's stream and handed to the plane.
     private var messagesHandled = 0
-    /// Rejections already added to the metrics, by reason (the transport keeps running totals).
-    private var peerRejectionsSeen: [PeerTransport.RejectReason: Int] = [:]
-    private var quorumRejectionsSeen = 0
-    private var gossipRejectionsSeen = 0
-    private var syncRejectionsSeen = 0
+    /// Rejections counted by the transport, quorum, gossip and uplink, followed into the metrics.
+    private var peerRejections: [PeerTransport.RejectReason: FollowedTotal] = [:]
+    private var quorumRejections = FollowedTotal()
+    private var gossipRejections = FollowedTotal()
+    private var syncRejections = FollowedTotal()
     private let started = ContinuousClock.now
     private let quorum: QuorumService
     /// Keeps the node from taking new leases while its wall clock is untrusted (within the grace).
     private let leaseGate: LeaseClockGate
-    private var clockRejectionsSeen = 0
+    private var clockRejections = FollowedTotal()
     private var subscriptions: DeviceSubscriptions
     /// Filters subscribed on the current broker connection.
     private var subscribed: Set<String> = []
@@ -340,12 +340,8 @@ public actor EdgeNode {
             seconds += 1
             if seconds % Self.retentionPeriodSeconds == 0 { await applyRawRetention() }
             await perform(plane.tick(at: currentMoment()))
-            let dropped = mqtt.statistics.messagesDropped
-            if dropped > droppedIncomingSeen {
-                metrics.mqttDropped.increment(by: Int64(dropped - droppedIncomingSeen))
-                logger.warning("ingest fell behind: MQTT messages dropped", metadata: ["dropped": "\(dropped - droppedIncomingSeen)"])
-                droppedIncomingSeen = dropped
-            }
+            let dropped = droppedIncoming.add(mqtt.statistics.messagesDropped, to: metrics.mqttDropped)
+            if dropped > 0 { logger.warning("ingest fell behind: MQTT messages dropped", metadata: ["dropped": "\(dropped)"]) }
             await replayDroppedTelemetry()
             let online = plane.state.presence.registers.values.filter(\.value.online).count
             metrics.devicesOnline.record(online)
@@ -371,35 +367,20 @@ public actor EdgeNode {
             }
         }
         await quorum.setClock(trusted: trust == .trusted, allowsNewLeases: allowed)
-        let rejected = await quorum.clockRejectedFrames
-        if rejected > clockRejectionsSeen {
-            metrics.peerClockRejected.increment(by: Int64(rejected - clockRejectionsSeen))
-            clockRejectionsSeen = rejected
-        }
+        clockRejections.add(await quorum.clockRejectedFrames, to: metrics.peerClockRejected)
     }
 
     private func recordQuorumMetrics() async {
         metrics.ownedShards.record(fences.count)
         metrics.liveMembers.record(await quorum.memberStatus().filter(\.live).count)
         if let statistics = await quorum.transportStatistics {
-            for (reason, total) in statistics.rejected where total > peerRejectionsSeen[reason, default: 0] {
-                metrics.countPeerRejections(reason, total - peerRejectionsSeen[reason, default: 0])
-                peerRejectionsSeen[reason] = total
+            for (reason, total) in statistics.rejected {
+                metrics.countPeerRejections(reason, peerRejections[reason, default: FollowedTotal()].growth(to: total))
             }
         }
-        let rejected = await quorum.rejectedFrames
-        if rejected > quorumRejectionsSeen {
-            metrics.quorumFramesRejected.increment(by: Int64(rejected - quorumRejectionsSeen))
-            quorumRejectionsSeen = rejected
-        }
-        if let gossip, case let rejected = await gossip.rejected, rejected > gossipRejectionsSeen {
-            metrics.gossipFramesRejected.increment(by: Int64(rejected - gossipRejectionsSeen))
-            gossipRejectionsSeen = rejected
-        }
-        if let uplink, case let rejected = await uplink.statistics.framesRejected, rejected > syncRejectionsSeen {
-            metrics.syncFramesRejected.increment(by: Int64(rejected - syncRejectionsSeen))
-            syncRejectionsSeen = rejected
-        }
+        quorumRejections.add(await quorum.rejectedFrames, to: metrics.quorumFramesRejected)
+        if let gossip { gossipRejections.add(await gossip.rejected, to: metrics.gossipFramesRejected) }
+        if let uplink { syncRejections.add(await uplink.statistics.framesRejected, to: metrics.syncFramesRejected) }
     }
 
     // MARK: Ownership and subscriptions
