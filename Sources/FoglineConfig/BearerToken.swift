@@ -13,6 +13,19 @@ public struct BearerToken: Sendable {
         expected = bytes
     }
 
+    /// The token configured in `source` (nil when there is none). `name` names it in the error
+    /// for a token too short to be unguessable, e.g. "the admin token".
+    public static func read(from source: SecretSource?, name: String) throws(SecretError) -> BearerToken? {
+        guard let source else { return nil }
+        let text = try source.text()
+        guard let token = BearerToken(text) else {
+            throw SecretError(
+                source: source,
+                problem: "\(name) has \(text.utf8.count) characters and must have at least \(minimumLength) to be unguessable (make one with `openssl rand -hex 32`)")
+        }
+        return token
+    }
+
     /// Why a request to an API guarded by `token` is refused (nil: it may go on). `GET /healthz`
     /// stays open: probes carry no token, and it tells only whether the server runs. `owner`
     /// names whose token it is ("this node", "this aggregator") in the problem.
@@ -50,6 +63,14 @@ public struct BearerToken: Sendable {
 /// Whether an HTTP API bound to `host` is reachable from other machines: anything but a loopback
 /// address (`127.0.0.0/8`, `::1`, `localhost`) is.
 public enum ListenAddress {
+    /// The configuration problem of an API (`api`, e.g. "the admin API") set to listen on
+    /// `host:port` (the `section.listen` key) without a token, when other machines can reach it;
+    /// nil on loopback or with a token. The token comes from `section.token_file` or `variable`.
+    public static func tokenProblem(api: String, section: String, host: String, port: Int, hasToken: Bool, variable: String) -> String? {
+        guard !hasToken, !isLoopback(host) else { return nil }
+        return "\(section).listen \(host):\(port) is reachable from other machines, so \(api) needs a token: set \(section).token_file or \(variable) (clients then send Authorization: Bearer TOKEN), or listen on 127.0.0.1"
+    }
+
     public static func isLoopback(_ host: String) -> Bool {
         let lowered = host.lowercased()
         if lowered == "localhost" || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1" { return true }

@@ -74,6 +74,21 @@ struct SecretsAndTokenTests {
         #expect(!BearerToken.constantTimeEquals(Array("abd".utf8), Array("abc".utf8)))
         #expect(!BearerToken.constantTimeEquals([], Array("abc".utf8)))
         #expect(!BearerToken.constantTimeEquals(Array("abc\0".utf8), Array("abc".utf8)))
+
+        // Read from its source: none configured, long enough, too short (the error says how short).
+        #expect(try BearerToken.read(from: nil, name: "the admin token") == nil)
+        let environment = SecretSource.environment("FOGLINE_TEST_TOKEN_\(UInt32.random(in: 0...UInt32.max))")
+        #expect(throws: SecretError.self) { try BearerToken.read(from: environment, name: "the admin token") }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fogline-token-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "\(Self.token)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try BearerToken.read(from: .file(file), name: "the admin token")?.authorizes("Bearer \(Self.token)") == true)
+        try "short\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            try BearerToken.read(from: .file(file), name: "the admin token")
+        } throws: { error in
+            "\(error)".contains("the admin token has 5 characters and must have at least 16")
+        }
     }
 
     @Test("with a token, every admin route but GET /healthz answers 401 without it")

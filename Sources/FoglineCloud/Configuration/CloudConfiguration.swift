@@ -119,10 +119,11 @@ public struct CloudConfiguration: Sendable {
         config.broker.password = SecretSource.resolve(
             file: config.broker.passwordFile, variable: SecretVariable.brokerPassword, environment: environment)
         config.apiToken = SecretSource.resolve(file: config.httpTokenFile, variable: SecretVariable.apiToken, environment: environment)
-        if config.apiToken == nil && !ListenAddress.isLoopback(config.httpHost) {
-            reader.report(
-                line: 0,
-                "http.listen \(config.httpHost):\(config.httpPort) is reachable from other machines, so the API needs a token: set http.token_file or \(SecretVariable.apiToken) (clients then send Authorization: Bearer TOKEN), or listen on 127.0.0.1")
+        if let problem = ListenAddress.tokenProblem(
+            api: "the API", section: "http", host: config.httpHost, port: config.httpPort, hasToken: config.apiToken != nil,
+            variable: SecretVariable.apiToken)
+        {
+            reader.report(line: 0, problem)
         }
         guard reader.problems.isEmpty else { throw ConfigErrors(problems: reader.problems) }
         return config
@@ -130,13 +131,7 @@ public struct CloudConfiguration: Sendable {
 
     /// The API's bearer token, when one is configured.
     public func bearerToken() throws -> BearerToken? {
-        guard let apiToken else { return nil }
-        let text = try apiToken.text()
-        guard let token = BearerToken(text) else {
-            throw SecretError(
-                source: apiToken, problem: "the API token must be at least \(BearerToken.minimumLength) characters (e.g. `openssl rand -hex 32`)")
-        }
-        return token
+        try BearerToken.read(from: apiToken, name: "the API token")
     }
 
     /// The MQTT client settings: MQTT 5 (shared subscriptions need it), this instance's client id.

@@ -438,10 +438,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
     }
 
     private func validate(_ reader: ConfigReader, siteGiven: Bool, nodeGiven: Bool) {
-        if adminToken == nil && !ListenAddress.isLoopback(adminHost) {
-            reader.report(
-                line: 1,
-                "admin.listen \(adminHost):\(adminPort) is reachable from other machines, so the admin API needs a token: set admin.token_file or \(SecretVariable.adminToken) (clients then send Authorization: Bearer TOKEN), or listen on 127.0.0.1")
+        if let problem = ListenAddress.tokenProblem(
+            api: "the admin API", section: "admin", host: adminHost, port: adminPort, hasToken: adminToken != nil,
+            variable: SecretVariable.adminToken)
+        {
+            reader.report(line: 1, problem)
         }
         if quorum.peers[node] != nil {
             reader.report(line: 1, "quorum peer `\(node)` is this node itself; list only the site's other nodes under quorum.peers")

@@ -789,14 +789,7 @@ public actor EdgeNode {
 
     /// The admin API's token, when one is configured; it must be long enough to be unguessable.
     static func adminToken(_ source: SecretSource?) throws -> BearerToken? {
-        guard let source else { return nil }
-        let text: String
-        do { text = try source.text() } catch { throw EdgeNodeError.unreadableSecret(error) }
-        guard let token = BearerToken(text) else {
-            throw EdgeNodeError.unreadableSecret(SecretError(
-                source: source, problem: "the admin token must be at least \(BearerToken.minimumLength) characters (e.g. `openssl rand -hex 32`)"))
-        }
-        return token
+        do { return try BearerToken.read(from: source, name: "the admin token") } catch { throw EdgeNodeError.unreadableSecret(error) }
     }
 
     static func record(from command: CommandRecord) -> FoglineStore.CommandRecord {
