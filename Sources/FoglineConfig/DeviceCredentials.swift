@@ -36,13 +36,7 @@ public struct DeviceCredentials: Sendable, Equatable {
 
     /// Reads and parses the file at `path`.
     public static func read(path: String) throws(ConfigErrors) -> DeviceCredentials {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigErrors(problems: [ConfigProblem(
-                file: path, line: 0,
-                message: "cannot read the credentials file \(path) (\(error.localizedDescription)); check the path and that this user may read it")])
-        }
-        return try parse(text, file: path)
+        try parse(ConfigFile.text(of: path, flag: nil, kind: "credentials file"), file: path)
     }
 
     /// The file's text: a header comment, then one line per username, sorted.

@@ -92,6 +92,12 @@ struct ProvisioningTests {
         } catch {
             #expect(error.problems.map(\.line) == [2, 3])
         }
+        let missing = "/nonexistent-\(UUID().uuidString)/devices.credentials"
+        #expect {
+            try DeviceCredentials.read(path: missing)
+        } throws: { error in
+            "\(error)".contains("cannot read the credentials file \(missing)") && "\(error)".contains("check the path and its permissions")
+        }
     }
 
     @Test("a secret file that cannot be written names the system's reason and what to check; a written one is 0600")
