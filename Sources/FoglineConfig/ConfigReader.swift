@@ -77,16 +77,26 @@ public final class ConfigReader {
     }
 
     public func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
+        string(mapping, key, as: { text in
+            if let problem = validate?(text) { return .failure(ValueProblem(problem)) }
+            return .success(text)
+        })
+    }
+
+    /// The string at `key` as `read` makes it out (the text is read once): a problem `read`
+    /// returns is reported at the key, and the result is nil.
+    public func string<Value>(_ mapping: Node.Mapping, _ key: String, as read: (String) -> Result<Value, ValueProblem>) -> Value? {
         guard let node = mapping[key], !isNull(node) else { return nil }
         guard case .scalar(let scalar) = node else {
             report(node, "`\(key)` must be a string, not a \(kind(of: node))")
             return nil
         }
-        if let problem = validate?(scalar.string) {
-            report(node, "`\(key)`: \(problem)")
+        switch read(scalar.string) {
+        case .success(let value): return value
+        case .failure(let problem):
+            report(node, "`\(key)`: \(problem.message)")
             return nil
         }
-        return scalar.string
     }
 
     public func integer(_ mapping: Node.Mapping, _ key: String, in range: ClosedRange<Int>) -> Int? {

@@ -1,5 +1,12 @@
 /// `HOST:PORT` addresses in configuration files and flags.
 public enum HostPort {
+    /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets; or why not.
+    public static func endpoint(_ text: String, defaultPort: Int? = nil) -> Result<(host: String, port: Int), ValueProblem> {
+        let parsed = parse(text, defaultPort: defaultPort)
+        guard let endpoint = parsed.endpoint else { return .failure(ValueProblem(parsed.problem ?? "write HOST:PORT")) }
+        return .success((endpoint.0, endpoint.1))
+    }
+
     /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets.
     public static func parse(_ text: String, defaultPort: Int? = nil) -> (endpoint: (String, Int)?, problem: String?) {
         var host = Substring(text)

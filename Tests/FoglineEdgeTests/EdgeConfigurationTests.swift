@@ -108,6 +108,46 @@ struct EdgeConfigurationTests {
         }
     }
 
+    @Test("every address setting and flag is read once: a good one is used, a bad one is reported with its key or flag")
+    func addresses() throws {
+        let good = try EdgeConfiguration.load(
+            text: """
+            site: s
+            node: a
+            broker: {url: "mqtts://broker.example:8883"}
+            admin: {listen: "127.0.0.1:9100"}
+            quorum: {listen: "[::1]:9101", peers: {b: "10.0.0.2:9102"}, site_key_file: /k}
+            """, file: "good.yaml", overrides: .init(cloud: "mqtt://cloud.example:1884"))
+        #expect(good.broker.host == "broker.example" && good.broker.port == 8883 && good.broker.usesTLS)
+        #expect(good.adminHost == "127.0.0.1" && good.adminPort == 9100)
+        #expect(good.quorum.listenHost == "::1" && good.quorum.listenPort == 9101 && good.quorum.peers["b"]?.port == 9102)
+        #expect(good.cloud.broker?.host == "cloud.example" && good.cloud.broker?.port == 1884 && good.cloud.broker?.usesTLS == false)
+
+        let yaml = """
+        site: s
+        node: a
+        broker: {url: "http://broker.example"}
+        admin: {listen: "nowhere"}
+        quorum: {listen: ":9101", peers: {b: "10.0.0.2:0"}, site_key_file: /k}
+        """
+        let fileErrors = #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: yaml, file: "bad.yaml") }
+        let fileLines = fileErrors?.problems.map { "\($0.line): \($0.message)" } ?? []
+        for expected in ["3: `url`:", "4: `listen`: `nowhere` needs a port", "5: `listen`: `:9101` has no host", "5: peer `b`: `10.0.0.2:0` has an invalid port"] {
+            #expect(fileLines.contains { $0.hasPrefix(expected) }, "\(expected) in \(fileLines)")
+        }
+        let flagErrors = #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(
+                text: nil, file: "(flags)",
+                overrides: .init(
+                    site: "s", node: "a", broker: "broker.example", admin: "127.0.0.1", listen: "x:y", peers: ["b=nohost"],
+                    siteKeyFile: "/k", cloud: "mqtt://:1"))
+        }
+        let flagMessages = flagErrors?.problems.map(\.message) ?? []
+        for flag in ["--broker:", "--cloud:", "--admin: `127.0.0.1` needs a port", "--listen: `x:y` has an invalid port", "--peer b=nohost: `nohost` needs a port"] {
+            #expect(flagMessages.contains { $0.hasPrefix(flag) }, "\(flag) in \(flagMessages)")
+        }
+    }
+
     @Test("flags alone are enough to run a node, and override the file")
     func flagsOverride() throws {
         let config = try EdgeConfiguration.load(

@@ -25,6 +25,13 @@ public struct EdgeConfiguration: Sendable, Equatable {
         /// libmosquitto's in-flight window (MOSQ_OPT_SEND_MAXIMUM).
         public var sendMaximum = 20
 
+        /// Takes the host, port and TLS choice of a broker URL.
+        mutating func use(_ address: BrokerAddress) {
+            host = address.host
+            port = address.port
+            usesTLS = address.usesTLS
+        }
+
         public init(host: String = "127.0.0.1", port: Int = 1883) {
             self.host = host
             self.port = port
@@ -272,9 +279,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if let admin = reader.section(root, "admin") {
             reader.rejectUnknownKeys(in: admin, known: ["listen", "token_file"], section: "admin")
             adminTokenFile = reader.string(admin, "token_file") ?? adminTokenFile
-            if let listen = reader.string(admin, "listen", validate: { Self.parseHostPort($0).problem }) {
-                (adminHost, adminPort) = Self.parseHostPort(listen).endpoint!
-            }
+            if let endpoint = reader.string(admin, "listen", as: { HostPort.endpoint($0) }) { (adminHost, adminPort) = endpoint }
         }
         if let section = reader.section(root, "quorum") { readQuorum(section, reader) }
         if let storage = reader.section(root, "storage") {
@@ -314,10 +319,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
         reader.rejectUnknownKeys(
             in: section, known: ["url", "client_id", "username", "password_file", "ca_file", "cert_file", "key_file", "send_maximum"],
             section: name)
-        if let url = reader.string(section, "url", validate: { Self.parseMQTTURL($0).problem }) {
-            (broker.host, broker.port) = Self.parseMQTTURL(url).endpoint!
-            broker.usesTLS = Self.usesTLS(url)
-        }
+        if let address = reader.string(section, "url", as: Self.brokerAddress) { broker.use(address) }
         broker.clientID = reader.string(section, "client_id")
         broker.username = reader.string(section, "username")
         broker.passwordFile = reader.string(section, "password_file")
@@ -333,20 +335,17 @@ public struct EdgeConfiguration: Sendable, Equatable {
             known: ["listen", "peers", "site_key_file", "shards", "roles", "lease_ttl_ms", "rebalance_delay_ms", "operation_timeout_ms",
                     "failure_detector"],
             section: "quorum")
-        if let listen = reader.string(section, "listen", validate: { Self.parseHostPort($0).problem }) {
-            (quorum.listenHost, quorum.listenPort) = Self.parseHostPort(listen).endpoint!
-        }
+        if let endpoint = reader.string(section, "listen", as: { HostPort.endpoint($0) }) { (quorum.listenHost, quorum.listenPort) = endpoint }
         if let peers = reader.section(section, "peers") {
             for (key, value) in peers {
                 guard let name = key.string, SegmentName.problem(with: name) == nil else {
                     reader.report(key, "peer names must match [A-Za-z0-9_.-]{1,64}")
                     continue
                 }
-                guard let address = value.string, let endpoint = Self.parseHostPort(address).endpoint else {
-                    reader.report(value, "peer `\(name)`: \(Self.parseHostPort(value.string ?? "").problem ?? "write HOST:PORT")")
-                    continue
+                switch HostPort.endpoint(value.string ?? "") {
+                case .success(let endpoint): quorum.peers[name] = Quorum.Peer(host: endpoint.host, port: endpoint.port)
+                case .failure(let problem): reader.report(value, "peer `\(name)`: \(problem.message)")
                 }
-                quorum.peers[name] = Quorum.Peer(host: endpoint.0, port: endpoint.1)
             }
         }
         quorum.siteKeyFile = reader.string(section, "site_key_file") ?? quorum.siteKeyFile
@@ -382,34 +381,35 @@ public struct EdgeConfiguration: Sendable, Equatable {
             if let problem = SegmentName.problem(with: value) { reader.report(line: 0, "--node: \(problem)") } else { node = value }
         }
         if let value = overrides.broker {
-            let parsed = Self.parseMQTTURL(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--broker: \(problem)") } else {
-                (broker.host, broker.port) = parsed.endpoint!
-                broker.usesTLS = Self.usesTLS(value)
+            switch Self.brokerAddress(value) {
+            case .success(let address): broker.use(address)
+            case .failure(let problem): reader.report(line: 0, "--broker: \(problem.message)")
             }
         }
         if let value = overrides.cloud {
-            let parsed = Self.parseMQTTURL(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--cloud: \(problem)") } else {
+            switch Self.brokerAddress(value) {
+            case .success(let address):
                 var cloudBroker = cloud.broker ?? Broker()
-                (cloudBroker.host, cloudBroker.port) = parsed.endpoint!
-                cloudBroker.usesTLS = Self.usesTLS(value)
+                cloudBroker.use(address)
                 cloud.broker = cloudBroker
+            case .failure(let problem): reader.report(line: 0, "--cloud: \(problem.message)")
             }
         }
         if let value = overrides.dataDirectory { dataDirectory = value }
         applyQuorum(overrides, reader)
         if let value = overrides.admin {
-            let parsed = Self.parseHostPort(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--admin: \(problem)") } else { (adminHost, adminPort) = parsed.endpoint! }
+            switch HostPort.endpoint(value) {
+            case .success(let endpoint): (adminHost, adminPort) = endpoint
+            case .failure(let problem): reader.report(line: 0, "--admin: \(problem.message)")
+            }
         }
     }
 
     private mutating func applyQuorum(_ overrides: Overrides, _ reader: ConfigReader) {
         if let value = overrides.listen {
-            let parsed = Self.parseHostPort(value)
-            if let problem = parsed.problem { reader.report(line: 0, "--listen: \(problem)") } else {
-                (quorum.listenHost, quorum.listenPort) = parsed.endpoint!
+            switch HostPort.endpoint(value) {
+            case .success(let endpoint): (quorum.listenHost, quorum.listenPort) = endpoint
+            case .failure(let problem): reader.report(line: 0, "--listen: \(problem.message)")
             }
         }
         if !overrides.peers.isEmpty { quorum.peers = [:] }
@@ -419,9 +419,9 @@ public struct EdgeConfiguration: Sendable, Equatable {
                 reader.report(line: 0, "--peer \(value): write NODE=HOST:PORT, e.g. --peer edge-b=127.0.0.1:7947")
                 continue
             }
-            let parsed = Self.parseHostPort(parts[1])
-            if let problem = parsed.problem { reader.report(line: 0, "--peer \(value): \(problem)") } else {
-                quorum.peers[parts[0]] = Quorum.Peer(host: parsed.endpoint!.0, port: parsed.endpoint!.1)
+            switch HostPort.endpoint(parts[1]) {
+            case .success(let endpoint): quorum.peers[parts[0]] = Quorum.Peer(host: endpoint.host, port: endpoint.port)
+            case .failure(let problem): reader.report(line: 0, "--peer \(value): \(problem.message)")
             }
         }
         if let file = overrides.siteKeyFile { quorum.siteKeyFile = file }
@@ -460,23 +460,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `mqtt://HOST:PORT`, parsed by FoglineMQTT's ``BrokerAddress``.
-    static func parseMQTTURL(_ text: String) -> (endpoint: (String, Int)?, problem: String?) {
-        do {
-            let address = try BrokerAddress(parsing: text)
-            return ((address.host, address.port), nil)
-        } catch {
-            return (nil, error.description)
-        }
-    }
-
-    /// Whether a valid broker URL asks for TLS (`mqtts://`, `ssl://`, `tls://`).
-    static func usesTLS(_ text: String) -> Bool {
-        (try? BrokerAddress(parsing: text))?.usesTLS ?? false
-    }
-
-    /// `HOST:PORT` (see ``HostPort/parse(_:defaultPort:)``).
-    static func parseHostPort(_ text: String, defaultPort: Int? = nil) -> (endpoint: (String, Int)?, problem: String?) {
-        HostPort.parse(text, defaultPort: defaultPort)
+    /// `mqtt://HOST:PORT` (or `mqtts://`…), parsed by FoglineMQTT's ``BrokerAddress``, or why not.
+    static func brokerAddress(_ text: String) -> Result<BrokerAddress, ValueProblem> {
+        do { return .success(try BrokerAddress(parsing: text)) } catch { return .failure(ValueProblem(error.description)) }
     }
 }
