@@ -76,6 +76,8 @@ public final class ConfigReader {
         })
     }
 
+    /// The string at `key`, or nil when it is absent or reported: not a string, or `validate`
+    /// returned a problem with it.
     public func string(_ mapping: Node.Mapping, _ key: String, validate: ((String) -> String?)? = nil) -> String? {
         string(mapping, key, as: { text in
             if let problem = validate?(text) { return .failure(ValueProblem(problem)) }
@@ -132,6 +134,18 @@ public final class ConfigReader {
 
     public func report(_ node: Node, _ message: String) {
         problems.append(ConfigProblem(file: file, line: node.mark?.line ?? 1, message: message))
+    }
+
+    /// A command-line flag's argument (`value`, nil when the flag was not given) as `read` makes
+    /// it out; a problem is reported as `flag: problem`, and the result is nil.
+    public func flag<Value>(_ flag: String, _ value: String?, as read: (String) -> Result<Value, ValueProblem>) -> Value? {
+        guard let value else { return nil }
+        switch read(value) {
+        case .success(let read): return read
+        case .failure(let problem):
+            report(line: 0, "\(flag): \(problem.message)")
+            return nil
+        }
     }
 
     public func report(line: Int, _ message: String) {

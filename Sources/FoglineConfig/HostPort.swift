@@ -2,13 +2,6 @@
 public enum HostPort {
     /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets; or why not.
     public static func endpoint(_ text: String, defaultPort: Int? = nil) -> Result<(host: String, port: Int), ValueProblem> {
-        let parsed = parse(text, defaultPort: defaultPort)
-        guard let endpoint = parsed.endpoint else { return .failure(ValueProblem(parsed.problem ?? "write HOST:PORT")) }
-        return .success((endpoint.0, endpoint.1))
-    }
-
-    /// `HOST:PORT` with an optional default port; IPv6 hosts in brackets.
-    public static func parse(_ text: String, defaultPort: Int? = nil) -> (endpoint: (String, Int)?, problem: String?) {
         var host = Substring(text)
         var portText: Substring?
         if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
@@ -19,14 +12,14 @@ public enum HostPort {
             portText = host[host.index(after: colon)...]
             host = host[..<colon]
         }
-        guard !host.isEmpty else { return (nil, "`\(text)` has no host; write HOST:PORT, e.g. 127.0.0.1:8080") }
+        guard !host.isEmpty else { return .failure(ValueProblem("`\(text)` has no host; write HOST:PORT, e.g. 127.0.0.1:8080")) }
         if portText == nil && defaultPort == nil {
-            return (nil, "`\(text)` needs a port: write HOST:PORT, e.g. 127.0.0.1:8080")
+            return .failure(ValueProblem("`\(text)` needs a port: write HOST:PORT, e.g. 127.0.0.1:8080"))
         }
         let port = portText.map { Int($0) } ?? defaultPort
         guard let port, (1...65_535).contains(port) else {
-            return (nil, "`\(text)` has an invalid port; use 1–65535")
+            return .failure(ValueProblem("`\(text)` has an invalid port; use 1–65535"))
         }
-        return ((String(host), port), nil)
+        return .success((String(host), port))
     }
 }

@@ -76,6 +76,11 @@ struct CloudConfigurationTests {
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:10: `postgres_schema`") }, "as the PostgreSQL store checks it: \(lines)")
             #expect(lines.contains { $0.contains("`cert_file` and `key_file` go together") }, "\(lines)")
         }
+        #expect {
+            try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(http: "127.0.0.1:70000"))
+        } throws: { error in
+            "\(error)".contains("--http: `127.0.0.1:70000` has an invalid port; use 1–65535")
+        }
     }
 
     @Test("secrets: the API beyond loopback needs a token; the broker password and database URL come from the environment; --db refuses a password")

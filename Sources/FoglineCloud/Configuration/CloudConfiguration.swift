@@ -166,12 +166,7 @@ public struct CloudConfiguration: Sendable {
         if let http = reader.section(root, "http") {
             reader.rejectUnknownKeys(in: http, known: ["listen", "token_file"], section: "`http`")
             httpTokenFile = reader.string(http, "token_file") ?? httpTokenFile
-            if let node = http["listen"], let text = reader.string(http, "listen") {
-                let parsed = HostPort.parse(text)
-                if let (host, port) = parsed.endpoint { (httpHost, httpPort) = (host, port) } else {
-                    reader.report(node, "`listen`: \(parsed.problem!)")
-                }
-            }
+            if let endpoint = reader.string(http, "listen", as: { HostPort.endpoint($0) }) { (httpHost, httpPort) = endpoint }
         }
         if let node = root["database"], let text = reader.string(root, "database") {
             if let database = Self.database(text) { self.database = database } else {
@@ -252,12 +247,7 @@ public struct CloudConfiguration: Sendable {
                 reader.report(line: 0, "--broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
             } else { broker.url = url }
         }
-        if let http = overrides.http {
-            let parsed = HostPort.parse(http)
-            if let (host, port) = parsed.endpoint { (httpHost, httpPort) = (host, port) } else {
-                reader.report(line: 0, "--http: \(parsed.problem!)")
-            }
-        }
+        if let endpoint = reader.flag("--http", overrides.http, as: { HostPort.endpoint($0) }) { (httpHost, httpPort) = endpoint }
         if let text = overrides.database {
             if case .postgres(let url)? = Self.database(text), URLComponents(string: url)?.password != nil {
                 reader.report(line: 0, "--db must not carry a password (other users can read command lines): put the URL in \(SecretVariable.databaseURL) or in the configuration file's `database`")

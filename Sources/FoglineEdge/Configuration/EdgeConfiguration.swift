@@ -380,37 +380,20 @@ public struct EdgeConfiguration: Sendable, Equatable {
         if let value = overrides.node {
             if let problem = SegmentName.problem(with: value) { reader.report(line: 0, "--node: \(problem)") } else { node = value }
         }
-        if let value = overrides.broker {
-            switch Self.brokerAddress(value) {
-            case .success(let address): broker.use(address)
-            case .failure(let problem): reader.report(line: 0, "--broker: \(problem.message)")
-            }
-        }
-        if let value = overrides.cloud {
-            switch Self.brokerAddress(value) {
-            case .success(let address):
-                var cloudBroker = cloud.broker ?? Broker()
-                cloudBroker.use(address)
-                cloud.broker = cloudBroker
-            case .failure(let problem): reader.report(line: 0, "--cloud: \(problem.message)")
-            }
+        if let address = reader.flag("--broker", overrides.broker, as: Self.brokerAddress) { broker.use(address) }
+        if let address = reader.flag("--cloud", overrides.cloud, as: Self.brokerAddress) {
+            var cloudBroker = cloud.broker ?? Broker()
+            cloudBroker.use(address)
+            cloud.broker = cloudBroker
         }
         if let value = overrides.dataDirectory { dataDirectory = value }
         applyQuorum(overrides, reader)
-        if let value = overrides.admin {
-            switch HostPort.endpoint(value) {
-            case .success(let endpoint): (adminHost, adminPort) = endpoint
-            case .failure(let problem): reader.report(line: 0, "--admin: \(problem.message)")
-            }
-        }
+        if let endpoint = reader.flag("--admin", overrides.admin, as: { HostPort.endpoint($0) }) { (adminHost, adminPort) = endpoint }
     }
 
     private mutating func applyQuorum(_ overrides: Overrides, _ reader: ConfigReader) {
-        if let value = overrides.listen {
-            switch HostPort.endpoint(value) {
-            case .success(let endpoint): (quorum.listenHost, quorum.listenPort) = endpoint
-            case .failure(let problem): reader.report(line: 0, "--listen: \(problem.message)")
-            }
+        if let endpoint = reader.flag("--listen", overrides.listen, as: { HostPort.endpoint($0) }) {
+            (quorum.listenHost, quorum.listenPort) = endpoint
         }
         if !overrides.peers.isEmpty { quorum.peers = [:] }
         for value in overrides.peers {
@@ -419,9 +402,8 @@ public struct EdgeConfiguration: Sendable, Equatable {
                 reader.report(line: 0, "--peer \(value): write NODE=HOST:PORT, e.g. --peer edge-b=127.0.0.1:7947")
                 continue
             }
-            switch HostPort.endpoint(parts[1]) {
-            case .success(let endpoint): quorum.peers[parts[0]] = Quorum.Peer(host: endpoint.host, port: endpoint.port)
-            case .failure(let problem): reader.report(line: 0, "--peer \(value): \(problem.message)")
+            if let endpoint = reader.flag("--peer \(value)", parts[1], as: { HostPort.endpoint($0) }) {
+                quorum.peers[parts[0]] = Quorum.Peer(host: endpoint.host, port: endpoint.port)
             }
         }
         if let file = overrides.siteKeyFile { quorum.siteKeyFile = file }

@@ -232,8 +232,8 @@ enum RawRows {
         var previous = (epoch: UInt64(0), seq: UInt64(0), deviceTime: Int64(0), logical: UInt64(0), dot: UInt64(0))
         for (key, reading) in raw.readings.sorted(by: { $0.key < $1.key }) {
             columns.device.append(devices[key.device])
-            columns.epochDelta.append(Delta.of(key.epoch, after: previous.epoch))
-            columns.seqDelta.append(Delta.of(key.seq, after: previous.seq))
+            columns.epochDelta.append(ColumnDelta.of(key.epoch, after: previous.epoch))
+            columns.seqDelta.append(ColumnDelta.of(key.seq, after: previous.seq))
             columns.metricCount.append(UInt32(reading.values.count))
             for metric in reading.values {
                 columns.metric.append(metrics[metric.name])
@@ -244,9 +244,9 @@ enum RawRows {
                 columns.deviceTimeDelta.append(time &- previous.deviceTime)
                 previous.deviceTime = time
             }
-            columns.logicalDelta.append(Delta.of(reading.stamp.logical, after: previous.logical))
+            columns.logicalDelta.append(ColumnDelta.of(reading.stamp.logical, after: previous.logical))
             columns.writer.append(writers[reading.stamp.node.rawValue])
-            columns.dotDelta.append(Delta.of(reading.dotCounter, after: previous.dot))
+            columns.dotDelta.append(ColumnDelta.of(reading.dotCounter, after: previous.dot))
             previous.epoch = key.epoch
             previous.seq = key.seq
             previous.logical = reading.stamp.logical
@@ -327,10 +327,10 @@ enum RawRows {
                 deviceTime = previous.deviceTime
                 nextTime += 1
             }
-            previous.epoch = Delta.apply(columns.epochDelta[index], to: previous.epoch)
-            previous.seq = Delta.apply(columns.seqDelta[index], to: previous.seq)
-            previous.logical = Delta.apply(columns.logicalDelta[index], to: previous.logical)
-            previous.dot = Delta.apply(columns.dotDelta[index], to: previous.dot)
+            previous.epoch = ColumnDelta.apply(columns.epochDelta[index], to: previous.epoch)
+            previous.seq = ColumnDelta.apply(columns.seqDelta[index], to: previous.seq)
+            previous.logical = ColumnDelta.apply(columns.logicalDelta[index], to: previous.logical)
+            previous.dot = ColumnDelta.apply(columns.dotDelta[index], to: previous.dot)
             let writer = NodeID(rawValue: try WireCheck.lookup(part.writers, columns.writer[index], "raw reading writer"))
             let reading = RawTelemetry.Reading(
                 values: values, deviceTime: deviceTime, stamp: HLCTimestamp(logical: previous.logical, node: writer),
@@ -346,7 +346,7 @@ enum RawRows {
 }
 
 /// A column value as the difference from the previous one, wrapping in 64 bits (``Fogline_V1_RawColumns``).
-enum Delta {
+enum ColumnDelta {
     @inline(__always)
     static func of(_ value: UInt64, after previous: UInt64) -> Int64 { Int64(bitPattern: value &- previous) }
 
