@@ -34,13 +34,21 @@ RELEASE_PRODUCTS ?= fogline-edge fogline-cloud fogline-sim
 RELEASE_DIR ?= .build/dist
 # A cross build needs the target's strip, e.g. STRIP=aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu).
 STRIP ?= strip
+# The release layout (README, "Deploy on a Raspberry Pi"), for a small resident footprint: every
+# function in its own section, the functions a running fogline-edge executes (RELEASE_ORDER_FILE,
+# recorded by scripts/symbol-order) placed first and together by lld, relative relocations packed
+# (DT_RELR: glibc >= 2.36), no exported symbol table.
+RELEASE_ORDER_FILE ?= $(CURDIR)/release/edge.order
+RELEASE_LAYOUT ?= -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+	-Xlinker --symbol-ordering-file=$(RELEASE_ORDER_FILE) -Xlinker --no-warn-symbol-ordering \
+	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
 release: deps
 	@command -v $(STRIP) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binutils; }
 	mkdir -p $(RELEASE_DIR)
 	set -e; for product in $(RELEASE_PRODUCTS); do \
-	  $(SWIFT) build -c release --static-swift-stdlib --product $$product $(FOGLINE_BUILD_ARGS); \
+	  $(SWIFT) build -c release --static-swift-stdlib --product $$product $(RELEASE_LAYOUT) $(FOGLINE_BUILD_ARGS); \
 	done; \
-	bin=$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path $(FOGLINE_BUILD_ARGS)); \
+	bin=$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path $(RELEASE_LAYOUT) $(FOGLINE_BUILD_ARGS)); \
 	echo "Release binaries (stripped, Swift runtime and Foundation linked statically) in $(RELEASE_DIR):"; \
 	for product in $(RELEASE_PRODUCTS); do \
 	  $(STRIP) -o $(RELEASE_DIR)/$$product $$bin/$$product; \

@@ -42,6 +42,8 @@ let package = Package(
         ),
         // zlib (Debian: zlib1g-dev): raw DEFLATE of large sync batches. Imported only by FoglineWire.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's malloc tuning, for fogline-edge's start-up.
+        .systemLibrary(name: "CMalloc"),
         // Pure logic: no I/O, no threads, no clocks. Time is passed in. (Crypto only for hashing:
         // the audit chain's SHA-256.)
         .target(
@@ -131,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "fogline-edge",
             dependencies: [
-                "FoglineConfig", "FoglineEdge", "FoglineWire",
+                "FoglineConfig", "FoglineEdge", "FoglineWire", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -28,6 +28,9 @@ public final class QuorumStore: Sendable {
             queue = try DatabaseQueue(path: path, configuration: options)
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // The acceptor records are a few hundred rows: 256 KiB of page cache holds them
+                // (SQLite's default is 2 MB per connection).
+                try db.execute(sql: "PRAGMA cache_size = -256")
             }
             try Self.migrator.migrate(queue)
         } catch {
