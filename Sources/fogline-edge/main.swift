@@ -15,7 +15,7 @@ import Logging
 // synchronous one).
 func runCommand() async { await FoglineEdgeCommand.main() }
 // glibc gives threads their own malloc arenas (up to eight per core), and each keeps the memory
-// freed in it; the daemon's nine threads held ~2 MB more heap that way than with two arenas
+// freed in it; the daemon's nine threads held ~1.5 MB more heap that way than with two arenas
 // (README, "Benchmarks"). Set before any thread starts.
 _ = fogline_set_malloc_arena_max(2)
 await runCommand()
