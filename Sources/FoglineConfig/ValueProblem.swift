@@ -6,4 +6,10 @@ public struct ValueProblem: Error, Sendable, Equatable {
     public init(_ message: String) {
         self.message = message
     }
+
+    /// What `parse` makes of a value, or its error (described) as the problem: for readers such as
+    /// ``ConfigReader/string(_:_:as:)`` over a parser that throws.
+    public static func catching<Value>(_ parse: () throws -> Value) -> Result<Value, ValueProblem> {
+        do { return .success(try parse()) } catch { return .failure(ValueProblem(String(describing: error))) }
+    }
 }

@@ -63,6 +63,7 @@ struct CloudConfigurationTests {
             postgres_schema: 1abc
             broker:
               cert_file: /etc/fogline/cloud.pem
+              url: http://broker.example
             """
         do {
             _ = try CloudConfiguration.load(text: text, file: "cloud.yaml", overrides: .init(db: nil))
@@ -75,11 +76,17 @@ struct CloudConfigurationTests {
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:9: the key of node `edge-a`") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:10: `postgres_schema`") }, "as the PostgreSQL store checks it: \(lines)")
             #expect(lines.contains { $0.contains("`cert_file` and `key_file` go together") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("cloud.yaml:13: `url`:") && $0.contains("unknown scheme \"http\"") }, "\(lines)")
         }
         #expect {
             try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(http: "127.0.0.1:70000"))
         } throws: { error in
             "\(error)".contains("--http: `127.0.0.1:70000` has an invalid port; use 1–65535")
+        }
+        #expect {
+            try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(broker: "mqtt://user@host:1884"))
+        } throws: { error in
+            "\(error)".contains("--broker: ") && "\(error)".contains("contains credentials")
         }
     }
 

@@ -128,11 +128,11 @@ struct EdgeConfigurationTests {
         node: a
         broker: {url: "http://broker.example"}
         admin: {listen: "nowhere"}
-        quorum: {listen: ":9101", peers: {b: "10.0.0.2:0"}, site_key_file: /k}
+        quorum: {listen: ":9101", peers: {b: "10.0.0.2:0", c: {host: x}}, site_key_file: /k}
         """
         let fileErrors = #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: yaml, file: "bad.yaml") }
         let fileLines = fileErrors?.problems.map { "\($0.line): \($0.message)" } ?? []
-        for expected in ["3: `url`:", "4: `listen`: `nowhere` needs a port", "5: `listen`: `:9101` has no host", "5: peer `b`: `10.0.0.2:0` has an invalid port"] {
+        for expected in ["3: `url`:", "4: `listen`: `nowhere` needs a port", "5: `listen`: `:9101` has no host", "5: peer `b`: `10.0.0.2:0` has an invalid port", "5: peer `c` must be HOST:PORT"] {
             #expect(fileLines.contains { $0.hasPrefix(expected) }, "\(expected) in \(fileLines)")
         }
         let flagErrors = #expect(throws: ConfigErrors.self) {

@@ -184,11 +184,7 @@ public struct CloudConfiguration: Sendable {
                     "reconnect_max_s",
                 ],
                 section: "`broker`")
-            if let node = section["url"], let url = reader.string(section, "url") {
-                if (try? BrokerAddress(parsing: url)) == nil {
-                    reader.report(node, "`url` must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
-                } else { broker.url = url }
-            }
+            broker.url = reader.string(section, "url", as: Self.brokerURL) ?? broker.url
             broker.clientID = reader.string(section, "client_id") ?? broker.clientID
             broker.username = reader.string(section, "username") ?? broker.username
             broker.passwordFile = reader.string(section, "password_file") ?? broker.passwordFile
@@ -242,11 +238,7 @@ public struct CloudConfiguration: Sendable {
     }
 
     private mutating func apply(_ overrides: Overrides, _ reader: ConfigReader) {
-        if let url = overrides.broker {
-            if (try? BrokerAddress(parsing: url)) == nil {
-                reader.report(line: 0, "--broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, got `\(url)`")
-            } else { broker.url = url }
-        }
+        broker.url = reader.flag("--broker", overrides.broker, as: Self.brokerURL) ?? broker.url
         if let endpoint = reader.flag("--http", overrides.http, as: { HostPort.endpoint($0) }) { (httpHost, httpPort) = endpoint }
         if let text = overrides.database {
             if case .postgres(let url)? = Self.database(text), URLComponents(string: url)?.password != nil {
@@ -265,7 +257,15 @@ public struct CloudConfiguration: Sendable {
         SegmentName.isValid(name) && name.utf8.count <= 48 ? nil : "must be 1 to 48 characters of A-Z, a-z, 0-9, '_', '.' and '-'"
     }
 
-    static func database(_ text: String) -> Database? {
+    /// A broker URL the MQTT client accepts (`mqtt://HOST:PORT`, `mqtts://HOST:PORT`), or why not.
+    static func brokerURL(_ text: String) -> Result<String, ValueProblem> {
+        ValueProblem.catching {
+            _ = try BrokerAddress(parsing: text)
+            return text
+        }
+    }
+
+        static func database(_ text: String) -> Database? {
         if text.hasPrefix("sqlite:") {
             let path = String(text.dropFirst("sqlite:".count))
             return path.isEmpty ? nil : .sqlite(path: path)

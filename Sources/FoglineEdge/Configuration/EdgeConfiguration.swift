@@ -342,7 +342,11 @@ public struct EdgeConfiguration: Sendable, Equatable {
                     reader.report(key, "peer names must match [A-Za-z0-9_.-]{1,64}")
                     continue
                 }
-                switch HostPort.endpoint(value.string ?? "") {
+                guard let address = value.string else {
+                    reader.report(value, "peer `\(name)` must be HOST:PORT, e.g. `\(name): 10.0.0.2:7947`")
+                    continue
+                }
+                switch HostPort.endpoint(address) {
                 case .success(let endpoint): quorum.peers[name] = Quorum.Peer(host: endpoint.host, port: endpoint.port)
                 case .failure(let problem): reader.report(value, "peer `\(name)`: \(problem.message)")
                 }
@@ -444,6 +448,6 @@ public struct EdgeConfiguration: Sendable, Equatable {
 
     /// `mqtt://HOST:PORT` (or `mqtts://`…), parsed by FoglineMQTT's ``BrokerAddress``, or why not.
     static func brokerAddress(_ text: String) -> Result<BrokerAddress, ValueProblem> {
-        do { return .success(try BrokerAddress(parsing: text)) } catch { return .failure(ValueProblem(error.description)) }
+        ValueProblem.catching { try BrokerAddress(parsing: text) }
     }
 }
