@@ -7,9 +7,10 @@ import Testing
 /// the same port: the edge and the devices reconnect, and the edge ends with every reading the
 /// simulator published, once.
 ///
-/// A simulated device that loses its connection is born again and restarts its seq at 0 (the
-/// MQTT contract allows it), so the edge's count is compared with the report's `published`
-/// (every session), not with `lastSeq + 1`.
+/// A simulated device that loses its connection is born again and continues its stream (the
+/// birth carries its next `seq`), so the edge must end with every seq from 0 to the report's
+/// `lastSeq`: readings the stopped broker had acknowledged to a device but not delivered are a
+/// gap at the new birth, asked for and replayed.
 ///
 /// Devices that reconnect before the edge has resubscribed must not be born unseen (the edge
 /// would keep the old seq window and drop the new readings as duplicates): they wait for the
@@ -75,6 +76,7 @@ final class BrokerRestartTests {
             // The run outlasts the outage and the reconnect delays (1–5 s), so every device
             // streamed in a second session: the case the edge's `online` status gates.
             #expect(want.births >= 2, "\(id) was not born again: \(want)")
+            #expect(want.lastSeq.map { $0 + 1 } == want.published + want.gaps, "\(id): one stream across its sessions: \(want)")
             #expect(want.edgeWaitTimeouts == 0, "\(id) was born without seeing the edge online: \(want)")
             let telemetry = stored[id]?["telemetry"]
             #expect(telemetry?["gapsFilled"]?.numberValue == telemetry?["gaps"]?.numberValue, "\(id): \(String(describing: telemetry))")

@@ -189,6 +189,38 @@ struct DevicePlaneTests {
         #expect(Self.rejections(actions).isEmpty && Self.persisted(actions).count == 1)
     }
 
+    @Test("a birth that continues the stream keeps its epoch and asks for the readings a stopped broker lost")
+    mutating func continuedStreamAsksForTheLostTail() {
+        _ = send("th-1", .birth, #"{"profile":"thermostat","replay":true}"#)
+        let epoch = plane.replicatedEpoch(of: "th-1")
+        for seq in 0..<10 as Range<UInt64> { _ = telemetry("th-1", seq: seq) }
+        // The broker acknowledged seqs 10 and 11 to the device and stopped before delivering them;
+        // the device reconnects and is born again, continuing at 12.
+        let reborn = send("th-1", .birth, #"{"profile":"thermostat","replay":true,"seq":12}"#)
+        #expect(Self.published(reborn).map(\.payload) == [#"{"from":10,"to":11}"#])
+        #expect(plane.replicatedEpoch(of: "th-1") == epoch, "the stream, and so its epoch, goes on")
+        #expect(plane.devices["th-1"]?.gaps == 2 && plane.devices["th-1"]?.online == true)
+        let next = telemetry("th-1", seq: 12)
+        #expect(Self.published(next).isEmpty && Self.rejections(next).isEmpty, "the tail was asked for once, at the birth")
+        for seq in 10...11 as ClosedRange<UInt64> { #expect(Self.persisted(telemetry("th-1", seq: seq)).count == 1) }
+        let ingest = plane.devices["th-1"]
+        #expect(ingest?.received == 13 && ingest?.duplicates == 0 && ingest?.gapsFilled == 2 && ingest?.lastSeq == 12)
+        // Readings of the new connection that overtook the birth already revealed the gap: nothing more to ask.
+        _ = telemetry("th-1", seq: 15)
+        #expect(Self.published(send("th-1", .birth, #"{"profile":"thermostat","replay":true,"seq":15}"#)).isEmpty)
+        #expect(plane.devices["th-1"]?.gaps == 4)
+    }
+
+    @Test("a continuing birth for a stream this node never saw starts a new epoch at its seq")
+    mutating func continuedStreamUnknownHere() {
+        let actions = send("th-9", .birth, #"{"profile":"thermostat","replay":true,"seq":40}"#)
+        #expect(Self.published(actions).isEmpty, "nothing before seq 40 is expected from a stream seen first now")
+        #expect(plane.replicatedEpoch(of: "th-9") != nil)
+        #expect(Self.persisted(telemetry("th-9", seq: 40)).count == 1)
+        #expect(Self.rejections(telemetry("th-9", seq: 39)) == [DevicePlane.IngestRejection.seqBackwards])
+        #expect(plane.devices["th-9"]?.gaps == 0)
+    }
+
     @Test("commands carry the fence, finish on ack, retry a bounded number of times, then time out")
     mutating func commands() {
         let (command, actions) = plane.sendCommand(device: "valve-1", name: "open_valve", args: ["percent": 50], fence: 42, at: now())

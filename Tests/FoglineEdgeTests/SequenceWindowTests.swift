@@ -41,6 +41,33 @@ struct SequenceWindowTests {
         #expect(window.missingRanges() == [1...1])
     }
 
+    @Test("a birth that continues the stream makes the lost tail missing, and its replay fills it")
+    func continuedStream() {
+        var window = SequenceWindow(startingAt: 0)
+        for seq in 0...9 as ClosedRange<UInt64> { _ = window.observe(seq) }
+        // Seqs 10 and 11 were acknowledged by a broker that then stopped; the device's next is 12.
+        #expect(window.expect(through: 11) == 10...11)
+        #expect(window.missingRanges() == [10...11])
+        #expect(window.highest == 11)
+        #expect(window.expect(through: 11) == nil, "announcing the same tail again finds nothing new")
+        #expect(window.expect(through: 5) == nil)
+        #expect(window.observe(12) == .accepted(gap: nil), "the tail was counted when announced")
+        #expect(window.observe(10) == .filledGap)
+        #expect(window.observe(11) == .filledGap)
+        #expect(window.missingRanges().isEmpty)
+    }
+
+    @Test("a continuing birth on an empty window: from a known first seq the tail is missing, otherwise the stream starts after it")
+    func continuedStreamOnEmptyWindow() {
+        var born = SequenceWindow(startingAt: 0)
+        #expect(born.expect(through: 3) == 0...3)
+        #expect(born.observe(4) == .accepted(gap: nil))
+        var unknown = SequenceWindow()
+        #expect(unknown.expect(through: 3) == nil)
+        #expect(unknown.observe(4) == .accepted(gap: nil))
+        #expect(unknown.observe(3) == .tooOld)
+    }
+
     @Test("matches a set model under random delivery", arguments: PropertySeeds.seeds(default: 100))
     func model(seed: UInt64) {
         var random = SeededRandom(seed: seed)
@@ -50,6 +77,14 @@ struct SequenceWindowTests {
         var first: UInt64?
         var next: UInt64 = UInt64(random.int(in: 0...5))
         for _ in 0..<3_000 {
+            if random.chance(0.02), let top = highest {
+                // A birth that continues the stream: everything up to `last` exists.
+                let last = next + UInt64(random.int(in: 0...(random.chance(0.1) ? 1_500 : 40)))
+                #expect(window.expect(through: last) == (last > top ? (top + 1)...last : nil), "seed \(seed)")
+                highest = max(top, last)
+                next = last
+                continue
+            }
             let seq: UInt64
             if random.chance(0.2), let top = highest {
                 seq = top - min(top, UInt64(random.int(in: 0...1_500)))  // a late, replayed or duplicated one

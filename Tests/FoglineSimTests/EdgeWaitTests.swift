@@ -97,7 +97,7 @@ struct EdgeWaitTests {
         #expect(run.simulation.report().devices[0].ignoredIncoming == 1, "the undecodable status")
     }
 
-    @Test("after a reconnect the device waits again: the new birth (seq from 0) follows the edge's online")
+    @Test("after a reconnect the device waits again: the new birth (continuing the stream) follows the edge's online")
     func reconnectWaitsAgain() throws {
         var run = try Self.run([("thermostat", 1)], retained: [(Self.statusTopic, Self.online)])
         run.run(until: Fixtures.start + 3_000)
@@ -117,16 +117,19 @@ struct EdgeWaitTests {
         }
         #expect(run.publications(.birth).count == 1, "no second birth before the edge is online")
         #expect(run.publications(.telemetry).count == firstSession, "no reading while waiting")
-        #expect(run.simulation.devices[0].lastSeq == nil, "the session restarted")
+        let lastBeforeLoss = try run.publications(.telemetry).last.map { try TelemetryPayload.decode($0.message.payload).seq }
+        #expect(run.simulation.devices[0].lastSeq == lastBeforeLoss, "the stream goes on")
 
         let onlineAt = run.now
         run.publish(topic: Self.statusTopic, payload: Self.online, retain: true)
         run.run(until: onlineAt + 4_000)
         let births = run.publications(.birth)
         #expect(births.count == 2 && births[1].time == onlineAt)
+        let next = (lastBeforeLoss ?? 0) + 1
+        #expect(try BirthPayload.decode(births[1].message.payload).nextSeq == next)
         let afterBirth = try run.publications(.telemetry).filter { $0.time >= onlineAt }.map { try TelemetryPayload.decode($0.message.payload).seq }
         #expect(afterBirth.count >= 3)
-        #expect(afterBirth.first == 0 && afterBirth == Array(0..<UInt64(afterBirth.count)))
+        #expect(afterBirth == Array(next..<(next + UInt64(afterBirth.count))))
         let report = run.simulation.report().devices[0]
         #expect(report.births == 2 && report.edgeWaitTimeouts == 0 && report.connectionLosses == 1)
     }

@@ -66,8 +66,8 @@ struct TelemetryContractTests {
         #expect(telemetry > 300)
     }
 
-    @Test("seq strictly increases per device and restarts at 0 after a re-birth caused by disconnect")
-    func seqRestartsAfterRebirth() throws {
+    @Test("seq strictly increases per device across re-births caused by disconnect, and each birth announces the next seq")
+    func seqContinuesAcrossRebirths() throws {
         var run = try Fixtures.run([("thermostat", 10), ("door_sensor", 10)], seed: 11, faults: ["disconnect=0.05"])
         var maxTimers = 0
         for second in 1...120 {
@@ -77,16 +77,17 @@ struct TelemetryContractTests {
         let report = run.simulation.report()
         var rebirths = 0
         for device in 0..<run.simulation.deviceCount {
-            var expectedSeq: UInt64?
+            var expectedSeq: UInt64 = 0
             var births = 0
             for publication in run.publications(ofDevice: device) {
                 switch publication.message.kind {
                 case .birth:
                     births += 1
-                    expectedSeq = 0
+                    let birth = try BirthPayload.decode(publication.message.payload)
+                    #expect(birth.nextSeq == expectedSeq, "device \(device): birth \(births) continues the stream")
                 case .telemetry:
                     let seq = try TelemetryPayload.decode(publication.message.payload).seq
-                    #expect(seq == expectedSeq, "device \(device): seqs run 0, 1, 2, … within a session")
+                    #expect(seq == expectedSeq, "device \(device): seqs run 0, 1, 2, … across sessions")
                     expectedSeq = seq + 1
                 default:
                     break

@@ -23,8 +23,15 @@ struct BirthPayloadDecodingTests {
         #expect(birth.firmware == nil)
         #expect(birth.metrics.isEmpty)
         #expect(!birth.supportsReplay)
-        let nulls = try BirthPayload.decode(#"{"profile":"p","fw":null,"metrics":null,"replay":null}"#)
+        #expect(birth.nextSeq == 0, "a birth without seq starts a new stream")
+        let nulls = try BirthPayload.decode(#"{"profile":"p","fw":null,"metrics":null,"replay":null,"seq":null}"#)
         #expect(nulls == birth)
+    }
+
+    @Test func aContinuingBirthCarriesTheNextSeq() throws {
+        let birth = try BirthPayload.decode(#"{"profile":"p","replay":true,"seq":123}"#)
+        #expect(birth.nextSeq == 123)
+        #expect(try BirthPayload.decode(#"{"profile":"p","seq":9007199254740992}"#).nextSeq == 9_007_199_254_740_992)
     }
 
     @Test func unknownFieldsAreIgnored() throws {
@@ -45,6 +52,10 @@ struct BirthPayloadDecodingTests {
         (#"{"profile":"p","metrics":{"":"C"}}"#, "out_of_range", "metrics."),
         (#"{"profile":"p","replay":"yes"}"#, "wrong_type", "replay"),
         (#"{"profile":"p","replay":1}"#, "wrong_type", "replay"),
+        (#"{"profile":"p","seq":"12"}"#, "wrong_type", "seq"),
+        (#"{"profile":"p","seq":-1}"#, "out_of_range", "seq"),
+        (#"{"profile":"p","seq":1.5}"#, "out_of_range", "seq"),
+        (#"{"profile":"p","seq":9007199254740994}"#, "out_of_range", "seq"),
     ])
     func badBirths(text: String, reason: String, field: String) {
         let result = decodeRejection(BirthPayload.self, text)

@@ -58,6 +58,10 @@ struct DevicePayloadEncodingTests {
         expectRoundTrip(birth)
         expectRoundTrip(try BirthPayload(profile: "p"))
         #expect(try BirthPayload(profile: "p").encodedString() == #"{"profile":"p","metrics":{},"replay":false}"#)
+        let continuing = try birth.continuing(at: 42)
+        #expect(continuing.encodedString() == #"{"profile":"thermostat","fw":"1.4.2","metrics":{"temp":"C","rh":"%"},"replay":true,"seq":42}"#)
+        expectRoundTrip(continuing)
+        #expect(try birth.continuing(at: 0) == birth, "seq 0 is a new stream, written as no seq at all")
 
         let telemetry = try TelemetryPayload(seq: 123, deviceTime: 1_763_800_000_123, values: [("temp", 21.5), ("on", 1)])
         #expect(telemetry.encodedString() == #"{"seq":123,"ts":1763800000123,"values":{"temp":21.5,"on":1}}"#)
@@ -95,6 +99,7 @@ struct DevicePayloadValidationTests {
         #expect(rejection { () throws(PayloadRejection) in _ = try CommandPayload(id: "c", name: String(repeating: "n", count: 129), fence: 1) }?.reason == "out_of_range")
         #expect(rejection { () throws(PayloadRejection) in _ = try BirthPayload(profile: "") }?.reason == "out_of_range")
         #expect(rejection { () throws(PayloadRejection) in _ = try BirthPayload(profile: "p", metrics: [("", "C")]) }?.reason == "out_of_range")
+        #expect(rejection { () throws(PayloadRejection) in _ = try BirthPayload(profile: "p", nextSeq: (1 << 53) + 1) }?.reason == "out_of_range")
         #expect(rejection { () throws(PayloadRejection) in _ = try TelemetryPayload(seq: 1, values: [("", 1)]) }?.reason == "out_of_range")
         #expect(rejection { () throws(PayloadRejection) in _ = try ReportedPayload(fields: [("", .null)]) }?.reason == "out_of_range")
         #expect(rejection { () throws(PayloadRejection) in _ = try CommandAckPayload(id: "", status: .ok) }?.reason == "out_of_range")

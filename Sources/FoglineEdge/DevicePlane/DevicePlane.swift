@@ -183,20 +183,28 @@ public struct DevicePlane: Sendable {
     private mutating func birth(_ device: String, _ birth: BirthPayload, _ moment: Moment, _ actions: inout [Action]) {
         let stamp = timestamp(moment, &actions)
         var ingest = devices[device] ?? DeviceIngest()
-        // MQTT orders nothing across topics: a device's first readings (QoS 0) can overtake its
-        // birth (QoS 1). A stream that started at seq 0 with no birth seen is this birth's own
-        // stream, so its window continues; any other birth starts the window again at 0.
-        let overtaken = ingest.epoch == 0 && ingest.window.first == 0
-        if !overtaken { ingest.window = SequenceWindow(startingAt: 0) }
-        ingest.epoch = stamp.logical
         ingest.supportsReplay = birth.supportsReplay
+        // A device that reconnected without restarting continues its stream (`seq` > 0): same
+        // epoch, and the readings before `seq` that never arrived (a stopped broker had
+        // acknowledged them to the device) are a gap like any other.
+        let continues = birth.nextSeq > 0 && ingest.epoch != 0
+        if continues {
+            if let tail = ingest.window.expect(through: birth.nextSeq - 1) { noteGap(tail, of: device, in: &ingest, &actions) }
+        } else {
+            // MQTT orders nothing across topics: a device's first readings (QoS 0) can overtake
+            // its birth (QoS 1). A stream that started at the birth's seq with no birth seen is
+            // this birth's own stream, so its window continues; any other birth starts it again.
+            let overtaken = ingest.epoch == 0 && ingest.window.first == birth.nextSeq
+            if !overtaken { ingest.window = SequenceWindow(startingAt: birth.nextSeq) }
+            ingest.epoch = stamp.logical
+        }
         ingest.online = true
         ingest.lastSeenMonotonic = moment.monotonicMilliseconds
         devices[device] = ingest
-        var registry: [(String, FieldValue)] = [
-            ("profile", .string(birth.profile)), ("born", .string(stamp.description)),
-            ("last_seen", .number(Double(stamp.milliseconds))),
-        ]
+        // `born` names the epoch (``replicatedEpoch(of:)``): a continued stream keeps it.
+        var registry: [(String, FieldValue)] = [("profile", .string(birth.profile))]
+        if !continues { registry.append(("born", .string(stamp.description))) }
+        registry.append(("last_seen", .number(Double(stamp.milliseconds))))
         if let firmware = birth.firmware { registry.append(("fw", .string(firmware))) }
         // Replicated, so a node that takes the device over knows whether to ask for replays.
         registry.append(("replay", .bool(birth.supportsReplay)))
@@ -243,11 +251,7 @@ public struct DevicePlane: Sendable {
                 ingest.gapsFilled += 1
                 totals.gapsFilled += 1
             }
-            if case .accepted(let gap?) = verdict {
-                ingest.gaps += gap.upperBound - gap.lowerBound + 1
-                totals.gapSeqs += gap.upperBound - gap.lowerBound + 1
-                if ingest.supportsReplay { requestReplay(of: gap, from: device, &actions) }
-            }
+            if case .accepted(let gap?) = verdict { noteGap(gap, of: device, in: &ingest, &actions) }
             let stamp = timestamp(moment, &actions)
             let metrics = reading.values.map { RawTelemetry.Metric(name: $0.name, value: $0.value) }
             actions.append(.persist(state.recordTelemetry(
@@ -261,6 +265,15 @@ public struct DevicePlane: Sendable {
         }
         devices[device] = ingest
         actions.append(.persistIngest(device: device, ingest))
+    }
+
+    /// Counts seqs found missing and asks a device that can replay for them.
+    private mutating func noteGap(
+        _ gap: ClosedRange<UInt64>, of device: String, in ingest: inout DeviceIngest, _ actions: inout [Action]
+    ) {
+        ingest.gaps += gap.upperBound - gap.lowerBound + 1
+        totals.gapSeqs += gap.upperBound - gap.lowerBound + 1
+        if ingest.supportsReplay { requestReplay(of: gap, from: device, &actions) }
     }
 
     private mutating func requestReplay(of seqs: ClosedRange<UInt64>, from device: String, _ actions: inout [Action]) {

@@ -58,14 +58,7 @@ public struct SequenceWindow: Sendable, Equatable {
             return .accepted(gap: seq > start ? start...(seq - 1) : nil)
         }
         if seq > highest {
-            // Forget the seqs that slide out of the window: clear their bits.
-            let advance = seq - highest
-            if advance >= Self.size {
-                received = [UInt64](repeating: 0, count: Self.wordCount)
-            } else {
-                for skipped in (highest + 1)..<seq { clearReceived(skipped) }
-            }
-            self.highest = seq
+            slide(from: highest, to: seq)
             setReceived(seq)
             return .accepted(gap: seq > highest + 1 ? (highest + 1)...(seq - 1) : nil)
         }
@@ -73,6 +66,35 @@ public struct SequenceWindow: Sendable, Equatable {
         if isReceived(seq) { return .duplicate }
         setReceived(seq)
         return .filledGap
+    }
+
+    /// The device says its stream holds every seq up to `last` (a birth that continues the
+    /// stream): the highest moves there without marking anything received, so the seqs this
+    /// window lacks up to `last` become missing like any gap. Returns those newly missing, nil
+    /// when `last` is not beyond what the window knows. On a window that has seen nothing and
+    /// knows no first seq, nothing before `last + 1` is expected: the stream starts there.
+    public mutating func expect(through last: UInt64) -> ClosedRange<UInt64>? {
+        guard let highest else {
+            let start = first ?? (last + 1)
+            first = start
+            guard last >= start else { return nil }
+            self.highest = last
+            return start...last
+        }
+        guard last > highest else { return nil }
+        slide(from: highest, to: last)
+        return (highest + 1)...last
+    }
+
+    /// Moves the highest from `highest` up to `seq`, clearing the bits of the seqs it passes
+    /// (including `seq`'s) so that the ring forgets the ones sliding out of the window.
+    private mutating func slide(from highest: UInt64, to seq: UInt64) {
+        if seq - highest >= Self.size {
+            received = [UInt64](repeating: 0, count: Self.wordCount)
+        } else {
+            for passed in (highest + 1)...seq { clearReceived(passed) }
+        }
+        self.highest = seq
     }
 
     /// Seqs within the window not yet received, as ranges (oldest first), at most `limit` ranges.

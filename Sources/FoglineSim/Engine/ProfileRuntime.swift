@@ -21,8 +21,10 @@ struct ProfileRuntime: Sendable {
     let desiredRuleByField: [String: (rule: DesiredFieldRule, field: Int)]
     /// Per command name, the command and the reported index of each assignment.
     let commandsByName: [String: (spec: CommandSpec, fields: [Int])]
-    /// The birth payload: the same for every device of the profile and every birth.
-    let birthPayload: [UInt8]
+    /// The birth every device of the profile announces.
+    let birth: BirthPayload
+    /// ``birth`` encoded once: the payload of every device's first birth.
+    let firstBirthPayload: [UInt8]
 
     init(profile: Profile, firstDevice: Int, count: Int, rateOverride: Double?) throws(SimulationError) {
         let kind = profile.kind
@@ -48,11 +50,12 @@ struct ProfileRuntime: Sendable {
             throw fail("a device that supports replay needs a replay buffer of 1 to \(Profile.maxReplayBufferSize) readings")
         }
         do {
-            birthPayload = try BirthPayload(
+            birth = try BirthPayload(
                 profile: kind, firmware: profile.firmware,
                 metrics: profile.metrics.map { (name: $0.name, unit: $0.unit) },
                 supportsReplay: profile.supportsReplay
-            ).encoded()
+            )
+            firstBirthPayload = birth.encoded()
             _ = try ReportedPayload(fields: profile.reported.map { (name: $0.name, value: $0.initialValue) })
         } catch {
             throw fail("\(error)")
@@ -101,6 +104,13 @@ struct ProfileRuntime: Sendable {
     }
 
     /// The id of the profile's `ordinal`-th device (from 0): `thermostat-0001` for 0.
+    /// The birth of a device whose next reading is `nextSeq`: after the first, a birth continues
+    /// the stream (``FoglineWire/BirthPayload/nextSeq``).
+    func birthPayload(nextSeq: UInt64) -> [UInt8] {
+        guard nextSeq > 0, let continuing = try? birth.continuing(at: nextSeq) else { return firstBirthPayload }
+        return continuing.encoded()
+    }
+
     func deviceID(ordinal: Int) -> String {
         let number = String(ordinal + 1)
         return "\(profile.kind)-\(String(repeating: "0", count: max(0, idWidth - number.count)))\(number)"

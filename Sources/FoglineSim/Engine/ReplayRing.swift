@@ -23,14 +23,8 @@ struct ReplayRing: Sendable {
         self.stride = metricCount + 1
     }
 
-    /// Forgets every reading: the device was born again and its seqs restart at 0.
-    mutating func reset() {
-        storage.removeAll(keepingCapacity: true)
-        heldSeqs = 0..<0
-    }
-
     /// Stores the reading with the next seq. Readings must arrive in seq order without
-    /// holes, starting at 0 after ``reset()``.
+    /// holes, starting at 0 (a device's stream goes on across reconnections).
     mutating func append(seq: UInt64, deviceTime: Int64, values: [Double]) {
         guard capacity > 0 else { return }
         precondition(seq == heldSeqs.upperBound, "replay ring: seq \(seq) is not the next one (\(heldSeqs.upperBound))")

@@ -14,7 +14,8 @@ public struct SimulatedDevice: Sendable {
     public let profileIndex: Int
     /// Its connection, as the engine sees it.
     public internal(set) var connection: DeviceConnectionState = .idle
-    /// The `seq` its next reading gets. Restarts at 0 with every birth.
+    /// The `seq` its next reading gets. Runs on across reconnections (each birth after the first
+    /// continues the stream, carrying it); starts at 0 when the device (the simulation) starts.
     public internal(set) var nextSeq: UInt64 = 0
     /// The highest command fence it has seen (from commands it did not reject), if any.
     public internal(set) var highestFenceSeen: UInt64?
@@ -23,7 +24,7 @@ public struct SimulatedDevice: Sendable {
     /// What it has done so far.
     public internal(set) var statistics = DeviceStatistics()
 
-    /// The `seq` of its latest reading in this session (published or withheld), if any.
+    /// The `seq` of its latest reading (published or withheld), if any.
     public var lastSeq: UInt64? { nextSeq == 0 ? nil : nextSeq - 1 }
 
     /// `fogline/v1/{site}/dev/{id}/`: every topic of the device is this plus a channel
@@ -74,10 +75,10 @@ public struct SimulatedDevice: Sendable {
         topicPrefix + channel.rawValue
     }
 
-    /// Forgets the session: a new birth restarts `seq` and the replay buffer.
-    mutating func resetSession() {
-        nextSeq = 0
-        replay.reset()
+    /// A new connection. The stream goes on (`seq` and the replay buffer are kept), but the
+    /// `seq_backwards` fault reuses only seqs published in this session: an older one may be
+    /// a reading a stopped broker lost, which the edge asks for as a gap and would accept.
+    mutating func beginSession() {
         latestPublishedSeq = nil
         previousPublishedSeq = nil
     }

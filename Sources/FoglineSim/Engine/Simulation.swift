@@ -306,7 +306,7 @@ public struct Simulation: Sendable {
         return latestTime
     }
 
-    /// A connection came up: a new session (seq from 0) that subscribes, then either is
+    /// A connection came up: a new session (its stream goes on) that subscribes, then either is
     /// born at once or, with ``awaitEdgeMillis``, subscribes to the nodes' status too and
     /// waits for an edge (see ``handleNodeStatus(_:topic:of:at:actions:)``).
     ///
@@ -315,7 +315,7 @@ public struct Simulation: Sendable {
     /// `replay` request. The status subscription goes last: the retained `online` it brings
     /// starts the birth, by which time the device's own subscriptions are in place.
     private mutating func beginSession(of index: Int, at now: Int64, actions: inout [SimAction]) {
-        devices[index].resetSession()
+        devices[index].beginSession()
         for channel: FoglineTopic.DeviceChannel in [.desired, .cmd, .replay] {
             actions.append(.subscribe(device: index, filter: devices[index].topic(channel), qos: .atLeastOnce))
         }
@@ -335,7 +335,7 @@ public struct Simulation: Sendable {
         devices[index].edgeWaitDue = .max
         devices[index].statistics.births += 1
         actions.append(.publish(device: index, message: SimMessage(
-            topic: devices[index].topic(.birth), payload: runtime.birthPayload, qos: .atLeastOnce, kind: .birth)))
+            topic: devices[index].topic(.birth), payload: runtime.birthPayload(nextSeq: devices[index].nextSeq), qos: .atLeastOnce, kind: .birth)))
         actions.append(reportedAction(of: index))
 
         // Spread the first reading over one interval so that devices connecting together

@@ -7,7 +7,7 @@ public struct DeviceReport: Sendable, Hashable, Codable {
     /// Valid telemetry readings published for the first time: not duplicates, replays or
     /// malformed messages (those are counted apart), and not readings withheld by `gap`.
     public var published: Int
-    /// The seq of its latest reading in its current session (published or withheld).
+    /// The seq of its latest reading (published or withheld); its stream goes on across sessions.
     public var lastSeq: UInt64?
     /// Births (one per connection).
     public var births: Int

@@ -81,6 +81,11 @@ struct PayloadObjectReader {
         return UInt64(number)
     }
 
+    /// ``requiredCount(_:)``, or nil when the key is absent or null.
+    func optionalCount(_ key: String) throws(PayloadRejection) -> UInt64? {
+        optional(key) == nil ? nil : try requiredCount(key)
+    }
+
     /// An optional integral number within ±2^53 (device timestamps).
     func optionalInteger(_ key: String) throws(PayloadRejection) -> Int64? {
         guard let value = optional(key) else { return nil }
