@@ -171,7 +171,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "FoglineEdgeTests",
-            dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineMQTT", "FoglineTesting"],
+            dependencies: ["FoglineEdge", "FoglineConfig", "FoglineCore", "FoglineWire", "FoglineStore", "FoglineMQTT", "FoglineTesting", "CMalloc"],
             swiftSettings: strictSettings),
         // The deterministic whole-site simulations, with faults: the quorum protocols (with the
         // linearizability checker) and reconciliation (gossip and the cloud uplink).

@@ -1,7 +1,6 @@
 // fogline-edge: argument parsing and start-up only; the daemon is FoglineEdge.EdgeNode.
 
 import ArgumentParser
-import CMalloc
 import Dispatch
 import FoglineConfig
 import FoglineEdge
@@ -14,10 +13,8 @@ import Logging
 // AsyncParsableCommand's async entry point (from top-level code it resolves to ParsableCommand's
 // synchronous one).
 func runCommand() async { await FoglineEdgeCommand.main() }
-// glibc gives threads their own malloc arenas (up to eight per core), and each keeps the memory
-// freed in it; the daemon's nine threads held ~1.5 MB more heap that way than with two arenas
-// (README, "Benchmarks"). Set before any thread starts.
-_ = fogline_set_malloc_arena_max(2)
+// Before any thread starts.
+ResidentMemory.configureMalloc()
 await runCommand()
 
 struct FoglineEdgeCommand: AsyncParsableCommand {
@@ -87,7 +84,9 @@ struct Run: AsyncParsableCommand {
         signals.append(Self.handle(SIGHUP) { [options] in
             Task { await Self.reload(node, options: options, notifier: notifier, logger: logger) }
         })
+        let trimming = Task { await ResidentMemory.trimPeriodically() }
         try await running.value
+        trimming.cancel()
         signals.forEach { $0.cancel() }
     }
 
