@@ -13,7 +13,7 @@ import CMalloc
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
     /// Start-up is over by then: the store open, the node subscribed, the first commits made.
-    static let firstTrimAfter: Duration = .seconds(20)
+    static let firstTrimAfter: Duration = .seconds(10)
     static let trimInterval: Duration = .seconds(60)
 
     /// Sets malloc's thresholds; call before any thread starts.
