@@ -103,7 +103,6 @@ struct ProfileRuntime: Sendable {
         commandsByName = commands
     }
 
-    /// The id of the profile's `ordinal`-th device (from 0): `thermostat-0001` for 0.
     /// The birth of a device whose next reading is `nextSeq`: after the first, a birth continues
     /// the stream (``FoglineWire/BirthPayload/nextSeq``).
     func birthPayload(nextSeq: UInt64) -> [UInt8] {
@@ -111,6 +110,7 @@ struct ProfileRuntime: Sendable {
         return continuing.encoded()
     }
 
+    /// The id of the profile's `ordinal`-th device (from 0): `thermostat-0001` for 0.
     func deviceID(ordinal: Int) -> String {
         let number = String(ordinal + 1)
         return "\(profile.kind)-\(String(repeating: "0", count: max(0, idWidth - number.count)))\(number)"

@@ -198,7 +198,7 @@ extension Simulation {
             }
         }
         devices[index].statistics.replayedMessages += resent
-        // Seqs asked for that existed in this session but are gone from the buffer.
+        // Seqs asked for that the device published but that are gone from the buffer.
         if devices[index].nextSeq > 0, request.from < devices[index].nextSeq {
             let existing = min(request.to, devices[index].nextSeq - 1) - request.from + 1
             devices[index].statistics.replayMisses += Int(existing) - resent
