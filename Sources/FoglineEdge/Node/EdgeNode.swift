@@ -414,6 +414,16 @@ public actor EdgeNode {
         await perform(actions)
     }
 
+    /// The QoS at which the broker delivers a filter's messages to this node. Telemetry comes at
+    /// QoS 0: the node's session is clean, so the broker forgets a message in flight to it when
+    /// the connection drops whatever its QoS, and libmosquitto acknowledges a QoS 1 message before
+    /// the node sees it; what keeps readings is seq, dedupe and replay (DESIGN.md). At QoS 1 each
+    /// reading cost the node a PUBACK written to the broker, the largest single item of its CPU
+    /// time at 1,000 devices × 1 Hz. The rare births, deaths, reports and acks stay at QoS 1.
+    static func deliveryQoS(of filter: String) -> MQTTQoS {
+        filter.hasSuffix("/" + FoglineTopic.DeviceChannel.telemetry.rawValue) ? .atMostOnce : .atLeastOnce
+    }
+
     /// Subscribes to what the owned shards need and unsubscribes from the rest; once that is
     /// done on a connection (and, for a lone node, its shards are known), announces `online` —
     /// devices wait for it before their birth.
@@ -422,7 +432,7 @@ public actor EdgeNode {
         let wanted = subscriptions.filters
         for filter in wanted.subtracting(subscribed).sorted() {
             subscribed.insert(filter)
-            do { try await mqtt.subscribe(filter, qos: .atLeastOnce) } catch {
+            do { try await mqtt.subscribe(filter, qos: Self.deliveryQoS(of: filter)) } catch {
                 subscribed.remove(filter)
                 logger.error("subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
             }
