@@ -152,7 +152,7 @@ final class QuorumProcessTests {
         let edit = try call(nodes[2], "PUT", "/v1/devices/th-9/desired", #"{"fields":{"setpoint":23.5}}"#)
         #expect(edit.status == 200, "\(edit)")
         try waitUntil("every node to show the owner's registry entry and node c's desired edit", seconds: 30) {
-            try nodes.allSatisfy { node in
+            nodes.allSatisfy { node in
                 let device = try? call(node, "GET", "/v1/devices/th-9")
                 return device?.status == 200 && device?.json["profile"]?.stringValue == "thermostat"
                     && device?.json["desired"]?["setpoint"]?.numberValue == 23.5
