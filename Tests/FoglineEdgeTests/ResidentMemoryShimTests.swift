@@ -43,13 +43,13 @@ struct ResidentMemoryShimTests {
         #expect(fogline_release_code_pages() == advised || expectedLow != expectedHigh, "advising again covers the same mappings")
     }
 
-    @Test("malloc's thresholds can be set and the heap trimmed, with memory still usable")
+    @Test("malloc's thresholds are set; freed heap is given back")
     func heapTrim() {
         #expect(fogline_set_malloc_thresholds(128 * 1024, 128 * 1024) == 1)
-        var blocks = (0..<64).map { _ in [UInt8](repeating: 7, count: 256 * 1024) }
+        // 4 MiB in blocks below the mmap threshold come from the heap; freed, they can be trimmed.
+        var blocks = (0..<64).map { index in [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 64 * 1024) }
+        #expect(blocks.reduce(0) { $0 + $1.count } == 4 << 20)
         blocks.removeAll()
-        _ = fogline_trim_heap()
-        let again = [UInt8](repeating: 9, count: 1 << 20)
-        #expect(again.allSatisfy { $0 == 9 })
+        #expect(fogline_trim_heap() == 1)
     }
 }

@@ -265,7 +265,7 @@ public struct CloudConfiguration: Sendable {
         }
     }
 
-        static func database(_ text: String) -> Database? {
+    static func database(_ text: String) -> Database? {
         if text.hasPrefix("sqlite:") {
             let path = String(text.dropFirst("sqlite:".count))
             return path.isEmpty ? nil : .sqlite(path: path)
