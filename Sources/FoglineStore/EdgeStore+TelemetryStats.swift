@@ -8,15 +8,13 @@ extension EdgeStore {
     /// same computation the aggregator runs over its copy, so both sides can be compared.
     public func rawTelemetrySummary(device: String) throws -> RawTelemetrySummary? {
         try read("summarize raw telemetry") { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT epoch, COUNT(*), MAX(seq) FROM (
-                    SELECT epoch, seq FROM raw_telemetry WHERE device = ? UNION SELECT epoch, seq FROM raw_log WHERE device = ?
-                ) GROUP BY epoch
-                """, arguments: [device, device])
-            return RawTelemetrySummary.summarize(rows.map { row in
-                RawTelemetrySummary.EpochCount(
-                    device: device, epoch: StoredInteger.fromSortable(row[0]), readings: UInt64(row[1] as Int64),
-                    highestSeq: StoredInteger.fromBits(row[2]))
+            var highest: [UInt64: (readings: UInt64, seq: UInt64)] = [:]
+            for position in try positions(of: device, db: db) {
+                let current = highest[position.epoch] ?? (0, 0)
+                highest[position.epoch] = (current.readings + 1, max(current.seq, position.seq))
+            }
+            return RawTelemetrySummary.summarize(highest.map { epoch, found in
+                RawTelemetrySummary.EpochCount(device: device, epoch: epoch, readings: found.readings, highestSeq: found.seq)
             })[device]
         }
     }
@@ -24,13 +22,19 @@ extension EdgeStore {
     /// The newest `limit` seqs of `device` stored in `epoch`, ascending.
     public func storedSeqs(device: String, epoch: UInt64, newest limit: Int) throws -> [UInt64] {
         try read("read stored seqs") { db in
-            let epochValue = StoredInteger.sortable(epoch)
-            let seqs = try Int64.fetchAll(db, sql: """
-                SELECT seq FROM raw_telemetry WHERE device = ? AND epoch = ?
-                UNION SELECT seq FROM raw_log WHERE device = ? AND epoch = ?
-                ORDER BY seq DESC LIMIT ?
-                """, arguments: [device, epochValue, device, epochValue, max(0, limit)])
-            return seqs.reversed().map(StoredInteger.fromBits)
+            try positions(of: device, db: db).filter { $0.epoch == epoch }.map(\.seq).sorted().suffix(max(0, limit))
         }
+    }
+
+    /// Every (epoch, seq) of `device` held in the chunks or the journal, once each.
+    private func positions(of device: String, db: Database) throws -> Set<RawChunk.Position> {
+        var positions = Set<RawChunk.Position>()
+        try RawChunkStore.forEachChunk(ofDevice: device, db: db, path: path) { _, chunk in
+            positions.formUnion(chunk.entries.lazy.map(\.position))
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT epoch, seq FROM raw_log WHERE device = ?", arguments: [device]) {
+            positions.insert(RawChunk.Position(epoch: StoredInteger.fromSortable(row[0]), seq: StoredInteger.fromBits(row[1])))
+        }
+        return positions
     }
 }

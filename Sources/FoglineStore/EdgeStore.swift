@@ -345,20 +345,23 @@ public final class EdgeStore: Sendable {
     /// first when `nil` — in (epoch, seq) order: for replaying a device's history or serving it.
     public func rawTelemetry(device: String, after: (epoch: UInt64, seq: UInt64)? = nil, limit: Int) throws -> [StoredReading] {
         try read("read raw telemetry") { db in
-            // The device's first `limit` readings in each of the folded table and the journal,
-            // joined as RawTelemetry does (the earlier stamp wins), then the first `limit` of both.
+            // The device's readings after `after` in the chunks and its first `limit` of the
+            // journal, joined as RawTelemetry does (the earlier stamp wins), then the first `limit`.
             var found = RawTelemetry()
-            let reader = StateReader(db: db, path: path)
-            for table in ["raw_telemetry", "raw_log"] {
-                var sql = StateReader.readingColumns + " FROM \(table) WHERE device = ?"
-                var arguments: StatementArguments = [device]
-                if let after {
-                    sql += " AND (epoch, seq) > (?, ?)"
-                    arguments += [StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq)]
+            let start = after.map { RawChunk.Position(epoch: $0.epoch, seq: $0.seq) }
+            try RawChunkStore.forEachChunk(ofDevice: device, after: start, db: db, path: path) { _, chunk in
+                for entry in chunk.entries where start.map({ entry.position > $0 }) ?? true {
+                    found.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
                 }
-                try reader.forEachReading(table, sql: sql + " ORDER BY epoch, seq LIMIT ?", arguments: arguments + [max(0, limit)]) {
-                    key, reading in found.insert(reading, for: key)
-                }
+            }
+            var sql = StateReader.readingColumns + " FROM raw_log WHERE device = ?"
+            var arguments: StatementArguments = [device]
+            if let after {
+                sql += " AND (epoch, seq) > (?, ?)"
+                arguments += [StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq)]
+            }
+            try StateReader(db: db, path: path).forEachReading("raw_log", sql: sql + " ORDER BY epoch, seq LIMIT ?", arguments: arguments + [max(0, limit)]) {
+                key, reading in found.insert(reading, for: key)
             }
             return found.readings.sorted { $0.key < $1.key }.prefix(max(0, limit)).map { StoredReading(key: $0.key, reading: $0.value) }
         }
@@ -421,52 +424,16 @@ public final class EdgeStore: Sendable {
         keepingPerDevice limit: Int, notHeldBy holder: CausalContext?
     ) throws -> (deleted: Int, lost: [String: Int]) {
         precondition(limit >= 0, "a retention limit cannot be negative")
-        var lost: [String: Int] = [:]
-        let deleted: Int
         do {
-            deleted = try queue.write { db in
+            return try queue.write { db in
                 // Retention applies to the readings of the journal too.
                 try TelemetryJournal.fold(db, path: path)
                 journal.withLock { $0 = TelemetryJournal.Pending() }
-                let crowded = try Row.fetchAll(
-                    db, sql: "SELECT device FROM raw_telemetry GROUP BY device HAVING COUNT(*) > ?", arguments: [limit])
-                var deleted = 0
-                for row in crowded {
-                    let device: String = try row.decode(String.self, atIndex: 0)
-                    if let holder {
-                        let doomed = try Row.fetchCursor(
-                            db,
-                            sql: """
-                                SELECT writer, dot_counter FROM raw_telemetry WHERE device = ?1
-                                ORDER BY epoch DESC, seq DESC LIMIT -1 OFFSET ?2
-                                """,
-                            arguments: [device, limit])
-                        while let dot = try doomed.next() {
-                            let node = NodeID(rawValue: StoredInteger.fromSortable(try dot.decode(Int64.self, atIndex: 0)))
-                            let counter = StoredInteger.fromBits(try dot.decode(Int64.self, atIndex: 1))
-                            if !holder.contains(Dot(node: node, counter: counter)) { lost[device, default: 0] += 1 }
-                        }
-                    }
-                    if limit == 0 {
-                        try db.execute(sql: "DELETE FROM raw_telemetry WHERE device = ?", arguments: [device])
-                    } else {
-                        // Everything below the limit-th newest (epoch, seq) goes.
-                        try db.execute(
-                            sql: """
-                                DELETE FROM raw_telemetry WHERE device = ?1 AND (epoch, seq) < (
-                                    SELECT epoch, seq FROM raw_telemetry WHERE device = ?1
-                                    ORDER BY epoch DESC, seq DESC LIMIT 1 OFFSET ?2)
-                                """,
-                            arguments: [device, limit - 1])
-                    }
-                    deleted += db.changesCount
-                }
-                return deleted
+                return try RawChunkStore.prune(keepingPerDevice: limit, notHeldBy: holder, db: db, path: path)
             }
         } catch {
             throw StoreError.wrapping(error, path: path, operation: "prune raw telemetry")
         }
-        return (deleted, lost)
     }
 
     // MARK: Private

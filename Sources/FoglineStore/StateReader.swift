@@ -69,10 +69,10 @@ struct StateReader {
 
         func lacks(_ counter: UInt64) -> Bool { !peer.contains(Dot(node: writer, counter: counter)) }
 
-        /// The tables holding entries with dots, each with the column naming the dot's node.
+        /// The tables holding an entry with a dot per row, each with the column naming the dot's
+        /// node (raw readings, several to a row, are in `raw_chunk`).
         static let tables = [
             ("field_entry", "writer"), ("presence", "writer"), ("counter_cell", "node"), ("rollup", "writer"),
-            ("raw_telemetry", "writer"),
         ]
     }
 
@@ -87,6 +87,7 @@ struct StateReader {
                 counters.append(try bits(row, 0))
             }
         }
+        counters += try RawChunkStore.entries(of: range, db: db, path: path).map(\.1.reading.dotCounter)
         guard counters.count >= range.limit, range.limit > 0 else { return nil }
         counters.sort()
         return counters[range.limit - 1]
@@ -232,10 +233,8 @@ struct StateReader {
     /// Folded raw readings only: call it right after a journal fold.
     func rawTelemetry(in range: DotRange) throws -> RawTelemetry {
         var raw = RawTelemetry()
-        let filter = range.filter()
-        try forEachReading("raw_telemetry", sql: Self.readingColumns + " FROM raw_telemetry" + filter.sql, arguments: filter.arguments) {
-            key, reading in
-            if range.lacks(reading.dotCounter) { raw.insert(reading, for: key) }
+        for (device, entry) in try RawChunkStore.entries(of: range, db: db, path: path) where range.lacks(entry.reading.dotCounter) {
+            raw.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
         }
         return raw
     }
@@ -244,10 +243,13 @@ struct StateReader {
         var raw = RawTelemetry()
         // The folded readings, then those committed since the last fold (TelemetryJournal); insert
         // keeps the earlier stamp.
-        for table in ["raw_telemetry", "raw_log"] {
-            try forEachReading(table, sql: Self.readingColumns + " FROM \(table)", arguments: []) { key, reading in
-                raw.insert(reading, for: key)
+        try RawChunkStore.forEachChunk(db: db, path: path) { device, chunk in
+            for entry in chunk.entries {
+                raw.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
             }
+        }
+        try forEachReading("raw_log", sql: Self.readingColumns + " FROM raw_log", arguments: []) { key, reading in
+            raw.insert(reading, for: key)
         }
         return raw
     }

@@ -18,6 +18,8 @@ enum StoreSchema {
         migrator.registerMigration("v2-raw-telemetry-epoch", migrate: addEpochToRawTelemetry)
         migrator.registerMigration("v3-telemetry-journal", migrate: TelemetryJournal.createTables)
         migrator.registerMigration("v4-dot-indexes", migrate: createDotIndexes)
+        migrator.registerMigration("v5-raw-chunks", migrate: moveRawTelemetryIntoChunks)
+        migrator.registerMigration("v6-rollup-by-window", migrate: clusterRollupsByWindow)
         return migrator
     }
 
@@ -150,6 +152,40 @@ enum StoreSchema {
                 CREATE INDEX counter_cell_by_dot ON counter_cell (node, dot_counter);
                 CREATE INDEX rollup_by_dot ON rollup (writer, dot_counter);
                 CREATE INDEX raw_telemetry_by_dot ON raw_telemetry (writer, dot_counter);
+                """)
+    }
+
+    /// Raw readings move from a row per reading, clustered by device, to `RawChunkStore`'s
+    /// chunks: a fold rewrote several pages of every device (~700 bytes written per reading).
+    private static func moveRawTelemetryIntoChunks(_ db: Database) throws {
+        try RawChunkStore.createTables(db)
+        try RawChunkStore.migrateRowsPerReading(db)
+    }
+
+    /// Rollup cells are clustered by (window, writer, device, metric) instead of by device: a
+    /// fold upserts the cells of the current minute of every device, which are then neighbours
+    /// (a few dozen pages) instead of one page per device. Every read of a cell gives its whole key.
+    private static func clusterRollupsByWindow(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE rollup_by_window (
+                    device TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    window_start_ms INTEGER NOT NULL,
+                    writer INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    sum REAL,
+                    min REAL,
+                    max REAL,
+                    last REAL,
+                    last_logical INTEGER NOT NULL,
+                    dot_counter INTEGER NOT NULL,
+                    PRIMARY KEY (window_start_ms, writer, device, metric)
+                ) STRICT, WITHOUT ROWID;
+                INSERT INTO rollup_by_window SELECT * FROM rollup;
+                DROP TABLE rollup;
+                ALTER TABLE rollup_by_window RENAME TO rollup;
+                CREATE INDEX rollup_by_dot ON rollup (writer, dot_counter);
                 """)
     }
 

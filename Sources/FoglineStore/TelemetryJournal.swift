@@ -17,9 +17,8 @@ import Synchronization
 ///
 /// Every ``EdgeStore/Configuration/journalFoldInterval`` (and when the store opens or closes, or
 /// retention runs) ``fold(_:)`` moves the journal into the clustered tables in one transaction:
-/// rollups replayed from the deferred rows and upserted, the raw rows inserted in device order,
-/// the newest ingest row per device upserted, both logs emptied. Each device's pages are then
-/// rewritten once per fold instead of once per commit.
+/// rollups replayed from the deferred rows and upserted, the raw rows stored as one chunk per
+/// device (``RawChunkStore``), the newest ingest row per device upserted, both logs emptied.
 ///
 /// Crash safety: a batch and its journal rows commit in one transaction, and a fold is one
 /// transaction, so after `kill -9` at any moment the stored rollups plus the deferred rows still
@@ -185,17 +184,12 @@ enum TelemetryJournal {
         var replayed = TelemetryRollups()
         try replay(into: &replayed, reader: reader) { key in try reader.rollupCell(key) }
         try CommitTransaction(db: db, path: path).upsertRollups(replayed)
-        try db.execute(
-            sql: """
-                INSERT INTO raw_telemetry (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter)
-                SELECT device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter
-                FROM raw_log WHERE true ORDER BY device, epoch, seq, logical, writer
-                ON CONFLICT (device, epoch, seq) DO UPDATE SET
-                    metrics = excluded.metrics, device_time_ms = excluded.device_time_ms,
-                    logical = excluded.logical, writer = excluded.writer, dot_counter = excluded.dot_counter
-                WHERE (excluded.logical, excluded.writer) < (raw_telemetry.logical, raw_telemetry.writer)
-                """)
-        let moved = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM raw_log") ?? 0
+        var logged: [(RawTelemetry.Key, RawTelemetry.Reading)] = []
+        try reader.forEachReading("raw_log", sql: StateReader.readingColumns + " FROM raw_log", arguments: []) {
+            logged.append(($0, $1))
+        }
+        try RawChunkStore.append(logged, db: db)
+        let moved = logged.count
         try db.execute(sql: "DELETE FROM raw_log")
         guard ingest else { return moved }
         try db.execute(

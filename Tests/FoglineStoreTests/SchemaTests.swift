@@ -23,7 +23,10 @@ struct SchemaTests {
         let migrations = try DatabaseQueue(path: path).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(migrations == ["v1-edge-bookkeeping", "v1-site-state", "v2-raw-telemetry-epoch", "v3-telemetry-journal", "v4-dot-indexes"])
+        #expect(migrations == [
+            "v1-edge-bookkeeping", "v1-site-state", "v2-raw-telemetry-epoch", "v3-telemetry-journal", "v4-dot-indexes",
+            "v5-raw-chunks", "v6-rollup-by-window",
+        ])
     }
 
     @Test("the database is in WAL mode with synchronous=NORMAL and foreign keys on")
