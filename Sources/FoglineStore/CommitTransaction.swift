@@ -22,14 +22,15 @@ struct CommitTransaction {
     func write(_ batch: StoreBatch, journal: inout TelemetryJournal.Pending, policy: TelemetryJournal.Policy) throws -> CommitReport {
         let changesBefore = db.totalChangesCount
         var report = CommitReport()
+        var raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
         if !batch.deltas.isEmpty {
-            report.blobBytes += try upsertParts(of: batch.deltas, journal: &journal)
+            raw = try upsertParts(of: batch.deltas, journal: &journal)
         }
         if !batch.deltas.isEmpty || batch.context != nil || batch.alarms != nil {
             try foldContextAndAlarms(batch)
         }
-        try TelemetryJournal.appendIngest(batch.ingest, db: db)
-        journal.journalRows += batch.ingest.count
+        report.blobBytes += try TelemetryJournal.append(raw: raw, ingest: batch.ingest, db: db)
+        journal.journalRows += raw.count + batch.ingest.count
         if let bound = batch.hlcBound { try raiseHLCBound(to: bound) }
         try deleteOutbox(ids: batch.acknowledgedOutboxIDs)
         for message in batch.outboxAppends {
@@ -80,9 +81,11 @@ struct CommitTransaction {
         }
     }
 
-    /// Upserts every part of `deltas`, raw readings and deferrable rollups into the journal;
-    /// returns the bytes of raw value blobs written.
-    private func upsertParts(of deltas: [SiteDelta], journal: inout TelemetryJournal.Pending) throws -> Int {
+    /// Upserts every part of `deltas` but the raw readings and deferrable rollups; returns the
+    /// raw readings for the journal, each with the rollup dots it replays.
+    private func upsertParts(
+        of deltas: [SiteDelta], journal: inout TelemetryJournal.Pending
+    ) throws -> [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] {
         let parts = JoinedParts(deltas)
         if let part = parts.registry { try upsertFields(part, as: .registry) }
         if let part = parts.reported { try upsertFields(part, as: .reported) }
@@ -94,24 +97,20 @@ struct CommitTransaction {
             let reader = StateReader(db: db, path: path)
             rollupDots = try journal.defer(deltas, storedCell: { try reader.rollupCell($0) })
             if rollupDots == nil {
-                // Journal rows replayed later would land on top of these cells: fold them first.
+                // Journal readings replayed later would land on top of these cells: fold them first.
                 try TelemetryJournal.fold(db, path: path, ingest: false)
                 journal.cells = [:]
                 try upsertRollups(part)
             }
         }
-        guard let part = parts.raw else { return 0 }
-        if let rollupDots {
-            // Each delta's reading with its dots, in delta order: the order the replay needs.
-            var rows: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
-            for (index, delta) in deltas.enumerated() {
-                for (key, reading) in delta.raw?.readings ?? [:] { rows.append((key, reading, rollupDots[index] ?? 0)) }
-            }
-            journal.journalRows += rows.count
-            return try TelemetryJournal.appendRaw(rows, db: db)
+        guard let part = parts.raw else { return [] }
+        guard let rollupDots else { return part.readings.map { ($0.key, $0.value, 0) } }
+        // Each delta's reading with its dots, in delta order: the order the replay needs.
+        var rows: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
+        for (index, delta) in deltas.enumerated() {
+            for (key, reading) in delta.raw?.readings ?? [:] { rows.append((key, reading, rollupDots[index] ?? 0)) }
         }
-        journal.journalRows += part.readings.count
-        return try TelemetryJournal.appendRaw(part.readings.lazy.map { ($0.key, $0.value, 0) }, db: db)
+        return rows
     }
 
     private func upsertFields(_ part: FieldMaps, as group: FieldPart) throws {
@@ -222,17 +221,26 @@ struct CommitTransaction {
         }
         for delta in batch.deltas { fold(delta.context, delta.alarms) }
         if let snapshot = batch.context { fold(snapshot, batch.alarms) }
-        if context != storedContext { try replaceContext(with: context) }
+        if context != storedContext { try replaceContext(storedContext, with: context) }
         if touchesAlarms && alarms != storedAlarms { try replaceAlarms(with: alarms) }
     }
 
-    private func replaceContext(with context: CausalContext) throws {
-        try db.cachedStatement(sql: "DELETE FROM context_vector").execute()
-        try db.cachedStatement(sql: "DELETE FROM context_cloud").execute()
-        let vector = try db.cachedStatement(sql: "INSERT INTO context_vector (node, counter) VALUES (?, ?)")
-        for (node, counter) in context.versionVector {
+    /// Writes what changed from `stored` to `context`: usually one counter of the version vector
+    /// (one page), and the dot cloud only when it changed.
+    private func replaceContext(_ stored: CausalContext, with context: CausalContext) throws {
+        let storedVector = Dictionary(uniqueKeysWithValues: stored.versionVector.map { ($0.node, $0.counter) })
+        let vector = try db.cachedStatement(
+            sql: "INSERT INTO context_vector (node, counter) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET counter = excluded.counter")
+        let current = Dictionary(uniqueKeysWithValues: context.versionVector.map { ($0.node, $0.counter) })
+        for (node, counter) in current where storedVector[node] != counter {
             try vector.execute(arguments: [StoredInteger.sortable(node.rawValue), StoredInteger.bits(counter)])
         }
+        let removed = try db.cachedStatement(sql: "DELETE FROM context_vector WHERE node = ?")
+        for node in storedVector.keys where current[node] == nil {
+            try removed.execute(arguments: [StoredInteger.sortable(node.rawValue)])
+        }
+        guard context.cloud != stored.cloud else { return }
+        try db.cachedStatement(sql: "DELETE FROM context_cloud").execute()
         let cloud = try db.cachedStatement(sql: "INSERT INTO context_cloud (node, counter) VALUES (?, ?)")
         for dot in context.cloud {
             try cloud.execute(arguments: [StoredInteger.sortable(dot.node.rawValue), StoredInteger.bits(dot.counter)])

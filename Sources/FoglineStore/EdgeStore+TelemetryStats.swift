@@ -32,8 +32,8 @@ extension EdgeStore {
         try RawChunkStore.forEachChunk(ofDevice: device, db: db, path: path) { _, chunk in
             positions.formUnion(chunk.entries.lazy.map(\.position))
         }
-        for row in try Row.fetchAll(db, sql: "SELECT epoch, seq FROM raw_log WHERE device = ?", arguments: [device]) {
-            positions.insert(RawChunk.Position(epoch: StoredInteger.fromSortable(row[0]), seq: StoredInteger.fromBits(row[1])))
+        try TelemetryJournal.forEachReading(db, path: path) { key, _, _ in
+            if key.device == device { positions.insert(RawChunk.Position(epoch: key.epoch, seq: key.seq)) }
         }
         return positions
     }

@@ -118,6 +118,10 @@ public final class EdgeStore: Sendable {
                         underlying: "SQLite kept journal_mode=\(journalMode)")
                 }
                 try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous.rawValue)")
+                // Debian (and so Raspberry Pi OS) builds SQLite with SECURE_DELETE: every freed
+                // page is overwritten with zeros, a write (and a checkpoint copy) per page of
+                // each journal fold for nothing a board needs.
+                try db.execute(sql: "PRAGMA secure_delete = OFF")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(configuration.checkpointPages)")
                 let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096
                 try db.execute(sql: "PRAGMA journal_size_limit = \(configuration.checkpointPages * pageSize)")
@@ -252,29 +256,11 @@ public final class EdgeStore: Sendable {
     /// Every device's ingest bookkeeping, sorted by device.
     public func loadIngest() throws -> [IngestRow] {
         try read("load the ingest state") { db in
-            var rows: [IngestRow] = []
-            try StateReader(db: db, path: path).forEachRow(
-                "ingest_state",
-                sql: """
-                    SELECT device, epoch, last_seq, received, duplicates, gaps, missing_ranges
-                    FROM ingest_state WHERE device NOT IN (SELECT device FROM ingest_log)
-                    UNION ALL
-                    SELECT device, epoch, last_seq, received, duplicates, gaps, missing_ranges
-                    FROM ingest_log WHERE id IN (SELECT MAX(id) FROM ingest_log GROUP BY device)
-                    ORDER BY device
-                    """
-            ) { row in
-                rows.append(
-                    IngestRow(
-                        device: try row.decode(String.self, atIndex: 0),
-                        epoch: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 1)),
-                        lastSeq: try row.decode(Int64?.self, atIndex: 2).map(StoredInteger.fromBits),
-                        received: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 3)),
-                        duplicates: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 4)),
-                        gaps: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 5)),
-                        missingRanges: [UInt8](try row.decode(Data.self, atIndex: 6))))
+            var rows = try TelemetryJournal.latestIngest(db, path: path)
+            try StateReader(db: db, path: path).forEachIngestRow(sql: "SELECT \(StateReader.ingestColumns) FROM ingest_state") { row in
+                if rows[row.device] == nil { rows[row.device] = row }
             }
-            return rows
+            return rows.values.sorted { $0.device < $1.device }
         }
     }
 
@@ -345,8 +331,8 @@ public final class EdgeStore: Sendable {
     /// first when `nil` — in (epoch, seq) order: for replaying a device's history or serving it.
     public func rawTelemetry(device: String, after: (epoch: UInt64, seq: UInt64)? = nil, limit: Int) throws -> [StoredReading] {
         try read("read raw telemetry") { db in
-            // The device's readings after `after` in the chunks and its first `limit` of the
-            // journal, joined as RawTelemetry does (the earlier stamp wins), then the first `limit`.
+            // The device's readings after `after` in the chunks and the journal, joined as
+            // RawTelemetry does (the earlier stamp wins), then the first `limit`.
             var found = RawTelemetry()
             let start = after.map { RawChunk.Position(epoch: $0.epoch, seq: $0.seq) }
             try RawChunkStore.forEachChunk(ofDevice: device, after: start, db: db, path: path) { _, chunk in
@@ -354,14 +340,10 @@ public final class EdgeStore: Sendable {
                     found.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
                 }
             }
-            var sql = StateReader.readingColumns + " FROM raw_log WHERE device = ?"
-            var arguments: StatementArguments = [device]
-            if let after {
-                sql += " AND (epoch, seq) > (?, ?)"
-                arguments += [StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq)]
-            }
-            try StateReader(db: db, path: path).forEachReading("raw_log", sql: sql + " ORDER BY epoch, seq LIMIT ?", arguments: arguments + [max(0, limit)]) {
-                key, reading in found.insert(reading, for: key)
+            try TelemetryJournal.forEachReading(db, path: path) { key, reading, _ in
+                if key.device == device, start.map({ RawChunk.Position(epoch: key.epoch, seq: key.seq) > $0 }) ?? true {
+                    found.insert(reading, for: key)
+                }
             }
             return found.readings.sorted { $0.key < $1.key }.prefix(max(0, limit)).map { StoredReading(key: $0.key, reading: $0.value) }
         }

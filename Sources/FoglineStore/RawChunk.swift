@@ -11,11 +11,10 @@ import FoglineCore
 /// Layout of ``encode()`` (format 1), integers as LEB128 varints, "delta" meaning the zigzag
 /// varint of the wrapping difference to the previous entry's value (the first from 0):
 ///
-/// - format byte `1`; the number of metric names, then each name (UTF-8 length, bytes);
+/// - format byte `1`; the metric names (``MetricNames``);
 /// - the number of entries; per entry, in (epoch, seq) order: flags (bit 0: a device time
 ///   follows), epoch delta, seq delta, HLC logical delta, dot counter delta, device time delta
-///   (to the previous entry that had one) when flagged, the number of metrics, and per metric
-///   the index of its name and its value as 8 bytes of IEEE 754 binary64, little-endian.
+///   (to the previous entry that had one) when flagged, and the metrics (``MetricNames``).
 ///
 /// The writer (every stamp's node) is the row's `writer` column, not repeated per entry.
 struct RawChunk: Equatable {
@@ -68,60 +67,34 @@ struct RawChunk: Equatable {
     // MARK: Encoding
 
     func encode() -> [UInt8] {
-        var names: [String] = []
-        var nameIndex: [String: Int] = [:]
-        for entry in entries {
-            for metric in entry.reading.values where nameIndex[metric.name] == nil {
-                nameIndex[metric.name] = names.count
-                names.append(metric.name)
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16 + names.count * 8 + entries.count * 24)
-        bytes.append(Self.formatVersion)
-        Self.appendVarint(UInt64(names.count), to: &bytes)
-        for var name in names {
-            name.withUTF8 { utf8 in
-                Self.appendVarint(UInt64(utf8.count), to: &bytes)
-                bytes.append(contentsOf: utf8)
-            }
-        }
-        Self.appendVarint(UInt64(entries.count), to: &bytes)
+        var names = MetricNames()
+        for entry in entries { names.add(entry.reading.values) }
+        var writer = ByteWriter(capacity: 16 + names.list.count * 8 + entries.count * 24)
+        writer.byte(Self.formatVersion)
+        names.encode(into: &writer)
+        writer.varint(UInt64(entries.count))
         var previous = (epoch: UInt64(0), seq: UInt64(0), logical: UInt64(0), dot: UInt64(0), deviceTime: UInt64(0))
         for entry in entries {
             let reading = entry.reading
-            bytes.append(reading.deviceTime == nil ? 0 : 1)
-            Self.appendDelta(from: &previous.epoch, to: entry.epoch, into: &bytes)
-            Self.appendDelta(from: &previous.seq, to: entry.seq, into: &bytes)
-            Self.appendDelta(from: &previous.logical, to: reading.stamp.logical, into: &bytes)
-            Self.appendDelta(from: &previous.dot, to: reading.dotCounter, into: &bytes)
-            if let deviceTime = reading.deviceTime {
-                Self.appendDelta(from: &previous.deviceTime, to: UInt64(bitPattern: deviceTime), into: &bytes)
-            }
-            Self.appendVarint(UInt64(reading.values.count), to: &bytes)
-            for metric in reading.values {
-                Self.appendVarint(UInt64(nameIndex[metric.name]!), to: &bytes)
-                withUnsafeBytes(of: metric.value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-            }
+            writer.byte(reading.deviceTime == nil ? 0 : 1)
+            writer.delta(from: &previous.epoch, to: entry.epoch)
+            writer.delta(from: &previous.seq, to: entry.seq)
+            writer.delta(from: &previous.logical, to: reading.stamp.logical)
+            writer.delta(from: &previous.dot, to: reading.dotCounter)
+            if let deviceTime = reading.deviceTime { writer.delta(from: &previous.deviceTime, to: UInt64(bitPattern: deviceTime)) }
+            names.encode(reading.values, into: &writer)
         }
-        return bytes
+        return writer.bytes
     }
 
     /// Decodes a blob written by ``encode()`` for `writer`; `nil` if it is not one (a damaged row).
     static func decode(_ blob: UnsafeRawBufferPointer, writer: NodeID) -> RawChunk? {
-        var reader = ByteReader(bytes: blob)
-        guard reader.byte() == formatVersion, let nameCount = reader.varint(), nameCount <= UInt64(blob.count) else { return nil }
-        var names: [String] = []
-        names.reserveCapacity(Int(nameCount))
-        for _ in 0..<nameCount {
-            guard let length = reader.varint(), let bytes = reader.take(length),
-                let name = String(validating: bytes, as: UTF8.self)
-            else { return nil }
-            names.append(name)
+        var reader = ByteReader(blob)
+        guard reader.byte() == formatVersion, let names = MetricNames.decode(from: &reader), let count = reader.count() else {
+            return nil
         }
-        guard let count = reader.varint(), count <= UInt64(blob.count) else { return nil }
         var entries: [Entry] = []
-        entries.reserveCapacity(Int(count))
+        entries.reserveCapacity(count)
         var previous = (epoch: UInt64(0), seq: UInt64(0), logical: UInt64(0), dot: UInt64(0), deviceTime: UInt64(0))
         for _ in 0..<count {
             guard let flags = reader.byte(), flags <= 1,
@@ -133,86 +106,69 @@ struct RawChunk: Equatable {
                 guard reader.delta(onto: &previous.deviceTime) else { return nil }
                 deviceTime = Int64(bitPattern: previous.deviceTime)
             }
-            guard let metricCount = reader.varint(), metricCount <= UInt64(blob.count) else { return nil }
-            var values: [RawTelemetry.Metric] = []
-            values.reserveCapacity(Int(metricCount))
-            for _ in 0..<metricCount {
-                guard let index = reader.varint(), index < UInt64(names.count), let bits = reader.uint64() else { return nil }
-                values.append(RawTelemetry.Metric(name: names[Int(index)], value: Double(bitPattern: bits)))
-            }
+            guard let values = names.decodeValues(from: &reader) else { return nil }
+            let position = Position(epoch: previous.epoch, seq: previous.seq)
+            // Written sorted and unique; anything else was not written by encode().
+            if let last = entries.last, !(last.position < position) { return nil }
             entries.append(Entry(
-                epoch: previous.epoch, seq: previous.seq,
+                epoch: position.epoch, seq: position.seq,
                 reading: RawTelemetry.Reading(
                     values: values, deviceTime: deviceTime,
                     stamp: HLCTimestamp(logical: previous.logical, node: writer), dotCounter: previous.dot)))
         }
         guard reader.isAtEnd else { return nil }
-        // Written sorted and unique; anything else was not written by encode().
-        for (earlier, later) in zip(entries, entries.dropFirst()) where !(earlier.position < later.position) { return nil }
         var chunk = RawChunk(writer: writer, entries: [])
         chunk.entries = entries
         return chunk
     }
+}
 
-    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var remaining = value
-        while remaining >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
-            remaining >>= 7
+/// The metric names of a record, written once each at its start; each reading's metrics then
+/// refer to them by index (a thermostat's reading is one index and 8 bytes).
+struct MetricNames {
+    private(set) var list: [String] = []
+    private var index: [String: Int] = [:]
+
+    mutating func add(_ metrics: [RawTelemetry.Metric]) {
+        for metric in metrics where index[metric.name] == nil {
+            index[metric.name] = list.count
+            list.append(metric.name)
         }
-        bytes.append(UInt8(remaining))
     }
 
-    /// Appends the zigzag varint of `value - previous` (wrapping) and makes `value` the previous.
-    private static func appendDelta(from previous: inout UInt64, to value: UInt64, into bytes: inout [UInt8]) {
-        let difference = Int64(bitPattern: value &- previous)
-        appendVarint(UInt64(bitPattern: (difference << 1) ^ (difference >> 63)), to: &bytes)
-        previous = value
+    func encode(into writer: inout ByteWriter) {
+        writer.varint(UInt64(list.count))
+        for name in list { writer.string(name) }
     }
 
-    private struct ByteReader {
-        let bytes: UnsafeRawBufferPointer
-        var offset = 0
-
-        var isAtEnd: Bool { offset == bytes.count }
-
-        mutating func byte() -> UInt8? {
-            guard offset < bytes.count else { return nil }
-            defer { offset += 1 }
-            return bytes[offset]
+    static func decode(from reader: inout ByteReader) -> MetricNames? {
+        guard let count = reader.count() else { return nil }
+        var names = MetricNames()
+        for _ in 0..<count {
+            guard let name = reader.string() else { return nil }
+            names.list.append(name)
         }
+        return names
+    }
 
-        mutating func varint() -> UInt64? {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while let byte = byte() {
-                guard shift < 64 else { return nil }
-                value |= UInt64(byte & 0x7f) << shift
-                if byte < 0x80 { return value }
-                shift += 7
-            }
-            return nil
+    /// A reading's metrics: their count, then per metric its name's index and its value as 8
+    /// bytes of IEEE 754 binary64, little-endian (bit for bit, NaN included).
+    func encode(_ metrics: [RawTelemetry.Metric], into writer: inout ByteWriter) {
+        writer.varint(UInt64(metrics.count))
+        for metric in metrics {
+            writer.varint(UInt64(index[metric.name]!))
+            writer.word(metric.value.bitPattern)
         }
+    }
 
-        /// Reads a zigzag delta and adds it (wrapping) to `value`; false when damaged.
-        mutating func delta(onto value: inout UInt64) -> Bool {
-            guard let zigzag = varint() else { return false }
-            let difference = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
-            value = value &+ UInt64(bitPattern: difference)
-            return true
+    func decodeValues(from reader: inout ByteReader) -> [RawTelemetry.Metric]? {
+        guard let count = reader.count() else { return nil }
+        var values: [RawTelemetry.Metric] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let position = reader.varint(), position < UInt64(list.count), let bits = reader.word() else { return nil }
+            values.append(RawTelemetry.Metric(name: list[Int(position)], value: Double(bitPattern: bits)))
         }
-
-        mutating func take(_ count: UInt64) -> UnsafeRawBufferPointer? {
-            guard count <= UInt64(bytes.count - offset) else { return nil }
-            defer { offset += Int(count) }
-            return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Int(count)])
-        }
-
-        mutating func uint64() -> UInt64? {
-            guard let raw = take(8) else { return nil }
-            var bits: UInt64 = 0
-            for (shift, byte) in raw.enumerated() { bits |= UInt64(byte) << (8 * UInt64(shift)) }
-            return bits
-        }
+        return values
     }
 }

@@ -67,12 +67,7 @@ enum RawChunkStore {
             grouped[key.device, default: [:]][entry.position] = entry
         }
         guard !grouped.isEmpty else { return }
-        var ids = try deviceIDs(db)
-        let insertName = try db.cachedStatement(sql: "INSERT INTO device_name (name) VALUES (?)")
-        for device in grouped.keys where ids[device] == nil {
-            try insertName.execute(arguments: [device])
-            ids[device] = db.lastInsertedRowID
-        }
+        let ids = try deviceIDs(for: grouped.keys, db: db)
         let lastNumber = try db.cachedStatement(sql: "SELECT max(id) FROM raw_chunk WHERE id BETWEEN ? AND ?")
         let insert = DirectStatement(try db.cachedStatement(sql: "INSERT INTO raw_chunk \(columns) VALUES \(placeholders)"))
         // In rowid order: each insert lands next to the previous one's page.
@@ -164,6 +159,21 @@ enum RawChunkStore {
         var ids: [String: Int64] = [:]
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT id, name FROM device_name")) {
             ids[row[1] as String] = row[0] as Int64
+        }
+        return ids
+    }
+
+    /// The id of each of `devices`, giving the new ones the next free id.
+    static func deviceIDs(for devices: some Sequence<String>, db: Database) throws -> [String: Int64] {
+        var ids: [String: Int64] = [:]
+        let insert = try db.cachedStatement(sql: "INSERT INTO device_name (name) VALUES (?)")
+        for device in devices where ids[device] == nil {
+            if let id = try deviceID(device, db: db) {
+                ids[device] = id
+            } else {
+                try insert.execute(arguments: [device])
+                ids[device] = db.lastInsertedRowID
+            }
         }
         return ids
     }

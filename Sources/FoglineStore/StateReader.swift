@@ -181,7 +181,7 @@ struct StateReader {
             rollups.insert(try summary(row, from: 4), for: key)
         }
         // The cells committed since the last fold are the stored ones plus the journal's replay.
-        try TelemetryJournal.replay(into: &rollups, reader: self) { _ in nil }
+        try TelemetryJournal.replay(into: &rollups, db: db, path: path) { _ in nil }
         return rollups
     }
 
@@ -248,21 +248,8 @@ struct StateReader {
                 raw.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
             }
         }
-        try forEachReading("raw_log", sql: Self.readingColumns + " FROM raw_log", arguments: []) { key, reading in
-            raw.insert(reading, for: key)
-        }
+        try TelemetryJournal.forEachReading(db, path: path) { key, reading, _ in raw.insert(reading, for: key) }
         return raw
-    }
-
-    /// Calls `body` with every row of a `raw_log` query that selects ``readingColumns`` and then
-    /// `rollup_dots`.
-    func forEachLoggedReading(
-        sql: String, _ body: (RawTelemetry.Key, RawTelemetry.Reading, Int64) throws -> Void
-    ) throws {
-        try forEachRow("raw_log", sql: sql) { row in
-            let (key, reading) = try Self.reading(row)
-            try body(key, reading, try row.decode(Int64.self, atIndex: 8))
-        }
     }
 
     static let readingColumns = "SELECT device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter"
@@ -279,7 +266,7 @@ struct StateReader {
     }
 
     /// Decodes the ``readingColumns`` of a row.
-    private static func reading(_ row: Row) throws -> (RawTelemetry.Key, RawTelemetry.Reading) {
+    static func reading(_ row: Row) throws -> (RawTelemetry.Key, RawTelemetry.Reading) {
         let metrics = try row.withUnsafeData(atIndex: 3) { data in data.flatMap(MetricsBlob.decode) }
         guard let metrics else { throw Unreadable("the metrics blob does not decode") }
         let key = RawTelemetry.Key(
@@ -293,6 +280,23 @@ struct StateReader {
                 node: NodeID(rawValue: StoredInteger.fromSortable(try row.decode(Int64.self, atIndex: 6)))),
             dotCounter: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 7)))
         return (key, reading)
+    }
+
+    static let ingestColumns = "device, epoch, last_seq, received, duplicates, gaps, missing_ranges"
+
+    /// Calls `body` with every row of a query that selects ``ingestColumns`` (from `ingest_state`
+    /// or, in a v3 database, `ingest_log`).
+    func forEachIngestRow(sql: String, arguments: StatementArguments = [], _ body: (IngestRow) throws -> Void) throws {
+        try forEachRow("ingest_state", sql: sql, arguments: arguments) { row in
+            try body(IngestRow(
+                device: try row.decode(String.self, atIndex: 0),
+                epoch: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 1)),
+                lastSeq: try row.decode(Int64?.self, atIndex: 2).map(StoredInteger.fromBits),
+                received: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 3)),
+                duplicates: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 4)),
+                gaps: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 5)),
+                missingRanges: [UInt8](try row.decode(Data.self, atIndex: 6))))
+        }
     }
 
     // MARK: Row helpers

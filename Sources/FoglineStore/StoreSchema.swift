@@ -20,6 +20,7 @@ enum StoreSchema {
         migrator.registerMigration("v4-dot-indexes", migrate: createDotIndexes)
         migrator.registerMigration("v5-raw-chunks", migrate: moveRawTelemetryIntoChunks)
         migrator.registerMigration("v6-rollup-by-window", migrate: clusterRollupsByWindow)
+        migrator.registerMigration("v7-journal-segments", migrate: TelemetryJournal.createSegments)
         return migrator
     }
 

@@ -4,33 +4,31 @@ import Synchronization
 
 /// The telemetry journal: how a commit writes a few pages however many devices it carries.
 ///
-/// Why: `raw_telemetry`, `rollup` and `ingest_state` are clustered by device, so a commit that
-/// upserts into them rewrites (in the write-ahead log, and later in the database file) about one
-/// page per device it carries in each table: 200 devices per 200 ms commit cost ~600 page writes,
-/// over 4 KB written per reading. Instead, each commit **appends** in arrival order:
-///
-/// - raw readings to `raw_log` (a rowid table: consecutive rows share pages);
-/// - ingest rows to `ingest_log` (the last row of a device wins);
-/// - and *no rollup cells* when every cell the batch changes is exactly what replaying its
-///   readings' `raw_log` rows onto the stored cells yields (checked at commit, see
-///   ``Pending/defer(_:storedCell:)``); such rows carry `rollup_dots` = the number of metrics.
+/// Why: `raw_chunk`, `rollup` and `ingest_state` are clustered (by device, by window), so a
+/// commit that upserted into them would rewrite (in the write-ahead log, and later in the
+/// database file) about one page per device it carries in each: 200 devices per 200 ms commit
+/// cost ~600 page writes, over 4 KB written per reading. Instead, each commit **appends** one
+/// `journal_segment` row (``JournalSegment``: its raw readings and ingest rows, the last ingest
+/// row of a device winning) and *no rollup cells* when every cell the batch changes is exactly
+/// what replaying its readings onto the stored cells yields (checked at commit, see
+/// ``Pending/defer(_:storedCell:)``); such readings carry `rollupDots` = the number of metrics.
 ///
 /// Every ``EdgeStore/Configuration/journalFoldInterval`` (and when the store opens or closes, or
-/// retention runs) ``fold(_:)`` moves the journal into the clustered tables in one transaction:
-/// rollups replayed from the deferred rows and upserted, the raw rows stored as one chunk per
-/// device (``RawChunkStore``), the newest ingest row per device upserted, both logs emptied.
+/// retention runs) ``fold(_:path:)`` moves the journal into the clustered tables in one
+/// transaction: rollups replayed from the deferred readings and upserted, the raw readings stored
+/// as one chunk per device (``RawChunkStore``), the newest ingest row per device upserted, the
+/// segments deleted.
 ///
-/// Crash safety: a batch and its journal rows commit in one transaction, and a fold is one
-/// transaction, so after `kill -9` at any moment the stored rollups plus the deferred rows still
-/// in `raw_log` are exactly the rollups the owner had committed: readers replay the deferred rows
-/// (``StateReader/rollups()``), nothing is lost, and a row is replayed only while it is in the
-/// log, so nothing counts twice. A batch whose rollups cannot be replayed from its raw rows (no
-/// raw reading — `keep_raw_telemetry: false` —, a remote delta, a cell that does not match) folds
-/// the journal first and upserts its cells directly, as every commit did before: exact, at the
-/// old cost.
+/// Crash safety: a batch and its segment commit in one transaction, and a fold is one
+/// transaction, so after `kill -9` at any moment the stored rollups plus the deferred readings
+/// still in the journal are exactly the rollups the owner had committed: readers replay them
+/// (``StateReader/rollups()``), nothing is lost, and a reading is replayed only while it is in
+/// the journal, so nothing counts twice. A batch whose rollups cannot be replayed from its raw
+/// readings (no raw reading — `keep_raw_telemetry: false` —, a remote delta, a cell that does not
+/// match) folds the journal first and upserts its cells directly: exact, at a page per cell.
 enum TelemetryJournal {
-    /// Schema: the two logs. Raw rows keep the columns of `raw_telemetry`, plus how many rollup
-    /// dots precede the reading's own dot (0: its rollups were written directly).
+    /// Schema v3: a row per raw reading (`raw_log`) and per ingest row (`ingest_log`), replaced
+    /// by segments in v7 (``createSegments(_:)``).
     static func createTables(_ db: Database) throws {
         try db.execute(
             sql: """
@@ -72,7 +70,7 @@ enum TelemetryJournal {
 
         /// Decides whether every rollup cell of `deltas` is what replaying their raw readings, in
         /// delta order, yields; returns, per delta index, the rollup dots to record with its
-        /// reading in `raw_log` (and updates `cells`), or `nil` when the batch must write its
+        /// reading in the journal (and updates `cells`), or `nil` when the batch must write its
         /// cells directly.
         mutating func `defer`(
             _ deltas: [SiteDelta], storedCell: (TelemetryRollups.Key) throws -> TelemetryRollups.Summary?
@@ -117,111 +115,181 @@ enum TelemetryJournal {
         }
     }
 
-    // MARK: Writing
-
-    /// Appends raw readings to `raw_log`, in order, each with the rollup dots it replays (0: none);
-    /// returns the metric blob bytes written. Two rows may share a key (two ingestions of one
-    /// reading): readers and the fold keep the earlier stamp, as RawTelemetry does, and the replay
-    /// needs every ingestion whose rollups were deferred.
-    static func appendRaw(
-        _ rows: some Sequence<(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)>, db: Database
-    ) throws -> Int {
-        let statement = try db.cachedStatement(
+    /// Schema v7: one row per commit. `readings`, `deferred` and `ingest_rows` count the segment's
+    /// readings, those with deferred rollups and its ingest rows (for tests and operators: the
+    /// content needs decoding otherwise).
+    /// The rows of the v3 logs, if any, become one segment, in their order.
+    static func createSegments(_ db: Database) throws {
+        try db.execute(
             sql: """
-                INSERT INTO raw_log (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter, rollup_dots)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                CREATE TABLE journal_segment (
+                    id INTEGER PRIMARY KEY,
+                    readings INTEGER NOT NULL,
+                    deferred INTEGER NOT NULL,
+                    ingest_rows INTEGER NOT NULL,
+                    content BLOB NOT NULL
+                ) STRICT;
                 """)
-        var bytes = 0
-        let direct = DirectStatement(statement)
-        for (key, reading, rollupDots) in rows {
-            let metrics = MetricsBlob.encode(reading.values)
-            bytes += metrics.count
-            try direct.execute { row in
-                row.text(key.device)
-                row.int(StoredInteger.sortable(key.epoch))
-                row.int(StoredInteger.bits(key.seq))
-                metrics.withUnsafeBytes { row.blob($0) }
-                row.int(reading.deviceTime)
-                row.int(StoredInteger.sortable(reading.stamp.logical))
-                row.int(StoredInteger.sortable(reading.stamp.node.rawValue))
-                row.int(StoredInteger.bits(reading.dotCounter))
-                row.int(Int64(rollupDots))
-            }
+        let reader = StateReader(db: db, path: "")
+        var raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
+        try reader.forEachRow(
+            "raw_log", sql: StateReader.readingColumns + ", rollup_dots FROM raw_log ORDER BY id"
+        ) { row in
+            let (key, reading) = try StateReader.reading(row)
+            raw.append((key, reading, Int(try row.decode(Int64.self, atIndex: 8))))
         }
-        return bytes
+        var ingest: [IngestRow] = []
+        try reader.forEachIngestRow(sql: "SELECT \(StateReader.ingestColumns) FROM ingest_log ORDER BY id") { ingest.append($0) }
+        _ = try append(raw: raw, ingest: ingest, db: db)
+        try db.execute(sql: "DROP TABLE raw_log; DROP TABLE ingest_log")
     }
 
-    /// Appends ingest rows to `ingest_log`.
-    static func appendIngest(_ rows: [IngestRow], db: Database) throws {
-        guard !rows.isEmpty else { return }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO ingest_log (device, epoch, last_seq, received, duplicates, gaps, missing_ranges)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-        let direct = DirectStatement(statement)
-        for row in rows {
-            try direct.execute { binder in
-                binder.text(row.device)
-                binder.int(StoredInteger.bits(row.epoch))
-                binder.int(row.lastSeq.map(StoredInteger.bits))
-                binder.int(StoredInteger.bits(row.received))
-                binder.int(StoredInteger.bits(row.duplicates))
-                binder.int(StoredInteger.bits(row.gaps))
-                row.missingRanges.withUnsafeBytes { binder.blob($0) }
+    // MARK: Writing
+
+    /// Appends a segment of raw readings, in order, each with the rollup dots it replays (0:
+    /// none), and ingest rows; returns the segment's size in bytes (0: nothing to append). Two
+    /// readings may share a key (two ingestions of one reading): readers and the fold keep the
+    /// earlier stamp, as RawTelemetry does, and the replay needs every ingestion whose rollups
+    /// were deferred.
+    static func append(
+        raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)], ingest: [IngestRow], db: Database
+    ) throws -> Int {
+        guard !raw.isEmpty || !ingest.isEmpty else { return 0 }
+        let ids = try RawChunkStore.deviceIDs(for: raw.map(\.key.device) + ingest.map(\.device), db: db)
+        let segment = JournalSegment(
+            readings: raw.map { JournalSegment.Reading(device: ids[$0.key.device]!, epoch: $0.key.epoch, seq: $0.key.seq, reading: $0.reading, rollupDots: $0.rollupDots) },
+            ingest: ingest.map { JournalSegment.Ingest(device: ids[$0.device]!, row: $0) })
+        let content = segment.encode()
+        let statement = DirectStatement(try db.cachedStatement(sql: "INSERT INTO journal_segment (readings, deferred, ingest_rows, content) VALUES (?, ?, ?, ?)"))
+        try statement.execute { row in
+            row.int(Int64(segment.readings.count))
+            row.int(Int64(segment.deferredReadings))
+            row.int(Int64(segment.ingest.count))
+            content.withUnsafeBytes { row.blob($0) }
+        }
+        return content.count
+    }
+
+    // MARK: Reading
+
+    /// Calls `body` with every segment, oldest first, and the name of each device id.
+    static func forEachSegment(
+        _ db: Database, path: String, _ body: (JournalSegment, _ deviceName: (Int64) -> String?) throws -> Void
+    ) throws {
+        var names: [Int64: String]?
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT id, content FROM journal_segment ORDER BY id"))
+        while let row = try rows.next() {
+            if names == nil { names = Dictionary(uniqueKeysWithValues: try RawChunkStore.deviceIDs(db).map { ($1, $0) }) }
+            let lookup: (Int64) -> String? = { names?[$0] }
+            let segment = try row.withUnsafeData(atIndex: 1) { data in
+                data.flatMap { $0.withUnsafeBytes { JournalSegment.decode($0, deviceName: lookup) } }
+            }
+            guard let segment else {
+                throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "row \(row[0] as Int64) does not decode")
+            }
+            try body(segment, lookup)
+        }
+    }
+
+    /// Calls `body` with every journal reading, oldest first, and its rollup dots.
+    static func forEachReading(
+        _ db: Database, path: String, _ body: (RawTelemetry.Key, RawTelemetry.Reading, Int) throws -> Void
+    ) throws {
+        try forEachSegment(db, path: path) { segment, deviceName in
+            for item in segment.readings {
+                guard let device = deviceName(item.device) else {
+                    throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "device id \(item.device) has no name")
+                }
+                try body(RawTelemetry.Key(device: device, epoch: item.epoch, seq: item.seq), item.reading, item.rollupDots)
             }
         }
+    }
+
+    /// The newest journal ingest row of each device.
+    static func latestIngest(_ db: Database, path: String) throws -> [String: IngestRow] {
+        var latest: [String: IngestRow] = [:]
+        try forEachSegment(db, path: path) { segment, _ in
+            for item in segment.ingest { latest[item.row.device] = item.row }
+        }
+        return latest
     }
 
     // MARK: Folding
 
     /// Moves the journal into the clustered tables (inside the caller's transaction); returns
-    /// how many raw rows it moved. `ingest: false` leaves `ingest_log` alone (its rows do not
-    /// depend on the rollups, so a batch that must write its cells directly need not move them).
+    /// how many raw readings it moved. `ingest: false` keeps the ingest rows in the journal (as
+    /// one segment of each device's newest): they do not depend on the rollups, so a batch that
+    /// must write its cells directly need not write `ingest_state` too.
     @discardableResult
-    static func fold(_ db: Database, path: String, ingest: Bool = true) throws -> Int {
-        let reader = StateReader(db: db, path: path)
+    static func fold(_ db: Database, path: String, ingest moveIngest: Bool = true) throws -> Int {
+        var readings: [(RawTelemetry.Key, RawTelemetry.Reading)] = []
         var replayed = TelemetryRollups()
-        try replay(into: &replayed, reader: reader) { key in try reader.rollupCell(key) }
-        try CommitTransaction(db: db, path: path).upsertRollups(replayed)
-        var logged: [(RawTelemetry.Key, RawTelemetry.Reading)] = []
-        try reader.forEachReading("raw_log", sql: StateReader.readingColumns + " FROM raw_log", arguments: []) {
-            logged.append(($0, $1))
+        var loaded = Set<TelemetryRollups.Key>()
+        let reader = StateReader(db: db, path: path)
+        try forEachReading(db, path: path) { key, reading, rollupDots in
+            readings.append((key, reading))
+            if rollupDots > 0 {
+                try replay(reading, of: key, rollupDots: rollupDots, into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
+            }
         }
-        try RawChunkStore.append(logged, db: db)
-        let moved = logged.count
-        try db.execute(sql: "DELETE FROM raw_log")
-        guard ingest else { return moved }
-        try db.execute(
-            sql: """
-                INSERT INTO ingest_state (device, epoch, last_seq, received, duplicates, gaps, missing_ranges)
-                SELECT device, epoch, last_seq, received, duplicates, gaps, missing_ranges FROM ingest_log
-                WHERE id IN (SELECT MAX(id) FROM ingest_log GROUP BY device) ORDER BY device
-                ON CONFLICT (device) DO UPDATE SET
-                    epoch = excluded.epoch, last_seq = excluded.last_seq, received = excluded.received,
-                    duplicates = excluded.duplicates, gaps = excluded.gaps, missing_ranges = excluded.missing_ranges
-                """)
-        try db.execute(sql: "DELETE FROM ingest_log")
-        return moved
+        try CommitTransaction(db: db, path: path).upsertRollups(replayed)
+        try RawChunkStore.append(readings, db: db)
+        let ingest = try latestIngest(db, path: path)
+        if !moveIngest {
+            try db.execute(sql: "DELETE FROM journal_segment")
+            try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, db: db)
+            return readings.count
+        }
+        if !ingest.isEmpty {
+            let statement = DirectStatement(try db.cachedStatement(
+                sql: """
+                    INSERT INTO ingest_state (device, epoch, last_seq, received, duplicates, gaps, missing_ranges)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (device) DO UPDATE SET
+                        epoch = excluded.epoch, last_seq = excluded.last_seq, received = excluded.received,
+                        duplicates = excluded.duplicates, gaps = excluded.gaps, missing_ranges = excluded.missing_ranges
+                    """))
+            for row in ingest.values.sorted(by: { $0.device < $1.device }) {
+                try statement.execute { binder in
+                    binder.text(row.device)
+                    binder.int(StoredInteger.bits(row.epoch))
+                    binder.int(row.lastSeq.map(StoredInteger.bits))
+                    binder.int(StoredInteger.bits(row.received))
+                    binder.int(StoredInteger.bits(row.duplicates))
+                    binder.int(StoredInteger.bits(row.gaps))
+                    row.missingRanges.withUnsafeBytes { binder.blob($0) }
+                }
+            }
+        }
+        try db.execute(sql: "DELETE FROM journal_segment")
+        return readings.count
     }
 
-    /// Replays the deferred rows of `raw_log`, oldest first, onto `rollups` exactly as
-    /// `SiteState.recordTelemetry` recorded them (metric `i` of `n` took dot `dot - n + i`);
-    /// `base` supplies a cell not yet in `rollups`.
+    /// Replays the journal's deferred readings, oldest first, onto `rollups` exactly as
+    /// `SiteState.recordTelemetry` recorded them; `base` supplies a cell not yet in `rollups`.
     static func replay(
-        into rollups: inout TelemetryRollups, reader: StateReader,
+        into rollups: inout TelemetryRollups, db: Database, path: String,
         base: (TelemetryRollups.Key) throws -> TelemetryRollups.Summary?
     ) throws {
         var loaded = Set<TelemetryRollups.Key>()
-        try reader.forEachLoggedReading(
-            sql: StateReader.readingColumns + ", rollup_dots FROM raw_log WHERE rollup_dots > 0 ORDER BY id"
-        ) { key, reading, rollupDots in
-            let count = UInt64(rollupDots)
-            guard count == UInt64(reading.values.count), count < reading.dotCounter else {
-                throw StateReader.Unreadable("raw_log row \(key.device)/\(key.seq) has \(rollupDots) rollup dots for \(reading.values.count) metrics")
-            }
-            try record(reading, of: key.device, into: &rollups, loaded: &loaded, base: base)
+        try forEachReading(db, path: path) { key, reading, rollupDots in
+            guard rollupDots > 0 else { return }
+            try replay(reading, of: key, rollupDots: rollupDots, into: &rollups, loaded: &loaded, path: path, base: base)
         }
+    }
+
+    /// Replays one deferred reading (metric `i` of `n` took dot `dot - n + i`).
+    private static func replay(
+        _ reading: RawTelemetry.Reading, of key: RawTelemetry.Key, rollupDots: Int, into rollups: inout TelemetryRollups,
+        loaded: inout Set<TelemetryRollups.Key>, path: String, base: (TelemetryRollups.Key) throws -> TelemetryRollups.Summary?
+    ) throws {
+        let count = UInt64(rollupDots)
+        guard count == UInt64(reading.values.count), count < reading.dotCounter else {
+            throw StoreError.unreadableRow(
+                path: path, table: "journal_segment",
+                detail: "reading \(key.device)/\(key.seq) has \(rollupDots) rollup dots for \(reading.values.count) metrics")
+        }
+        try record(reading, of: key.device, into: &rollups, loaded: &loaded, base: base)
     }
 
     /// Records `reading`'s metrics onto `rollups` exactly as `SiteState.recordTelemetry` did:

@@ -56,7 +56,7 @@ struct AtomicityTests {
         #expect(differingParts(stored, state) == [])
     }
 
-    @Test("a failure inside the raw telemetry upsert rolls back, and the next commit works")
+    @Test("a failure inside the telemetry journal append rolls back, and the next commit works")
     func failureInTheHotPath() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("edge.sqlite")
@@ -65,7 +65,7 @@ struct AtomicityTests {
         let node = NodeID(name: "edge-a")
         try DatabaseQueue(path: path).write { db in
             try db.execute(sql: """
-                CREATE TRIGGER fail_raw BEFORE INSERT ON raw_log WHEN NEW.seq = 7
+                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 10
                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END
                 """)
         }

@@ -84,7 +84,7 @@ struct RawChunkTests {
         #expect(try store.integrityCheck() == "ok")
     }
 
-    @Test("a database with a row per raw reading (schema v4) is migrated into chunks, rollups keep their cells")
+    @Test("a v4 database (a row per raw reading and per journal row) is migrated: chunks, segments, rollups by window")
     func migratesRowsPerReading() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("edge.sqlite")
@@ -95,21 +95,28 @@ struct RawChunkTests {
                 &state, device: "th-\(seq % 3)", seq: UInt64(seq), node: NodeID(name: "edge-a"),
                 milliseconds: 1_763_800_000_000 + UInt64(seq) * 1_000))
         }
-        // A v4 database, written as v4 did: a row per reading, rollups keyed by device first.
+        let ingest = (0..<3).map { IngestRow(device: "th-\($0)", epoch: 1, lastSeq: 37 + UInt64($0), received: 14, duplicates: 1, gaps: 0, missingRanges: [1, 2]) }
+        // As v4 wrote it: folded readings a row each, the newest still in raw_log (their rollups
+        // written directly: 0 rollup dots), ingest rows in ingest_log, rollups keyed by device.
         let queue = try DatabaseQueue(path: path)
         try StoreSchema.migrator.migrate(queue, upTo: "v4-dot-indexes")
         try queue.write { db in
             for (key, reading) in state.raw.readings {
                 try db.execute(
                     sql: """
-                        INSERT INTO raw_telemetry (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO \(key.seq < 30 ? "raw_telemetry" : "raw_log") (device, epoch, seq, metrics, device_time_ms, logical, writer, dot_counter\(key.seq < 30 ? "" : ", rollup_dots"))
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?\(key.seq < 30 ? "" : ", 0"))
                         """,
                     arguments: [
                         key.device, StoredInteger.sortable(key.epoch), StoredInteger.bits(key.seq), MetricsBlob.encode(reading.values),
                         reading.deviceTime, StoredInteger.sortable(reading.stamp.logical),
                         StoredInteger.sortable(reading.stamp.node.rawValue), StoredInteger.bits(reading.dotCounter),
                     ])
+            }
+            for row in ingest {
+                try db.execute(
+                    sql: "INSERT INTO ingest_log (device, epoch, last_seq, received, duplicates, gaps, missing_ranges) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [row.device, 1, Int64(row.lastSeq!), 14, 1, 0, Data(row.missingRanges)])
             }
             try CommitTransaction(db: db, path: path).upsertRollups(state.rollups)
         }
@@ -118,9 +125,10 @@ struct RawChunkTests {
         let loaded = try store.loadSiteState()
         #expect(loaded.raw.readings == state.raw.readings)
         #expect(loaded.rollups == state.rollups)
+        #expect(try store.loadIngest() == ingest)
         #expect(try store.integrityCheck() == "ok")
         let tables = try store.read("list tables") { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
-        #expect(!tables.contains("raw_telemetry"))
+        #expect(tables.filter { ["raw_telemetry", "raw_log", "ingest_log"].contains($0) } == [])
     }
 
     /// `count` entries of `writer` at distinct random positions, with extreme values mixed in.

@@ -25,7 +25,7 @@ struct SchemaTests {
         }
         #expect(migrations == [
             "v1-edge-bookkeeping", "v1-site-state", "v2-raw-telemetry-epoch", "v3-telemetry-journal", "v4-dot-indexes",
-            "v5-raw-chunks", "v6-rollup-by-window",
+            "v5-raw-chunks", "v6-rollup-by-window", "v7-journal-segments",
         ])
     }
 
