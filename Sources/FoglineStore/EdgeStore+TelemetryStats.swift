@@ -29,8 +29,9 @@ extension EdgeStore {
     /// Every (epoch, seq) of `device` held in the chunks or the journal, once each.
     private func positions(of device: String, db: Database) throws -> Set<RawChunk.Position> {
         var positions = Set<RawChunk.Position>()
-        try RawChunkStore.forEachChunk(ofDevice: device, db: db, path: path) { _, chunk in
+        try RawChunkStore.forEachChunk(ofDevice: device, db: db, path: path) { chunk in
             positions.formUnion(chunk.entries.lazy.map(\.position))
+            return true
         }
         try TelemetryJournal.forEachReading(db, path: path) { key, _, _ in
             if key.device == device { positions.insert(RawChunk.Position(epoch: key.epoch, seq: key.seq)) }

@@ -335,10 +335,14 @@ public final class EdgeStore: Sendable {
             // RawTelemetry does (the earlier stamp wins), then the first `limit`.
             var found = RawTelemetry()
             let start = after.map { RawChunk.Position(epoch: $0.epoch, seq: $0.seq) }
-            try RawChunkStore.forEachChunk(ofDevice: device, after: start, db: db, path: path) { _, chunk in
+            // Chunks are in position order: the first `limit` after `after` are all that can be kept.
+            var fromChunks = 0
+            try RawChunkStore.forEachChunk(ofDevice: device, after: start, db: db, path: path) { chunk in
                 for entry in chunk.entries where start.map({ entry.position > $0 }) ?? true {
                     found.insert(entry.reading, for: RawTelemetry.Key(device: device, epoch: entry.epoch, seq: entry.seq))
+                    fromChunks += 1
                 }
+                return fromChunks < limit
             }
             try TelemetryJournal.forEachReading(db, path: path) { key, reading, _ in
                 if key.device == device, start.map({ RawChunk.Position(epoch: key.epoch, seq: key.seq) > $0 }) ?? true {

@@ -1,25 +1,34 @@
 import FoglineCore
 import GRDB
 
-/// The folded raw readings: ``RawChunk``s in `raw_chunk`, one row per device, writer and fold.
+/// The folded raw readings: ``RawChunk``s in `raw_chunk`, runs of one device's readings from
+/// one writer.
 ///
-/// A chunk's rowid is its device's id (`device_name`) shifted left 32 bits plus a number that
-/// grows per device, so a device's chunks are one rowid range (one seek) and the rows a fold
-/// appends to a device go where its earlier ones are. The table is a rowid table, not `WITHOUT
+/// A chunk's rowid is its device's id (`device_name`) shifted left 32 bits plus a number, so a
+/// device's chunks are one rowid range (one seek). The table is a rowid table, not `WITHOUT
 /// ROWID`, because a chunk (~20 bytes per reading) fits on a table leaf page but not in an index
 /// cell (a quarter page), which would put every chunk on an overflow page of its own.
 ///
-/// Each position of a device is held once, by one chunk: of two ingestions of a reading (two
-/// writers', or one writer's again after a restart) the earlier stamp stays, as in
-/// `RawTelemetry.insert` (see ``append(_:db:)``), so the chunks hold exactly a `RawTelemetry`.
+/// Invariant: in rowid order, a device's chunks hold strictly increasing positions (each chunk's
+/// first position is above the previous chunk's last), each position once. So the oldest
+/// positions are in the first chunks (retention deletes from the front and decodes one chunk),
+/// a device's newest readings in the last ones, and a position is held once: of two ingestions
+/// of a reading (two writers', or one writer's again after a restart) the earlier stamp stays,
+/// as in `RawTelemetry.insert`, and the chunks hold exactly a `RawTelemetry`. ``append(_:db:)``
+/// keeps it: readings after a device's last position become new chunks; a late one (a replayed
+/// gap, another writer's copy) makes the device's chunks from the first it reaches onward be
+/// rewritten, usually just the last one.
 enum RawChunkStore {
     static func createTables(_ db: Database) throws {
         try db.execute(
             sql: """
-                -- Device ids for raw_chunk rowids; never reused.
+                -- Device ids for raw_chunk rowids and journal segments; never reused. `stored`:
+                -- how many readings of the device raw_chunk holds (retention reads no chunk to
+                -- know who is over the limit).
                 CREATE TABLE device_name (
                     id INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL UNIQUE
+                    name TEXT NOT NULL UNIQUE,
+                    stored INTEGER NOT NULL DEFAULT 0
                 ) STRICT;
 
                 -- A RawChunk: rowid = device_name.id << 32 | chunk number. Epochs and the writer
@@ -56,80 +65,57 @@ enum RawChunkStore {
 
     // MARK: Writing
 
-    /// Stores `readings` (in any order) as new chunks, keeping each device's position once: of
-    /// two readings at one position, here or already stored, the one with the earlier stamp stays
-    /// (a stored chunk that loses one is rewritten without it).
+    /// Stores `readings` (in any order), keeping the invariant (see the type): of two readings at
+    /// one position, here or already stored, the one with the earlier stamp stays.
     static func append(_ readings: some Sequence<(RawTelemetry.Key, RawTelemetry.Reading)>, db: Database) throws {
-        var grouped: [String: [RawChunk.Position: RawChunk.Entry]] = [:]
+        var grouped: [String: [RawChunk.Entry]] = [:]
         for (key, reading) in readings {
-            let entry = RawChunk.Entry(epoch: key.epoch, seq: key.seq, reading: reading)
-            if let held = grouped[key.device]?[entry.position], held.reading.stamp <= reading.stamp { continue }
-            grouped[key.device, default: [:]][entry.position] = entry
+            grouped[key.device, default: []].append(RawChunk.Entry(epoch: key.epoch, seq: key.seq, reading: reading))
         }
-        guard !grouped.isEmpty else { return }
         let ids = try deviceIDs(for: grouped.keys, db: db)
-        let lastNumber = try db.cachedStatement(sql: "SELECT max(id) FROM raw_chunk WHERE id BETWEEN ? AND ?")
+        try append(byDevice: Dictionary(uniqueKeysWithValues: grouped.map { (ids[$0.key]!, $0.value) }), db: db)
+    }
+
+    /// ``append(_:db:)`` for readings already grouped by device id (ids of `device_name`).
+    static func append(byDevice grouped: [Int64: [RawChunk.Entry]], db: Database) throws {
         let insert = DirectStatement(try db.cachedStatement(sql: "INSERT INTO raw_chunk \(columns) VALUES \(placeholders)"))
+        let count = try db.cachedStatement(sql: "UPDATE device_name SET stored = stored + ? WHERE id = ?")
         // In rowid order: each insert lands next to the previous one's page.
-        for (device, incoming) in grouped.sorted(by: { ids[$0.key]! < ids[$1.key]! }) {
-            let id = ids[device]!
-            let kept = try resolve(incoming, against: id, db: db)
+        for id in grouped.keys.sorted() {
+            var entries = RawChunk.resolved(grouped[id]!)
+            // The stored chunks the incoming positions reach back into: the last ones, from the
+            // first whose last position is at or above the lowest incoming one. They are
+            // rewritten with the incoming readings.
+            var tail: [(id: Int64, chunk: RawChunk)] = []
+            try walk(device: id, descending: true, db: db, path: "") { row in
+                guard row.last >= entries[0].position else { return false }
+                tail.insert((row.id, try row.decode()), at: 0)
+                return true
+            }
             let range = rowids(ofDevice: id)
-            var next = (try Int64.fetchOne(lastNumber, arguments: [range.lowerBound, range.upperBound])).map { $0 + 1 } ?? range.lowerBound
-            let writers = Dictionary(grouping: kept, by: \.reading.stamp.node)
-            for (writer, entries) in writers.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                let sorted = RawChunk.resolved(entries)
-                for start in stride(from: 0, to: sorted.count, by: RawChunk.maxEntries) {
-                    guard next <= range.upperBound else { throw StateReader.Unreadable("device \(device) has 2^32 raw chunks") }
-                    let chunk = RawChunk(writer: writer, entries: Array(sorted[start..<min(start + RawChunk.maxEntries, sorted.count)]))
-                    try write(chunk, id: next, with: insert)
-                    next += 1
-                }
+            var next: Int64
+            if let first = tail.first {
+                next = first.id
+                let replaced = tail.reduce(0) { $0 + $1.chunk.entries.count }
+                try db.cachedStatement(sql: "DELETE FROM raw_chunk WHERE id BETWEEN ? AND ?").execute(arguments: [first.id, range.upperBound])
+                entries = RawChunk.resolved(tail.flatMap(\.chunk.entries) + entries)
+                try count.execute(arguments: [entries.count - replaced, id])
+            } else {
+                next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(id) FROM raw_chunk WHERE id BETWEEN ? AND ?"),
+                                          arguments: [range.lowerBound, range.upperBound]).map { $0 + 1 } ?? range.lowerBound
+                try count.execute(arguments: [entries.count, id])
             }
-        }
-    }
-
-    /// The entries of `incoming` that no stored reading of device `id` beats; stored readings
-    /// they beat are removed from their chunks. Only chunks whose (first, last) range overlaps the
-    /// incoming positions are read: usually none, new readings come after the stored ones.
-    private static func resolve(
-        _ incoming: [RawChunk.Position: RawChunk.Entry], against id: Int64, db: Database
-    ) throws -> [RawChunk.Entry] {
-        var incoming = incoming
-        guard let lowest = incoming.keys.min(), let highest = incoming.keys.max() else { return [] }
-        let range = rowids(ofDevice: id)
-        var overlapping: [(Int64, RawChunk)] = []
-        try forEachChunk(
-            sql: """
-                SELECT id, writer, readings FROM raw_chunk WHERE id BETWEEN ? AND ?
-                AND (last_epoch, last_seq) >= (?, ?) AND (first_epoch, first_seq) <= (?, ?)
-                """,
-            arguments: [
-                range.lowerBound, range.upperBound, StoredInteger.sortable(lowest.epoch), StoredInteger.bits(lowest.seq),
-                StoredInteger.sortable(highest.epoch), StoredInteger.bits(highest.seq),
-            ],
-            db: db, path: "") { overlapping.append(($0, $1)) }
-        for (chunkID, chunk) in overlapping {
-            var stays: [RawChunk.Entry] = []
-            for stored in chunk.entries {
-                guard let new = incoming[stored.position] else { stays.append(stored); continue }
-                if stored.reading.stamp <= new.reading.stamp {
-                    incoming[stored.position] = nil
-                    stays.append(stored)
-                }
+            // Runs of one writer, at most maxEntries each, in position order.
+            var start = 0
+            while start < entries.count {
+                let writer = entries[start].reading.stamp.node
+                var end = start + 1
+                while end < entries.count, end - start < RawChunk.maxEntries, entries[end].reading.stamp.node == writer { end += 1 }
+                guard next <= range.upperBound else { throw StateReader.Unreadable("device id \(id) has 2^32 raw chunks") }
+                try write(RawChunk(writer: writer, entries: Array(entries[start..<end])), id: next, with: insert)
+                next += 1
+                start = end
             }
-            if stays.count < chunk.entries.count { try replace(chunkID, with: stays, of: chunk.writer, db: db) }
-        }
-        return Array(incoming.values)
-    }
-
-    /// Rewrites chunk `id` with `entries`, or deletes it when there are none.
-    private static func replace(_ id: Int64, with entries: [RawChunk.Entry], of writer: NodeID, db: Database) throws {
-        if entries.isEmpty {
-            try db.cachedStatement(sql: "DELETE FROM raw_chunk WHERE id = ?").execute(arguments: [id])
-        } else {
-            let statement = DirectStatement(try db.cachedStatement(sql: "REPLACE INTO raw_chunk \(columns) VALUES \(placeholders)"))
-            try write(RawChunk(writer: writer, entries: entries), id: id, with: statement)
         }
     }
 
@@ -184,21 +170,49 @@ enum RawChunkStore {
 
     static func rowids(ofDevice id: Int64) -> ClosedRange<Int64> { (id << 32)...(id << 32 | 0xFFFF_FFFF) }
 
-    /// Calls `body` with each chunk of `device` (and its rowid) whose last position is after
-    /// `after` (every chunk when `nil`), in rowid order.
+    /// A `raw_chunk` row being walked: its metadata, and its readings decoded on demand.
+    struct ChunkRow {
+        let id: Int64
+        let entries: Int
+        let first: RawChunk.Position
+        let last: RawChunk.Position
+        let decode: () throws -> RawChunk
+    }
+
+    /// Walks device `id`'s chunks in rowid (= position) order, or backwards, while `body` returns
+    /// true: reads only the chunks it reaches.
+    static func walk(
+        device id: Int64, descending: Bool = false, db: Database, path: String,
+        _ body: (ChunkRow) throws -> Bool
+    ) throws {
+        let range = rowids(ofDevice: id)
+        let sql = """
+            SELECT id, writer, readings, entries, first_epoch, first_seq, last_epoch, last_seq FROM raw_chunk
+            WHERE id BETWEEN ? AND ? ORDER BY id
+            """
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: sql + (descending ? " DESC" : "")), arguments: [range.lowerBound, range.upperBound])
+        while let row = try rows.next() {
+            let chunk = ChunkRow(
+                id: row[0], entries: row[3],
+                first: RawChunk.Position(epoch: StoredInteger.fromSortable(row[4]), seq: StoredInteger.fromBits(row[5])),
+                last: RawChunk.Position(epoch: StoredInteger.fromSortable(row[6]), seq: StoredInteger.fromBits(row[7])),
+                decode: { try decode(row, path: path) })
+            guard try body(chunk) else { return }
+        }
+    }
+
+    /// Calls `body` with each chunk of `device` holding a position after `after` (every chunk when
+    /// `nil`), in position order, while it returns true.
     static func forEachChunk(
         ofDevice device: String, after: RawChunk.Position? = nil, db: Database, path: String,
-        _ body: (Int64, RawChunk) throws -> Void
+        _ body: (RawChunk) throws -> Bool
     ) throws {
         guard let id = try deviceID(device, db: db) else { return }
-        let range = rowids(ofDevice: id)
-        var sql = "SELECT id, writer, readings FROM raw_chunk WHERE id BETWEEN ? AND ?"
-        var arguments: StatementArguments = [range.lowerBound, range.upperBound]
-        if let after {
-            sql += " AND (last_epoch, last_seq) > (?, ?)"
-            arguments += [StoredInteger.sortable(after.epoch), StoredInteger.bits(after.seq)]
+        try walk(device: id, db: db, path: path) { row in
+            guard after.map({ row.last > $0 }) ?? true else { return true }
+            return try body(try row.decode())
         }
-        try forEachChunk(sql: sql + " ORDER BY id", arguments: arguments, db: db, path: path) { id, chunk in try body(id, chunk) }
     }
 
     /// Calls `body` with every chunk, its device's name, in rowid order.
@@ -268,38 +282,48 @@ enum RawChunkStore {
     // MARK: Retention
 
     /// Keeps the newest `limit` readings (by epoch, then seq) of every device and deletes the
-    /// rest (rewriting a chunk that straddles the cut); returns how many were deleted and, per
-    /// device, how many of the deleted readings' dots `holder` lacks.
+    /// rest; returns how many were deleted and, per device, how many of the deleted readings'
+    /// dots `holder` lacks. Reads only the chunks it deletes or cuts (see the invariant).
     static func prune(
         keepingPerDevice limit: Int, notHeldBy holder: CausalContext?, db: Database, path: String
     ) throws -> (deleted: Int, lost: [String: Int]) {
-        let crowded = try String.fetchAll(
-            db,
-            sql: """
-                SELECT name FROM device_name
-                WHERE (SELECT SUM(entries) FROM raw_chunk WHERE id BETWEEN device_name.id << 32 AND (device_name.id << 32) + 4294967295) > ?
-                """,
-            arguments: [limit])
+        let crowded = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT id, name, stored FROM device_name WHERE stored > ?"), arguments: [limit])
         var deleted = 0
         var lost: [String: Int] = [:]
-        for device in crowded {
-            var chunks: [(id: Int64, chunk: RawChunk)] = []
-            try forEachChunk(ofDevice: device, db: db, path: path) { chunks.append(($0, $1)) }
-            // Each position is held once (see append), so the cut is the limit-th newest of them.
-            let positions = chunks.flatMap { $0.chunk.entries.map(\.position) }.sorted()
-            let keepFrom = limit == 0 ? nil : positions[positions.count - limit]
-            for (id, chunk) in chunks {
-                let kept = keepFrom.map { cut in chunk.entries.filter { $0.position >= cut } } ?? []
-                guard kept.count < chunk.entries.count else { continue }
-                deleted += chunk.entries.count - kept.count
-                if let holder {
-                    let missing = chunk.entries.count { entry in
-                        keepFrom.map { entry.position < $0 } ?? true && !holder.contains(entry.reading.dot)
-                    }
-                    if missing > 0 { lost[device, default: 0] += missing }
+        let delete = try db.cachedStatement(sql: "DELETE FROM raw_chunk WHERE id = ?")
+        let rewrite = DirectStatement(try db.cachedStatement(sql: "REPLACE INTO raw_chunk \(columns) VALUES \(placeholders)"))
+        for row in crowded {
+            let id: Int64 = row[0], device: String = row[1], stored: Int = row[2]
+            var excess = stored - limit
+            var cut: (id: Int64, chunk: RawChunk, drop: Int)?
+            var doomed: [Int64] = []
+            var missing = 0
+            try walk(device: id, db: db, path: path) { chunk in
+                if chunk.entries <= excess {
+                    doomed.append(chunk.id)
+                    excess -= chunk.entries
+                    if let holder { missing += try chunk.decode().entries.count { !holder.contains($0.reading.dot) } }
+                } else if excess > 0 {
+                    let decoded = try chunk.decode()
+                    cut = (chunk.id, decoded, excess)
+                    if let holder { missing += decoded.entries.prefix(excess).count { !holder.contains($0.reading.dot) } }
+                    excess = 0
                 }
-                try replace(id, with: kept, of: chunk.writer, db: db)
+                return excess > 0
             }
+            for chunkID in doomed { try delete.execute(arguments: [chunkID]) }
+            if let cut {
+                try write(RawChunk(writer: cut.chunk.writer, entries: Array(cut.chunk.entries.dropFirst(cut.drop))), id: cut.id, with: rewrite)
+            }
+            let removed = stored - limit - excess
+            guard excess == 0 else {
+                throw StoreError.unreadableRow(
+                    path: path, table: "raw_chunk", detail: "device \(device) counts \(stored) readings but its chunks hold \(stored - excess)")
+            }
+            try db.cachedStatement(sql: "UPDATE device_name SET stored = ? WHERE id = ?").execute(arguments: [limit, id])
+            deleted += removed
+            if missing > 0 { lost[device] = missing }
         }
         return (deleted, lost)
     }

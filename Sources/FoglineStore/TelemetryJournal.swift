@@ -222,23 +222,33 @@ enum TelemetryJournal {
     /// must write its cells directly need not write `ingest_state` too.
     @discardableResult
     static func fold(_ db: Database, path: String, ingest moveIngest: Bool = true) throws -> Int {
-        var readings: [(RawTelemetry.Key, RawTelemetry.Reading)] = []
+        // Grouped by device id as decoded: one copy of the readings in memory, no names.
+        var byDevice: [Int64: [RawChunk.Entry]] = [:]
+        var moved = 0
         var replayed = TelemetryRollups()
         var loaded = Set<TelemetryRollups.Key>()
         let reader = StateReader(db: db, path: path)
-        try forEachReading(db, path: path) { key, reading, rollupDots in
-            readings.append((key, reading))
-            if rollupDots > 0 {
-                try replay(reading, of: key, rollupDots: rollupDots, into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
+        try forEachSegment(db, path: path) { segment, deviceName in
+            for item in segment.readings {
+                byDevice[item.device, default: []].append(RawChunk.Entry(epoch: item.epoch, seq: item.seq, reading: item.reading))
+                guard item.rollupDots > 0 else { continue }
+                guard let device = deviceName(item.device) else {
+                    throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "device id \(item.device) has no name")
+                }
+                try replay(
+                    item.reading, of: RawTelemetry.Key(device: device, epoch: item.epoch, seq: item.seq), rollupDots: item.rollupDots,
+                    into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
             }
+            moved += segment.readings.count
         }
         try CommitTransaction(db: db, path: path).upsertRollups(replayed)
-        try RawChunkStore.append(readings, db: db)
+        try RawChunkStore.append(byDevice: byDevice, db: db)
+        byDevice = [:]
         let ingest = try latestIngest(db, path: path)
         if !moveIngest {
             try db.execute(sql: "DELETE FROM journal_segment")
             try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, db: db)
-            return readings.count
+            return moved
         }
         if !ingest.isEmpty {
             let statement = DirectStatement(try db.cachedStatement(
@@ -262,7 +272,7 @@ enum TelemetryJournal {
             }
         }
         try db.execute(sql: "DELETE FROM journal_segment")
-        return readings.count
+        return moved
     }
 
     /// Replays the journal's deferred readings, oldest first, onto `rollups` exactly as

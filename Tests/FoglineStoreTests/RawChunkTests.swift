@@ -82,6 +82,33 @@ struct RawChunkTests {
             #expect(try store.storedSeqs(device: device, epoch: 2, newest: 5) == Array(wanted.filter { $0.key.epoch == 2 }.map(\.key.seq).suffix(5)))
         }
         #expect(try store.integrityCheck() == "ok")
+        #expect(try Self.invariantViolations(store) == [], "seed \(seed)")
+    }
+
+    /// Where the chunks break RawChunkStore's invariant: per device, in rowid order, strictly
+    /// increasing positions across chunks, metadata that matches the readings, `stored` = their count.
+    static func invariantViolations(_ store: EdgeStore) throws -> [String] {
+        try store.read("check the chunks") { db in
+            var violations: [String] = []
+            for row in try Row.fetchAll(db, sql: "SELECT id, name, stored FROM device_name") {
+                let id: Int64 = row[0], name: String = row[1], stored: Int = row[2]
+                var previous: RawChunk.Position?
+                var count = 0
+                try RawChunkStore.walk(device: id, db: db, path: "") { chunk in
+                    let decoded = try chunk.decode()
+                    count += decoded.entries.count
+                    if decoded.entries.isEmpty || chunk.entries != decoded.entries.count || chunk.first != decoded.entries.first?.position
+                        || chunk.last != decoded.entries.last?.position {
+                        violations.append("\(name): chunk \(chunk.id) metadata")
+                    }
+                    if let previous, !(previous < chunk.first) { violations.append("\(name): chunk \(chunk.id) starts at or before \(previous)") }
+                    previous = chunk.last
+                    return true
+                }
+                if count != stored { violations.append("\(name): stored \(stored), chunks hold \(count)") }
+            }
+            return violations
+        }
     }
 
     @Test("a v4 database (a row per raw reading and per journal row) is migrated: chunks, segments, rollups by window")
