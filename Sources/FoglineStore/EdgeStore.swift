@@ -257,7 +257,7 @@ public final class EdgeStore: Sendable {
     public func loadIngest() throws -> [IngestRow] {
         try read("load the ingest state") { db in
             var rows = try TelemetryJournal.latestIngest(db, path: path)
-            try StateReader(db: db, path: path).forEachIngestRow(sql: "SELECT \(StateReader.ingestColumns) FROM ingest_state") { row in
+            try StateReader(db: db, path: path).forEachIngestRow("ingest_state", sql: "SELECT \(StateReader.ingestColumns) FROM ingest_state") { row in
                 if rows[row.device] == nil { rows[row.device] = row }
             }
             return rows.values.sorted { $0.device < $1.device }

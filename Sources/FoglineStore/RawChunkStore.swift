@@ -14,7 +14,7 @@ import GRDB
 /// positions are in the first chunks (retention deletes from the front and decodes one chunk),
 /// a device's newest readings in the last ones, and a position is held once: of two ingestions
 /// of a reading (two writers', or one writer's again after a restart) the earlier stamp stays,
-/// as in `RawTelemetry.insert`, and the chunks hold exactly a `RawTelemetry`. ``append(_:db:)``
+/// as in `RawTelemetry.insert`, and the chunks hold exactly a `RawTelemetry`. ``append(_:db:path:)``
 /// keeps it: readings after a device's last position become new chunks; a late one (a replayed
 /// gap, another writer's copy) makes the device's chunks from the first it reaches onward be
 /// rewritten, usually just the last one.
@@ -59,7 +59,7 @@ enum RawChunkStore {
         try reader.forEachReading("raw_telemetry", sql: StateReader.readingColumns + " FROM raw_telemetry", arguments: []) {
             readings.append(($0, $1))
         }
-        try append(readings, db: db)
+        try append(readings, db: db, path: "")
         try db.execute(sql: "DROP TABLE raw_telemetry")
     }
 
@@ -67,17 +67,17 @@ enum RawChunkStore {
 
     /// Stores `readings` (in any order), keeping the invariant (see the type): of two readings at
     /// one position, here or already stored, the one with the earlier stamp stays.
-    static func append(_ readings: some Sequence<(RawTelemetry.Key, RawTelemetry.Reading)>, db: Database) throws {
+    static func append(_ readings: some Sequence<(RawTelemetry.Key, RawTelemetry.Reading)>, db: Database, path: String) throws {
         var grouped: [String: [RawChunk.Entry]] = [:]
         for (key, reading) in readings {
             grouped[key.device, default: []].append(RawChunk.Entry(epoch: key.epoch, seq: key.seq, reading: reading))
         }
         let ids = try deviceIDs(for: grouped.keys, db: db)
-        try append(byDevice: Dictionary(uniqueKeysWithValues: grouped.map { (ids[$0.key]!, $0.value) }), db: db)
+        try append(byDevice: Dictionary(uniqueKeysWithValues: grouped.map { (ids[$0.key]!, $0.value) }), db: db, path: path)
     }
 
-    /// ``append(_:db:)`` for readings already grouped by device id (ids of `device_name`).
-    static func append(byDevice grouped: [Int64: [RawChunk.Entry]], db: Database) throws {
+    /// ``append(_:db:path:)`` for readings already grouped by device id (ids of `device_name`).
+    static func append(byDevice grouped: [Int64: [RawChunk.Entry]], db: Database, path: String) throws {
         let insert = DirectStatement(try db.cachedStatement(sql: "INSERT INTO raw_chunk \(columns) VALUES \(placeholders)"))
         let count = try db.cachedStatement(sql: "UPDATE device_name SET stored = stored + ? WHERE id = ?")
         // In rowid order: each insert lands next to the previous one's page.
@@ -87,7 +87,7 @@ enum RawChunkStore {
             // first whose last position is at or above the lowest incoming one. They are
             // rewritten with the incoming readings.
             var tail: [(id: Int64, chunk: RawChunk)] = []
-            try walk(device: id, descending: true, db: db, path: "") { row in
+            try walk(device: id, descending: true, db: db, path: path) { row in
                 guard row.last >= entries[0].position else { return false }
                 tail.insert((row.id, try row.decode()), at: 0)
                 return true

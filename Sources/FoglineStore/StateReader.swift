@@ -284,10 +284,10 @@ struct StateReader {
 
     static let ingestColumns = "device, epoch, last_seq, received, duplicates, gaps, missing_ranges"
 
-    /// Calls `body` with every row of a query that selects ``ingestColumns`` (from `ingest_state`
-    /// or, in a v3 database, `ingest_log`).
-    func forEachIngestRow(sql: String, arguments: StatementArguments = [], _ body: (IngestRow) throws -> Void) throws {
-        try forEachRow("ingest_state", sql: sql, arguments: arguments) { row in
+    /// Calls `body` with every row of a query on `table` (`ingest_state`, or `ingest_log` in a v3
+    /// database) that selects ``ingestColumns``.
+    func forEachIngestRow(_ table: String, sql: String, _ body: (IngestRow) throws -> Void) throws {
+        try forEachRow(table, sql: sql) { row in
             try body(IngestRow(
                 device: try row.decode(String.self, atIndex: 0),
                 epoch: StoredInteger.fromBits(try row.decode(Int64.self, atIndex: 1)),

@@ -139,7 +139,7 @@ enum TelemetryJournal {
             raw.append((key, reading, Int(try row.decode(Int64.self, atIndex: 8))))
         }
         var ingest: [IngestRow] = []
-        try reader.forEachIngestRow(sql: "SELECT \(StateReader.ingestColumns) FROM ingest_log ORDER BY id") { ingest.append($0) }
+        try reader.forEachIngestRow("ingest_log", sql: "SELECT \(StateReader.ingestColumns) FROM ingest_log ORDER BY id") { ingest.append($0) }
         _ = try append(raw: raw, ingest: ingest, db: db)
         try db.execute(sql: "DROP TABLE raw_log; DROP TABLE ingest_log")
     }
@@ -197,12 +197,19 @@ enum TelemetryJournal {
     ) throws {
         try forEachSegment(db, path: path) { segment, deviceName in
             for item in segment.readings {
-                guard let device = deviceName(item.device) else {
-                    throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "device id \(item.device) has no name")
-                }
-                try body(RawTelemetry.Key(device: device, epoch: item.epoch, seq: item.seq), item.reading, item.rollupDots)
+                try body(try key(of: item, deviceName: deviceName, path: path), item.reading, item.rollupDots)
             }
         }
+    }
+
+    /// The key of a segment's reading, its device named.
+    private static func key(
+        of item: JournalSegment.Reading, deviceName: (Int64) -> String?, path: String
+    ) throws -> RawTelemetry.Key {
+        guard let device = deviceName(item.device) else {
+            throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "device id \(item.device) has no name")
+        }
+        return RawTelemetry.Key(device: device, epoch: item.epoch, seq: item.seq)
     }
 
     /// The newest journal ingest row of each device.
@@ -228,23 +235,21 @@ enum TelemetryJournal {
         var replayed = TelemetryRollups()
         var loaded = Set<TelemetryRollups.Key>()
         let reader = StateReader(db: db, path: path)
+        var ingest: [String: IngestRow] = [:]
         try forEachSegment(db, path: path) { segment, deviceName in
             for item in segment.readings {
                 byDevice[item.device, default: []].append(RawChunk.Entry(epoch: item.epoch, seq: item.seq, reading: item.reading))
                 guard item.rollupDots > 0 else { continue }
-                guard let device = deviceName(item.device) else {
-                    throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "device id \(item.device) has no name")
-                }
                 try replay(
-                    item.reading, of: RawTelemetry.Key(device: device, epoch: item.epoch, seq: item.seq), rollupDots: item.rollupDots,
+                    item.reading, of: try key(of: item, deviceName: deviceName, path: path), rollupDots: item.rollupDots,
                     into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
             }
             moved += segment.readings.count
+            for item in segment.ingest { ingest[item.row.device] = item.row }
         }
         try CommitTransaction(db: db, path: path).upsertRollups(replayed)
-        try RawChunkStore.append(byDevice: byDevice, db: db)
+        try RawChunkStore.append(byDevice: byDevice, db: db, path: path)
         byDevice = [:]
-        let ingest = try latestIngest(db, path: path)
         if !moveIngest {
             try db.execute(sql: "DELETE FROM journal_segment")
             try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, db: db)

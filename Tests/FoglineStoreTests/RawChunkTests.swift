@@ -51,7 +51,7 @@ struct RawChunkTests {
     func chunksHoldTheJoin(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let (store, directory) = try EdgeStore.temporary()
-        _ = directory
+        defer { _ = directory }
         let nodes = ["edge-a", "edge-b", "edge-c"].map(NodeID.init(name:))
         var writers = nodes.map { _ in SiteState() }
         var model = SiteState()
