@@ -153,20 +153,23 @@ public final class EdgeStore: Sendable {
         }
     }
 
-    /// Folds the telemetry journal into the device-ordered tables now, in one transaction.
-    func foldJournal() throws {
-        try foldJournal { _ in }
+    /// Folds the telemetry journal into the device-ordered tables now, in one transaction,
+    /// holding about `sliceReadings` readings in memory at once.
+    func foldJournal(sliceReadings: Int = TelemetryJournal.foldSliceReadings) throws {
+        try foldJournal(sliceReadings: sliceReadings) { _ in }
     }
 
     /// Folds the journal, then runs `body` in the same transaction: a reader of the folded
     /// tables only (``StateReader/rawTelemetry(in:)``, ``StateReader/rollups(in:)``) sees every
     /// committed row. (Folding in one transaction and reading in the next would miss the rows a
     /// commit between them leaves in the journal, while reading the context that covers them.)
-    func foldJournal<T>(then body: (Database) throws -> T) throws -> T {
+    func foldJournal<T>(
+        sliceReadings: Int = TelemetryJournal.foldSliceReadings, then body: (Database) throws -> T
+    ) throws -> T {
         try queue.writeWithoutTransaction { db in
             var result: T?
             try db.inTransaction(.immediate) {
-                try TelemetryJournal.fold(db, path: path)
+                try TelemetryJournal.fold(db, path: path, sliceReadings: sliceReadings)
                 result = try body(db)
                 return .commit
             }

@@ -108,7 +108,12 @@ struct JournalSegment: Equatable {
 
     /// Decodes a blob written by ``encode()``, naming ingest rows with `deviceName` (`nil` for
     /// an id it does not know, which makes the segment unreadable); `nil` if it is damaged.
-    static func decode(_ blob: UnsafeRawBufferPointer, deviceName: (Int64) -> String?) -> JournalSegment? {
+    /// `keeping`, given a reading's device id and rollup dots, leaves out the readings it refuses
+    /// (they are checked, not built).
+    static func decode(
+        _ blob: UnsafeRawBufferPointer, deviceName: (Int64) -> String?,
+        keeping: ((_ device: Int64, _ rollupDots: Int) -> Bool)? = nil
+    ) -> JournalSegment? {
         var reader = ByteReader(blob)
         guard reader.byte() == formatVersion, let names = MetricNames.decode(from: &reader), let epochCount = reader.count() else {
             return nil
@@ -144,9 +149,12 @@ struct JournalSegment: Equatable {
                 guard reader.delta(onto: &previous.deviceTime) else { return nil }
                 deviceTime = Int64(bitPattern: previous.deviceTime)
             }
-            guard let rollupDots = reader.varint(), rollupDots <= UInt64(Int.max), let values = names.decodeValues(from: &reader) else {
-                return nil
+            guard let rollupDots = reader.varint(), rollupDots <= UInt64(Int.max) else { return nil }
+            if let keeping, !keeping(Int64(bitPattern: device), Int(rollupDots)) {
+                guard names.skipValues(from: &reader) else { return nil }
+                continue
             }
+            guard let values = names.decodeValues(from: &reader) else { return nil }
             segment.readings.append(Reading(
                 device: Int64(bitPattern: device), epoch: epochs[Int(epochIndex)], seq: seq,
                 reading: RawTelemetry.Reading(

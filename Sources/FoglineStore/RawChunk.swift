@@ -171,4 +171,13 @@ struct MetricNames {
         }
         return values
     }
+
+    /// Reads past what ``decodeValues(from:)`` reads, building nothing; false if it is damaged.
+    func skipValues(from reader: inout ByteReader) -> Bool {
+        guard let count = reader.count() else { return false }
+        for _ in 0..<count {
+            guard let position = reader.varint(), position < UInt64(list.count), reader.word() != nil else { return false }
+        }
+        return true
+    }
 }

@@ -14,7 +14,7 @@ import Synchronization
 /// ``Pending/defer(_:storedCell:)``); such readings carry `rollupDots` = the number of metrics.
 ///
 /// Every ``EdgeStore/Configuration/journalFoldInterval`` (and when the store opens or closes, or
-/// retention runs) ``fold(_:path:)`` moves the journal into the clustered tables in one
+/// retention runs) ``fold(_:path:ingest:sliceReadings:)`` moves the journal into the clustered tables in one
 /// transaction: rollups replayed from the deferred readings and upserted, the raw readings stored
 /// as one chunk per device (``RawChunkStore``), the newest ingest row per device upserted, the
 /// segments deleted.
@@ -27,6 +27,10 @@ import Synchronization
 /// readings (no raw reading — `keep_raw_telemetry: false` —, a remote delta, a cell that does not
 /// match) folds the journal first and upserts its cells directly: exact, at a page per cell.
 enum TelemetryJournal {
+    /// About how many readings a fold holds in memory at once (a slice of the devices; see
+    /// ``fold(_:path:ingest:sliceReadings:)``): ~1 MB of decoded readings.
+    static let foldSliceReadings = 8_192
+
     /// Schema v3: a row per raw reading (`raw_log`) and per ingest row (`ingest_log`), replaced
     /// by segments in v7 (``createSegments(_:)``).
     static func createTables(_ db: Database) throws {
@@ -174,7 +178,8 @@ enum TelemetryJournal {
 
     /// Calls `body` with every segment, oldest first, and the name of each device id.
     static func forEachSegment(
-        _ db: Database, path: String, _ body: (JournalSegment, _ deviceName: (Int64) -> String?) throws -> Void
+        _ db: Database, path: String, keeping: ((_ device: Int64, _ rollupDots: Int) -> Bool)? = nil,
+        _ body: (JournalSegment, _ deviceName: (Int64) -> String?) throws -> Void
     ) throws {
         var names: [Int64: String]?
         let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT id, content FROM journal_segment ORDER BY id"))
@@ -182,7 +187,7 @@ enum TelemetryJournal {
             if names == nil { names = Dictionary(uniqueKeysWithValues: try RawChunkStore.deviceIDs(db).map { ($1, $0) }) }
             let lookup: (Int64) -> String? = { names?[$0] }
             let segment = try row.withUnsafeData(atIndex: 1) { data in
-                data.flatMap { $0.withUnsafeBytes { JournalSegment.decode($0, deviceName: lookup) } }
+                data.flatMap { $0.withUnsafeBytes { JournalSegment.decode($0, deviceName: lookup, keeping: keeping) } }
             }
             guard let segment else {
                 throw StoreError.unreadableRow(path: path, table: "journal_segment", detail: "row \(row[0] as Int64) does not decode")
@@ -228,28 +233,44 @@ enum TelemetryJournal {
     /// one segment of each device's newest): they do not depend on the rollups, so a batch that
     /// must write its cells directly need not write `ingest_state` too.
     @discardableResult
-    static func fold(_ db: Database, path: String, ingest moveIngest: Bool = true) throws -> Int {
-        // Grouped by device id as decoded: one copy of the readings in memory, no names.
-        var byDevice: [Int64: [RawChunk.Entry]] = [:]
-        var moved = 0
-        var replayed = TelemetryRollups()
-        var loaded = Set<TelemetryRollups.Key>()
-        let reader = StateReader(db: db, path: path)
+    static func fold(
+        _ db: Database, path: String, ingest moveIngest: Bool = true, sliceReadings: Int = foldSliceReadings
+    ) throws -> Int {
+        let moved = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(readings), 0) FROM journal_segment")) ?? 0
         var ingest: [String: IngestRow] = [:]
-        try forEachSegment(db, path: path) { segment, deviceName in
-            for item in segment.readings {
-                byDevice[item.device, default: []].append(RawChunk.Entry(epoch: item.epoch, seq: item.seq, reading: item.reading))
-                guard item.rollupDots > 0 else { continue }
-                try replay(
-                    item.reading, of: try key(of: item, deviceName: deviceName, path: path), rollupDots: item.rollupDots,
-                    into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
+        // The readings are moved a slice of device ids at a time, each slice read from the
+        // whole journal, so a fold holds about `sliceReadings` readings in memory (when the
+        // devices report alike) however many the journal holds. The first pass also replays the deferred rollups and keeps the
+        // newest ingest rows.
+        let slices = max(1, (moved + sliceReadings - 1) / sliceReadings)
+        let highestDevice = try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(id), 0) FROM device_name")) ?? 0
+        var sliceStart = Int64.min
+        for slice in 1...slices {
+            let sliceEnd = slice == slices ? Int64.max : highestDevice * Int64(slice) / Int64(slices)
+            let inSlice = { (device: Int64) in device > sliceStart && device <= sliceEnd }
+            let first = slice == 1
+            // Grouped by device id as decoded: one copy of the slice's readings, no names.
+            var byDevice: [Int64: [RawChunk.Entry]] = [:]
+            var replayed = TelemetryRollups()
+            var loaded = Set<TelemetryRollups.Key>()
+            let reader = StateReader(db: db, path: path)
+            try forEachSegment(db, path: path, keeping: { device, rollupDots in inSlice(device) || (first && rollupDots > 0) }) {
+                segment, deviceName in
+                for item in segment.readings {
+                    if inSlice(item.device) {
+                        byDevice[item.device, default: []].append(RawChunk.Entry(epoch: item.epoch, seq: item.seq, reading: item.reading))
+                    }
+                    guard first, item.rollupDots > 0 else { continue }
+                    try replay(
+                        item.reading, of: try key(of: item, deviceName: deviceName, path: path), rollupDots: item.rollupDots,
+                        into: &replayed, loaded: &loaded, path: path) { try reader.rollupCell($0) }
+                }
+                if first { for item in segment.ingest { ingest[item.row.device] = item.row } }
             }
-            moved += segment.readings.count
-            for item in segment.ingest { ingest[item.row.device] = item.row }
+            if first { try CommitTransaction(db: db, path: path).upsertRollups(replayed) }
+            try RawChunkStore.append(byDevice: byDevice, db: db, path: path)
+            sliceStart = sliceEnd
         }
-        try CommitTransaction(db: db, path: path).upsertRollups(replayed)
-        try RawChunkStore.append(byDevice: byDevice, db: db, path: path)
-        byDevice = [:]
         if !moveIngest {
             try db.execute(sql: "DELETE FROM journal_segment")
             try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, db: db)

@@ -1,5 +1,5 @@
 import FoglineCore
-import FoglineStore
+@testable import FoglineStore
 import FoglineTesting
 import GRDB
 import Testing
@@ -105,6 +105,33 @@ struct TelemetryJournalTests {
             results.append(try store.loadSiteState())
         }
         for result in results { #expect(differingParts(result, state) == [], "seed \(seed)") }
+    }
+
+    @Test("a fold that moves the devices a slice at a time stores what one pass stores", arguments: PropertySeeds.seeds(default: 20))
+    func foldSlices(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        var state = SiteState()
+        let items = Self.readings(&state, count: random.int(in: 1...400), devices: random.int(in: 1...40))
+        let batches = Self.batches(items, size: random.int(in: 1...50), state: state)
+        let sliceReadings = random.int(in: 1...60)
+        var folded: [(SiteState, [IngestRow])] = []
+        for slice in [sliceReadings, TelemetryJournal.foldSliceReadings] {
+            let directory = try TemporaryDirectory()
+            let store = try EdgeStore(path: directory.file("edge.sqlite"), configuration: .init(journalFoldInterval: .seconds(3_600)))
+            // Two folds: the second finds stored chunks to append to.
+            for (index, batch) in batches.enumerated() {
+                try store.commit(batch)
+                if index == batches.count / 2 { try store.foldJournal(sliceReadings: slice) }
+            }
+            try store.foldJournal(sliceReadings: slice)
+            #expect(try Self.journalRows(directory.file("edge.sqlite")).raw == 0, "seed \(seed)")
+            #expect(try RawChunkTests.invariantViolations(store) == [], "seed \(seed)")
+            folded.append((try store.loadSiteState(), try store.loadIngest()))
+        }
+        #expect(differingParts(folded[0].0, state) == [], "seed \(seed), slices of \(sliceReadings) readings")
+        #expect(differingParts(folded[1].0, state) == [], "seed \(seed)")
+        #expect(folded[0].1 == folded[1].1, "seed \(seed), slices of \(sliceReadings) readings")
+        #expect(folded[0].1.count == Set(items.map(\.1.device)).count, "seed \(seed)")
     }
 
     @Test("a batch whose rollups cannot be replayed from its readings folds the journal and writes them directly")
