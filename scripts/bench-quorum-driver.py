@@ -21,6 +21,7 @@ connection (http.client) to one member, client i to member i mod 3, for both sys
   key with that lease if it does not exist (its create_revision is the fencing token), and lease
   revoke (which deletes the key). A bare grant→revoke (no name, no exclusion) is reported too.
 - RSS: VmRSS of every member process, sampled every 0.25 s over the whole run; per member, max.
+  Beside it, each member's VmHWM at the end (the kernel's peak, between samples too).
 
 A human table goes to stderr; the last stdout line is one JSON object.
 """
@@ -107,6 +108,9 @@ class RSSSampler:
     def __init__(self):
         self.processes, self.max, self.running = {}, {}, True
         self.split = {}  # label → (RssAnon, RssFile) MB at the end: heap and stacks, mapped files
+        # label → VmHWM MB at the end: the kernel's exact peak, including moments between samples
+        # (such as the first tenth of a second of a start, before fogline-edge's first trim).
+        self.peak = {}
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -124,6 +128,7 @@ class RSSSampler:
         for label, pid in self.processes.items():
             self.max[label] = max(self.max[label], rss_mb(pid))
             self.split[label] = (rss_mb(pid, "RssAnon"), rss_mb(pid, "RssFile"))
+            self.peak[label] = rss_mb(pid, "VmHWM")
         self.running = False
 
 
@@ -475,6 +480,7 @@ def main():
         result[f"{system}_rss_mb"] = r(max(rss.max[label] for label in members), 1)
         result[f"{system}_rss_anon_mb_final"] = r(max(rss.split[label][0] for label in members), 1)
         result[f"{system}_rss_file_mb_final"] = r(max(rss.split[label][1] for label in members), 1)
+        result[f"{system}_vmhwm_mb"] = r(max(rss.peak[label] for label in members), 1)
     if etcd:
         result["etcd_bare_lease_p50_ms"] = r(etcd["bare_lease"]["p50"], 3)
         result["etcd_bare_lease_p99_ms"] = r(etcd["bare_lease"]["p99"], 3)
@@ -524,6 +530,8 @@ def main():
             " ".join(f"{v:.0f}" for v in result["etcd_rss_mb_members"].values()), "", "")
         row("  heap + mapped files at the end", f"{result['fogline_rss_anon_mb_final']:.0f} + {result['fogline_rss_file_mb_final']:.0f}",
             f"{result['etcd_rss_anon_mb_final']:.0f} + {result['etcd_rss_file_mb_final']:.0f}", "", "")
+        row("  peak (VmHWM)", f"{result['fogline_vmhwm_mb']:.1f}", f"{result['etcd_vmhwm_mb']:.1f}",
+            f"{result['fogline_vmhwm_mb'] / result['etcd_vmhwm_mb']:.2f}", "")
     print(json.dumps(result))
 
 

@@ -2,10 +2,13 @@
 #define FOGLINE_CMALLOC_SHIM_H
 // glibc's malloc tuning (<malloc.h>), which Swift's Glibc module does not import, and advice on
 // the process's own code mappings: how fogline-edge keeps its resident memory to what it uses.
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /// Caps the number of malloc arenas (M_ARENA_MAX); returns 1 on success, 0 on error.
 static inline int fogline_set_malloc_arena_max(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
@@ -43,6 +46,56 @@ static inline long fogline_release_code_pages(void) {
         if (strcmp(perms, "r-xp") != 0 || inode == 0) continue;
         if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) advised += (long)(end - start);
     }
+    fclose(maps);
+    return advised;
+}
+
+/// Drops this process's mappings of the never-written pages of every private read-only file
+/// mapping (constants, unwind tables and metadata of the binary and its libraries, mostly read at
+/// start-up): /proc/self/pagemap tells which resident pages are still the file's (not copied on
+/// write, as the relocated ones are). A read-only mapping cannot be written meanwhile, so no
+/// written page is dropped; the dropped ones stay in the page cache and come back when read.
+/// Returns the bytes advised, or -1 when /proc/self/maps or /proc/self/pagemap cannot be read.
+static inline long fogline_release_read_only_file_pages(void) {
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL) return -1;
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap < 0) { fclose(maps); return -1; }
+    const unsigned long pageSize = (unsigned long)sysconf(_SC_PAGESIZE);
+    char line[4352];
+    long advised = 0;
+    int atLineStart = 1;
+    while (fgets(line, sizeof line, maps) != NULL) {
+        int startsLine = atLineStart;
+        atLineStart = strchr(line, '\n') != NULL;  // a path longer than the buffer continues the line
+        if (!startsLine) continue;
+        unsigned long start, end, inode;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) != 4) continue;
+        if (strcmp(perms, "r--p") != 0 || inode == 0) continue;
+        // A run of resident file pages (pagemap bit 63: present, bit 61: file page) at a time.
+        unsigned long runStart = 0;
+        uint64_t entries[512];
+        unsigned long page = start;
+        while (page < end) {
+            unsigned long count = (end - page) / pageSize;
+            if (count > 512) count = 512;
+            ssize_t got = pread(pagemap, entries, count * sizeof entries[0], (off_t)(page / pageSize * sizeof entries[0]));
+            if (got < (ssize_t)sizeof entries[0]) break;
+            count = (unsigned long)got / sizeof entries[0];
+            for (unsigned long index = 0; index < count; index++, page += pageSize) {
+                int filePage = (entries[index] >> 63 & 1) && (entries[index] >> 61 & 1);
+                if (filePage && runStart == 0) runStart = page;
+                if (!filePage && runStart != 0) {
+                    if (madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
+                    runStart = 0;
+                }
+            }
+        }
+        // Up to the last page read (all of the mapping unless pagemap stopped answering).
+        if (runStart != 0 && madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
+    }
+    close(pagemap);
     fclose(maps);
     return advised;
 }

@@ -17,11 +17,15 @@ struct CommitTransaction {
 
     /// Writes `batch`; raw readings, ingest rows and (when they can be replayed) rollup cells go
     /// to the telemetry journal, which is folded when `journal` says it is due (see
-    /// ``TelemetryJournal``). `journal` is the store's copy: keep the result only if the
+    /// ``TelemetryJournal``). `journal` is the store's state: keep the result only if the
     /// transaction commits.
     func write(_ batch: StoreBatch, journal: inout TelemetryJournal.Pending, policy: TelemetryJournal.Policy) throws -> CommitReport {
         let changesBefore = db.totalChangesCount
         var report = CommitReport()
+        if journal.mustFold {
+            try TelemetryJournal.fold(db, path: path)
+            journal = TelemetryJournal.Pending()
+        }
         var raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)] = []
         if !batch.deltas.isEmpty {
             raw = try upsertParts(of: batch.deltas, journal: &journal)

@@ -21,12 +21,14 @@ import GRDB
 /// - **foreign keys** are on (SQLite's default is off), so any future schema that declares them
 ///   is enforced.
 /// - **checkpoints** (copying the log back into the database file, and the only fsyncs under
-///   `NORMAL`) run when the log reaches ``Configuration/checkpointPages`` (default 8,192 pages,
-///   8 MiB with the 1 KiB pages of a database created by this version, 32 MiB with the 4 KiB
-///   pages of an older one) instead of SQLite's 1,000: a page rewritten by many commits (a device's newest raw
-///   rows, its rollup cell) reaches the database file once per checkpoint, so fewer checkpoints
-///   mean fewer flash writes and fsyncs (and about 1.35× the commit throughput in the benchmark).
-///   The log file is truncated back to that size after a checkpoint (`journal_size_limit`).
+///   `NORMAL`) run when the log reaches ``Configuration/checkpointPages`` (default 32,768 pages,
+///   32 MiB with the 1 KiB pages of a database created by this version, 128 MiB with the 4 KiB
+///   pages of an older one) instead of SQLite's 1,000: a page rewritten by many commits (the
+///   journal's pages, reused after every fold; a device's newest chunk; a rollup cell) reaches
+///   the database file once per checkpoint, so fewer checkpoints mean fewer flash writes and
+///   fsyncs (with 30 s folds, `scripts/bench-ingest` measured 278 B written per reading at
+///   8,192 pages and 255 at 32,768). The log file is truncated back to that size after a
+///   checkpoint (`journal_size_limit`).
 /// - **the telemetry journal**: commits append raw readings and ingest rows in arrival order and
 ///   defer rollup cells; every ``Configuration/journalFoldInterval`` one commit folds them into
 ///   the device-ordered tables (see `TelemetryJournal`): a few pages per commit instead of a page
@@ -59,16 +61,20 @@ public final class EdgeStore: Sendable {
         public var journalFoldInterval: Duration
         /// Fold the journal once it holds this many rows, whatever the interval.
         public var journalMaxRows: Int
+        /// SQLite's page cache for the connection, in KiB. A board's OS caches the file too, so
+        /// a larger cache mostly saves copying pages from it; SQLite's default is 2,000 KiB.
+        public var cacheKiB: Int
 
         public init(
-            busyTimeout: Duration = .seconds(5), synchronous: Synchronous = .normal, checkpointPages: Int = 8_192,
-            journalFoldInterval: Duration = .seconds(30), journalMaxRows: Int = 200_000
+            busyTimeout: Duration = .seconds(5), synchronous: Synchronous = .normal, checkpointPages: Int = 32_768,
+            journalFoldInterval: Duration = .seconds(120), journalMaxRows: Int = 200_000, cacheKiB: Int = 512
         ) {
             self.busyTimeout = busyTimeout
             self.synchronous = synchronous
             self.checkpointPages = max(1, checkpointPages)
             self.journalFoldInterval = journalFoldInterval
             self.journalMaxRows = max(1, journalMaxRows)
+            self.cacheKiB = max(1, cacheKiB)
         }
     }
 
@@ -123,6 +129,7 @@ public final class EdgeStore: Sendable {
                 // each journal fold for nothing a board needs.
                 try db.execute(sql: "PRAGMA secure_delete = OFF")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(configuration.checkpointPages)")
+                try db.execute(sql: "PRAGMA cache_size = -\(configuration.cacheKiB)")
                 let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096
                 try db.execute(sql: "PRAGMA journal_size_limit = \(configuration.checkpointPages * pageSize)")
                 let migrator = StoreSchema.migrator
@@ -228,13 +235,21 @@ public final class EdgeStore: Sendable {
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads first could
         // fail with SQLITE_BUSY_SNAPSHOT (not retried by the busy timeout) if another connection
         // wrote in between.
-        // The queue serialises writers, so the copy taken here is the latest; it is kept only if
-        // the transaction commits.
-        var pending = journal.withLock { $0 }
+        // The queue serialises writers, so the state taken here is the latest. Taken, not
+        // copied: a copy would share the cells' storage and duplicate every cell since the last
+        // fold at the commit's first update.
+        var pending = journal.withLock { $0.take() }
         let policy = TelemetryJournal.Policy(interval: configuration.journalFoldInterval, maxRows: configuration.journalMaxRows)
-        try db.inTransaction(.immediate) {
-            report = try CommitTransaction(db: db, path: path).write(batch, journal: &pending, policy: policy)
-            return .commit
+        do {
+            try db.inTransaction(.immediate) {
+                report = try CommitTransaction(db: db, path: path).write(batch, journal: &pending, policy: policy)
+                return .commit
+            }
+        } catch {
+            // Rolled back, but `pending` may hold the batch's cells: the next commit starts from
+            // the stored tables (it folds the journal first).
+            journal.withLock { $0 = .foldFirst }
+            throw error
         }
         journal.withLock { $0 = pending }
         return report

@@ -71,6 +71,24 @@ enum TelemetryJournal {
         /// Rows appended to the logs since the last fold (bounds the replay on start-up).
         var journalRows = 0
         var lastFold = ContinuousClock.now
+        /// Set after a failed commit (its cells may be in `cells`): the next commit folds the
+        /// journal before anything else, so its deferral checks read the stored cells.
+        var mustFold = false
+
+        /// A state whose next commit folds first.
+        static var foldFirst: Pending {
+            var pending = Pending()
+            pending.mustFold = true
+            return pending
+        }
+
+        /// Returns this state, leaving an empty one: the returned `cells` are then referenced once,
+        /// so updating them changes them in place.
+        mutating func take() -> Pending {
+            let taken = self
+            self = Pending()
+            return taken
+        }
 
         /// Decides whether every rollup cell of `deltas` is what replaying their raw readings, in
         /// delta order, yields; returns, per delta index, the rollup dots to record with its

@@ -7,13 +7,17 @@ import CMalloc
 ///   after every such free, so a fold's buffers stay in the heap for good;
 /// - the pages of code that ran once (argument parsing, the configuration, the store's
 ///   migrations) or rarely stay mapped until the process ends, each fault mapping the 64 KiB
-///   around it too. Once start-up is over, and then every minute, the code mappings are dropped:
-///   the pages stay in the page cache, and those in use are mapped again when next run (a few
-///   hundred minor faults). The heap's free memory is given back at the same time.
+///   around it too; so do the read-only data read at start-up (unwind tables, type metadata,
+///   the libraries' constants). Once start-up is over, and then every minute, the code mappings
+///   and the never-written pages of the read-only data mappings are dropped: the pages stay in
+///   the page cache, and those in use are mapped again when next used (a few hundred minor
+///   faults). The heap's free memory is given back at the same time.
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
-    /// Start-up is over by then: the store open, the node subscribed, the first commits made.
-    static let firstTrimAfter: Duration = .seconds(10)
+    /// The waits before the first trims: by 2 s the node's own start-up (arguments, the
+    /// configuration, the store's migrations, binding its ports) has run; by 10 s more, joining
+    /// the site (peers connected, the first leases, the broker's subscriptions, the first commits).
+    static let startUpTrimDelays: [Duration] = [.seconds(2), .seconds(8)]
     static let trimInterval: Duration = .seconds(60)
 
     /// Sets malloc's thresholds; call before any thread starts.
@@ -24,14 +28,17 @@ enum ResidentMemory {
         _ = fogline_set_malloc_thresholds(mallocThresholdBytes, mallocThresholdBytes)
     }
 
-    /// Trims after ``firstTrimAfter``, then every ``trimInterval``, until cancelled.
+    /// Trims after each of ``startUpTrimDelays``, then every ``trimInterval``, until cancelled.
     static func trimPeriodically() async {
-        var delay = firstTrimAfter
+        var delays = startUpTrimDelays[...]
         // A periodic schedule, not a wait for a condition.
-        while (try? await Task.sleep(for: delay)) != nil {
-            _ = fogline_release_code_pages()
-            _ = fogline_trim_heap()
-            delay = trimInterval
-        }
+        while (try? await Task.sleep(for: delays.popFirst() ?? trimInterval)) != nil { trim() }
+    }
+
+    /// Drops the code and never-written read-only data pages and gives back the free heap.
+    static func trim() {
+        _ = fogline_release_code_pages()
+        _ = fogline_release_read_only_file_pages()
+        _ = fogline_trim_heap()
     }
 }

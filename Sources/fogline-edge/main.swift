@@ -75,6 +75,8 @@ struct Run: AsyncParsableCommand {
         }
         let logger = Logger(label: "fogline.edge")
         let node = try EdgeNode(configuration: configuration, logger: logger)
+        // The arguments, the configuration and the store's migrations are done with.
+        ResidentMemory.trim()
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         let running = Task { try await node.run(notifier: notifier) }
         var signals = [SIGTERM, SIGINT].map { signalNumber in

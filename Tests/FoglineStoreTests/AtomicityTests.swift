@@ -83,6 +83,37 @@ struct AtomicityTests {
         #expect(differingParts(stored, state) == [])
     }
 
+    @Test("after a failed commit, the next batches of the same devices and windows store exactly their own readings")
+    func failedCommitLeavesNoRollupCells() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("edge.sqlite")
+        let store = try EdgeStore(path: path, configuration: .init(journalFoldInterval: .seconds(3_600)))
+        var state = SiteState()
+        let node = NodeID(name: "edge-a")
+        func batch(_ state: inout SiteState, seqs: Range<UInt64>) -> StoreBatch {
+            let deltas = seqs.map { seq in
+                telemetryDelta(&state, device: "pump-\(seq % 2)", seq: seq, node: node, milliseconds: 1_000 + seq)
+            }
+            return StoreBatch(deltas: deltas, context: state.context)
+        }
+        try store.commit(batch(&state, seqs: 0..<10))
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 7
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+        }
+        // The failing batch's readings land in the same cells as those before and after it.
+        var abandoned = state
+        #expect(throws: StoreError.self) { try store.commit(batch(&abandoned, seqs: 10..<17)) }
+        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+        try store.commit(batch(&state, seqs: 20..<30))
+        try store.commit(batch(&state, seqs: 30..<40))
+        #expect(differingParts(try store.loadSiteState(), state) == [])
+        try store.close()
+        #expect(differingParts(try EdgeStore(path: path).loadSiteState(), state) == [])
+    }
+
     @Test("a batch with an alarm kernel but no causal context is refused before anything is written")
     func alarmsNeedContext() throws {
         let (store, directory) = try EdgeStore.temporary()

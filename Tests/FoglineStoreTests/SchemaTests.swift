@@ -34,7 +34,7 @@ struct SchemaTests {
         let (store, directory) = try EdgeStore.temporary()
         #expect(
             try store.connectionSettings()
-                == .init(journalMode: "wal", synchronous: "NORMAL", foreignKeys: true, checkpointPages: 8_192))
+                == .init(journalMode: "wal", synchronous: "NORMAL", foreignKeys: true, checkpointPages: 32_768))
         try store.commit(StoreBatch(hlcBound: 1))
         #expect(FileManager.default.fileExists(atPath: directory.file("edge.sqlite-wal")))
         // An independent connection sees WAL in the file header (journal_mode is persistent).

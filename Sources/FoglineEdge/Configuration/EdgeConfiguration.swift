@@ -116,7 +116,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
     /// `storage.checkpoint_interval_ms`: how often the store folds its telemetry journal into the
     /// device-ordered tables (`EdgeStore.Configuration.journalFoldInterval`). Not a durability
     /// setting: each commit is complete on its own.
-    public var checkpointIntervalMilliseconds = 30_000
+    public var checkpointIntervalMilliseconds = 120_000
     public var rawRetentionPerDevice = 10_000
     public var presenceTimeoutSeconds = 90
     public var keepRawTelemetry = true
