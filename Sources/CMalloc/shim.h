@@ -24,12 +24,12 @@ static inline int fogline_set_malloc_thresholds(int mmapBytes, int trimBytes) {
 /// Gives the heap that malloc holds freed back to the system (malloc_trim); 1 if it gave any.
 static inline int fogline_trim_heap(void) { return malloc_trim(0); }
 
-/// Drops this process's mappings of the pages of every executable file mapping (its own code and
-/// its libraries'), as MADV_DONTNEED does for pages that were never written: they stay in the page
-/// cache, and those still in use are mapped again on their next access. Only private, read-only,
-/// executable mappings of a file are advised. Returns the bytes advised, or -1 when
-/// /proc/self/maps cannot be read.
-static inline long fogline_release_code_pages(void) {
+/// Calls `advise` with the bounds of each private mapping of a file whose permissions are `perms`
+/// in /proc/self/maps (inode 0, [vdso] and other mappings without a file, are skipped); returns the
+/// sum of what it returned, or -1 when /proc/self/maps cannot be read.
+static inline long fogline_advise_file_mappings(
+    const char *perms, long (*advise)(unsigned long start, unsigned long end, void *context), void *context
+) {
     FILE *maps = fopen("/proc/self/maps", "re");
     if (maps == NULL) return -1;
     char line[4352];
@@ -40,13 +40,55 @@ static inline long fogline_release_code_pages(void) {
         atLineStart = strchr(line, '\n') != NULL;  // a path longer than the buffer continues the line
         if (!startsLine) continue;
         unsigned long start, end, inode;
-        char perms[5];
-        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) != 4) continue;
-        // inode 0: [vdso] and other mappings without a file.
-        if (strcmp(perms, "r-xp") != 0 || inode == 0) continue;
-        if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) advised += (long)(end - start);
+        char mappingPerms[5];
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &start, &end, mappingPerms, &inode) != 4) continue;
+        if (strcmp(mappingPerms, perms) != 0 || inode == 0) continue;
+        advised += advise(start, end, context);
     }
     fclose(maps);
+    return advised;
+}
+
+static inline long fogline_advise_whole_mapping(unsigned long start, unsigned long end, void *context) {
+    (void)context;
+    return madvise((void *)start, end - start, MADV_DONTNEED) == 0 ? (long)(end - start) : 0;
+}
+
+/// Drops this process's mappings of the pages of every executable file mapping (its own code and
+/// its libraries'), as MADV_DONTNEED does for pages that were never written: they stay in the page
+/// cache, and those still in use are mapped again on their next access. Only private, read-only,
+/// executable mappings of a file are advised. Returns the bytes advised, or -1 when
+/// /proc/self/maps cannot be read.
+static inline long fogline_release_code_pages(void) {
+    return fogline_advise_file_mappings("r-xp", fogline_advise_whole_mapping, NULL);
+}
+
+/// Advises the runs of resident file pages (pagemap bit 63: present, bit 61: file page, not a copy
+/// made on write) of one mapping; `context` points to the open /proc/self/pagemap descriptor.
+static inline long fogline_advise_file_pages(unsigned long start, unsigned long end, void *context) {
+    const int pagemap = *(const int *)context;
+    const unsigned long pageSize = (unsigned long)sysconf(_SC_PAGESIZE);
+    long advised = 0;
+    unsigned long runStart = 0;
+    uint64_t entries[512];
+    unsigned long page = start;
+    while (page < end) {
+        unsigned long count = (end - page) / pageSize;
+        if (count > 512) count = 512;
+        ssize_t got = pread(pagemap, entries, count * sizeof entries[0], (off_t)(page / pageSize * sizeof entries[0]));
+        if (got < (ssize_t)sizeof entries[0]) break;
+        count = (unsigned long)got / sizeof entries[0];
+        for (unsigned long index = 0; index < count; index++, page += pageSize) {
+            int filePage = (entries[index] >> 63 & 1) && (entries[index] >> 61 & 1);
+            if (filePage && runStart == 0) runStart = page;
+            if (!filePage && runStart != 0) {
+                if (madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
+                runStart = 0;
+            }
+        }
+    }
+    // Up to the last page read (all of the mapping unless pagemap stopped answering).
+    if (runStart != 0 && madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
     return advised;
 }
 
@@ -57,46 +99,10 @@ static inline long fogline_release_code_pages(void) {
 /// written page is dropped; the dropped ones stay in the page cache and come back when read.
 /// Returns the bytes advised, or -1 when /proc/self/maps or /proc/self/pagemap cannot be read.
 static inline long fogline_release_read_only_file_pages(void) {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (maps == NULL) return -1;
     int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (pagemap < 0) { fclose(maps); return -1; }
-    const unsigned long pageSize = (unsigned long)sysconf(_SC_PAGESIZE);
-    char line[4352];
-    long advised = 0;
-    int atLineStart = 1;
-    while (fgets(line, sizeof line, maps) != NULL) {
-        int startsLine = atLineStart;
-        atLineStart = strchr(line, '\n') != NULL;  // a path longer than the buffer continues the line
-        if (!startsLine) continue;
-        unsigned long start, end, inode;
-        char perms[5];
-        if (sscanf(line, "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) != 4) continue;
-        if (strcmp(perms, "r--p") != 0 || inode == 0) continue;
-        // A run of resident file pages (pagemap bit 63: present, bit 61: file page) at a time.
-        unsigned long runStart = 0;
-        uint64_t entries[512];
-        unsigned long page = start;
-        while (page < end) {
-            unsigned long count = (end - page) / pageSize;
-            if (count > 512) count = 512;
-            ssize_t got = pread(pagemap, entries, count * sizeof entries[0], (off_t)(page / pageSize * sizeof entries[0]));
-            if (got < (ssize_t)sizeof entries[0]) break;
-            count = (unsigned long)got / sizeof entries[0];
-            for (unsigned long index = 0; index < count; index++, page += pageSize) {
-                int filePage = (entries[index] >> 63 & 1) && (entries[index] >> 61 & 1);
-                if (filePage && runStart == 0) runStart = page;
-                if (!filePage && runStart != 0) {
-                    if (madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
-                    runStart = 0;
-                }
-            }
-        }
-        // Up to the last page read (all of the mapping unless pagemap stopped answering).
-        if (runStart != 0 && madvise((void *)runStart, page - runStart, MADV_DONTNEED) == 0) advised += (long)(page - runStart);
-    }
+    if (pagemap < 0) return -1;
+    long advised = fogline_advise_file_mappings("r--p", fogline_advise_file_pages, &pagemap);
     close(pagemap);
-    fclose(maps);
     return advised;
 }
 #endif
