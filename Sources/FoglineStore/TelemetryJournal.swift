@@ -258,8 +258,8 @@ enum TelemetryJournal {
         var ingest: [String: IngestRow] = [:]
         // The readings are moved a slice of device ids at a time, each slice read from the
         // whole journal, so a fold holds about `sliceReadings` readings in memory (when the
-        // devices report alike) however many the journal holds. The first pass also replays the deferred rollups and keeps the
-        // newest ingest rows.
+        // devices report alike) however many the journal holds. The first pass also replays the
+        // deferred rollups and keeps the newest ingest rows.
         let slices = max(1, (moved + sliceReadings - 1) / sliceReadings)
         let highestDevice = try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(id), 0) FROM device_name")) ?? 0
         var sliceStart = Int64.min

@@ -14,9 +14,10 @@ import CMalloc
 ///   faults). The heap's free memory is given back at the same time.
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
-    /// The waits before the first trims: by 2 s the node's own start-up (arguments, the
-    /// configuration, the store's migrations, binding its ports) has run; by 10 s more, joining
-    /// the site (peers connected, the first leases, the broker's subscriptions, the first commits).
+    /// The waits before the first trims (main.swift trims once more as soon as the node is
+    /// constructed): by 2 s after start the node's own start-up (binding its ports, the first
+    /// connections) has run; by 10 s, joining the site (peers connected, the first leases, the
+    /// broker's subscriptions, the first commits).
     static let startUpTrimDelays: [Duration] = [.seconds(2), .seconds(8)]
     static let trimInterval: Duration = .seconds(60)
 
