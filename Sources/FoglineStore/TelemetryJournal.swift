@@ -256,6 +256,9 @@ enum TelemetryJournal {
     ) throws -> Int {
         let moved = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(readings), 0) FROM journal_segment")) ?? 0
         var ingest: [String: IngestRow] = [:]
+        var replayed = TelemetryRollups()
+        var loaded = Set<TelemetryRollups.Key>()
+        let reader = StateReader(db: db, path: path)
         // The readings are moved a slice of device ids at a time, each slice read from the
         // whole journal, so a fold holds about `sliceReadings` readings in memory (when the
         // devices report alike) however many the journal holds. The first pass also replays the
@@ -269,9 +272,6 @@ enum TelemetryJournal {
             let first = slice == 1
             // Grouped by device id as decoded: one copy of the slice's readings, no names.
             var byDevice: [Int64: [RawChunk.Entry]] = [:]
-            var replayed = TelemetryRollups()
-            var loaded = Set<TelemetryRollups.Key>()
-            let reader = StateReader(db: db, path: path)
             try forEachSegment(db, path: path, keeping: { device, rollupDots in inSlice(device) || (first && rollupDots > 0) }) {
                 segment, deviceName in
                 for item in segment.readings {
