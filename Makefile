@@ -66,7 +66,9 @@ test: deps
 	@# CI keeps only the tail of the output: on failure, repeat every failure line at the end.
 	@set -o pipefail; $(SWIFT) test --no-parallel 2>&1 | grep --line-buffered -vE '^(◇|✔) Test case passing|^◇ (Test|Suite) .* started\.$$' \
 	  | tee .build/test-output.log || { status=$$?; echo '=== Failures (repeated from above) ==='; \
-	  grep -E -A4 '✘|error:|Fatal error|Test .* failed' .build/test-output.log | head -n 300; exit $$status; }
+	  grep -E -A4 '^✘|: error:|Fatal error' .build/test-output.log | head -n 300; \
+	  echo '=== Failed tests ==='; grep -E '^✘ Test .* (failed|recorded an issue)' .build/test-output.log | cut -c1-400 | head -n 40; \
+	  exit $$status; }
 	$(MAKE) fuzz-smoke
 
 # libFuzzer targets (Sources/fogline-fuzz): the sanitizer build lives in .build-fuzz, apart from

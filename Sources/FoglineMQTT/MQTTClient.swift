@@ -37,14 +37,15 @@ import Synchronization
 /// disconnects it too). A disconnected client cannot be started again.
 public final class MQTTClient: Sendable {
     public let configuration: MQTTClientConfiguration
-    /// Received messages, in arrival order. Bounded by
+    /// Received messages, in arrival order: `for await message in client.messages`, or a batch
+    /// of whatever has arrived with ``MQTTMessageQueue/nextBatch(maximum:)``. Bounded by
     /// ``MQTTClientConfiguration/incomingBufferLimit``: when the reader falls behind, newer
     /// messages are dropped and counted (``statistics``), so memory stays flat. Read it from
-    /// one task. It finishes after ``disconnect()``.
+    /// one task. It ends after ``disconnect()``.
     ///
     /// libmosquitto 2.0 acknowledges a QoS 1 message before handing it over, so a message
     /// dropped here is lost for good: device data relies on sequence numbers and replay.
-    public let messages: AsyncStream<MQTTMessage>
+    public let messages: MQTTMessageQueue
     /// Connection changes (newest kept when nobody reads; at most 64 buffered). Finishes after
     /// ``disconnect()``.
     public let events: AsyncStream<MQTTConnectionEvent>
@@ -60,11 +61,10 @@ public final class MQTTClient: Sendable {
         self.configuration = configuration
         let loop = try MQTTEventLoop(name: "client \(configuration.clientID)", logger: logger, maximumConnectsInFlight: 1)
         let connection = try MQTTConnection(configuration: configuration, loop: loop, quiet: false, forwardLibraryLog: true)
-        let (messages, messageContinuation) = AsyncStream.makeStream(
-            of: MQTTMessage.self, bufferingPolicy: .bufferingOldest(configuration.incomingBufferLimit))
+        let messages = MQTTMessageQueue(capacity: configuration.incomingBufferLimit)
         let (events, eventContinuation) = AsyncStream.makeStream(of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(64))
         let core = MQTTClientCore(
-            connection: connection, loop: loop, messageContinuation: messageContinuation, eventContinuation: eventContinuation)
+            connection: connection, loop: loop, messages: messages, eventContinuation: eventContinuation)
         connection.onSignal = { [core] signal in core.handle(signal) }
         self.messages = messages
         self.events = events

@@ -18,8 +18,8 @@ struct MQTTClientSnapshot: Sendable {
 
 /// The loop-thread half of ``MQTTClient``: the waiting callers (publishes awaiting their ack,
 /// subscriptions awaiting SUBACK, tasks awaiting the connection) and the translation of
-/// connection signals into stream elements. Only the loop thread touches the dictionaries;
-/// `snapshot` and the stream continuations are thread-safe.
+/// connection signals into queued messages and events. Only the loop thread touches the
+/// dictionaries; `snapshot`, the message queue and the event continuation are thread-safe.
 final class MQTTClientCore: @unchecked Sendable {
     private struct PendingPublish {
         let call: MQTTPendingCall
@@ -35,7 +35,7 @@ final class MQTTClientCore: @unchecked Sendable {
     let connection: MQTTConnection
     let loop: MQTTEventLoop
     let snapshot = Mutex(MQTTClientSnapshot())
-    let messageContinuation: AsyncStream<MQTTMessage>.Continuation
+    let messages: MQTTMessageQueue
     let eventContinuation: AsyncStream<MQTTConnectionEvent>.Continuation
 
     // Loop thread only.
@@ -49,12 +49,12 @@ final class MQTTClientCore: @unchecked Sendable {
 
     init(
         connection: MQTTConnection, loop: MQTTEventLoop,
-        messageContinuation: AsyncStream<MQTTMessage>.Continuation,
+        messages: MQTTMessageQueue,
         eventContinuation: AsyncStream<MQTTConnectionEvent>.Continuation
     ) {
         self.connection = connection
         self.loop = loop
-        self.messageContinuation = messageContinuation
+        self.messages = messages
         self.eventContinuation = eventContinuation
     }
 
@@ -88,11 +88,11 @@ final class MQTTClientCore: @unchecked Sendable {
             updateStatistics { $0.connectFailures += 1 }
             eventContinuation.yield(.connectFailed(reason: reason))
         case .message(let message):
-            // Yield and count under one lock: whoever sees the message (or reads the counters)
+            // Queue and count under one lock: whoever sees the message (or reads the counters)
             // sees both counters already updated.
             snapshot.withLock { state in
                 state.statistics.messagesReceived += 1
-                switch messageContinuation.yield(message) {
+                switch messages.offer(message) {
                 case .enqueued:
                     // The reader sees this one after the dropped ones: a gap it can notice.
                     if !state.droppedTopics.isEmpty { state.droppedTopics[message.topic] = nil }
@@ -101,8 +101,7 @@ final class MQTTClientCore: @unchecked Sendable {
                     if state.droppedTopics.count < MQTTClientSnapshot.maxDroppedTopics || state.droppedTopics[message.topic] != nil {
                         state.droppedTopics[message.topic, default: 0] += 1
                     }
-                case .terminated: state.statistics.messagesDropped += 1
-                @unknown default: state.statistics.messagesDropped += 1
+                case .finished: state.statistics.messagesDropped += 1
                 }
             }
         case .published(let mid, let reasonCode):
@@ -261,7 +260,7 @@ final class MQTTClientCore: @unchecked Sendable {
                 state.isConnected = false
                 state.isStopped = true
             }
-            messageContinuation.finish()
+            messages.finish()
             eventContinuation.finish()
             // This may run inside the client's own on_disconnect callback: free the client on the
             // next loop turn, outside libmosquitto, then let the loop thread end.

@@ -464,7 +464,7 @@ final class PeerStreamDrain<Element: Sendable>: Sendable {
     private let box = Box()
     private let task: Task<Void, Never>
 
-    init(_ stream: AsyncStream<Element>) {
+    init<Stream: AsyncSequence<Element, Never> & Sendable>(_ stream: Stream) {
         let box = box
         task = Task {
             for await item in stream { box.items.withLock { $0.append(item) } }

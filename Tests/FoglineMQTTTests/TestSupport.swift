@@ -65,7 +65,7 @@ final class Collector<Element: Sendable>: Sendable {
     private let storage = Storage()
     private let task: Task<Void, Never>
 
-    init(_ stream: AsyncStream<Element>) {
+    init<Stream: AsyncSequence<Element, Never> & Sendable>(_ stream: Stream) {
         let storage = self.storage
         task = Task {
             for await element in stream { storage.items.withLock { $0.append(element) } }

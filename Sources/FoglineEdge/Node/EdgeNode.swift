@@ -19,13 +19,12 @@ public actor EdgeNode {
     private let writer: BatchingWriter
     private let mqtt: MQTTClient
     private let metrics: EdgeMetrics
-    private let inbox = MessageInbox()
     /// Publishes decided while ingesting (replay requests), sent in order by their own task so
     /// that ingest never waits for a broker acknowledgement.
     private let outgoing: AsyncStream<MQTTMessage>
     private let outgoingContinuation: AsyncStream<MQTTMessage>.Continuation
     private var droppedIncoming = FollowedTotal()
-    /// Messages taken from the MQTT client's stream and handed to the plane.
+    /// Messages taken from the MQTT client's queue and handed to the plane.
     private var messagesHandled = 0
     /// Rejections counted by the transport, quorum, gossip and uplink, followed into the metrics.
     private var peerRejections: [PeerTransport.RejectReason: FollowedTotal] = [:]
@@ -214,7 +213,6 @@ public actor EdgeNode {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await admin.run { request in await self.handle(request) } }
             group.addTask { await self.consumeEvents() }
-            group.addTask { await self.inbox.pump(self.mqtt.messages) }
             group.addTask { await self.consumeMessages() }
             group.addTask { await self.sendOutgoing() }
             group.addTask { await self.tickEverySecond() }
@@ -272,13 +270,12 @@ public actor EdgeNode {
         }
     }
 
-    /// Handles the messages waiting in the inbox together: one hop onto this actor, one clock
-    /// read and one store batch per drain rather than per message (see ``MessageInbox``).
+    /// Handles the messages waiting in the MQTT client's queue together: one hop onto this
+    /// actor, one clock read and one store batch per drain rather than per message, which
+    /// under load covers hundreds of messages (handling each in its own hop, with its own store
+    /// batch, cost more CPU than ingesting it).
     private func consumeMessages() async {
-        // A pump waiting for room must not wait for a consumer that is gone.
-        defer { inbox.finish() }
-        while let messages = await inbox.take() {
-            guard !Task.isCancelled else { return }
+        while let messages = await mqtt.messages.nextBatch(maximum: Self.drainBatch) {
             let before = plane.totals
             let moment = currentMoment()
             var actions: [DevicePlane.Action] = []
@@ -298,7 +295,7 @@ public actor EdgeNode {
             let after = plane.totals
             metrics.record(from: before, to: after)
             await perform(actions, readings: Int(after.readingsStored - before.readingsStored), queuePublishes: true)
-            if messages.count < inbox.maxBatch {
+            if messages.count < Self.drainBatch {
                 // Let a few more arrive before the next drain: at 1,000 devices × 1 Hz this turns
                 // a wake-up per message into 50 a second. Commits wait for the flush interval
                 // (200 ms) anyway, so durability is not delayed; under load drains are full and
@@ -323,6 +320,8 @@ public actor EdgeNode {
         await perform(actions)
     }
 
+    /// The most messages one drain handles.
+    private static let drainBatch = 1_024
     /// How long the consumer waits after a drain that did not fill a batch.
     private static let drainPause = Duration.milliseconds(20)
 

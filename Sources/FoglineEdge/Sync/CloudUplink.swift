@@ -155,7 +155,7 @@ actor CloudUplink {
     }
 
     private func connectionChanged(_ event: MQTTConnectionEvent) async {
-        guard let client else { return }
+        guard client != nil else { return }
         switch event {
         case .connected:
             statistics.connected = true
