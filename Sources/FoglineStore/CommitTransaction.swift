@@ -33,7 +33,7 @@ struct CommitTransaction {
         if !batch.deltas.isEmpty || batch.context != nil || batch.alarms != nil {
             try foldContextAndAlarms(batch)
         }
-        report.blobBytes += try TelemetryJournal.append(raw: raw, ingest: batch.ingest, db: db)
+        report.blobBytes += try TelemetryJournal.append(raw: raw, ingest: batch.ingest, deviceIDs: &journal.deviceIDs, db: db)
         journal.journalRows += raw.count + batch.ingest.count
         if let bound = batch.hlcBound { try raiseHLCBound(to: bound) }
         try deleteOutbox(ids: batch.acknowledgedOutboxIDs)
@@ -44,7 +44,7 @@ struct CommitTransaction {
         try upsertCommands(batch.commands)
         if policy.foldIsDue(journal) {
             try TelemetryJournal.fold(db, path: path)
-            journal = TelemetryJournal.Pending()
+            journal = TelemetryJournal.Pending(deviceIDs: journal.deviceIDs)
         }
         report.rowsChanged = db.totalChangesCount - changesBefore
         return report

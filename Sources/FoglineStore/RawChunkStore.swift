@@ -72,7 +72,8 @@ enum RawChunkStore {
         for (key, reading) in readings {
             grouped[key.device, default: []].append(RawChunk.Entry(epoch: key.epoch, seq: key.seq, reading: reading))
         }
-        let ids = try deviceIDs(for: grouped.keys, db: db)
+        var ids: [String: Int64] = [:]
+        try resolveDeviceIDs(grouped.keys, into: &ids, db: db)
         try append(byDevice: Dictionary(uniqueKeysWithValues: grouped.map { (ids[$0.key]!, $0.value) }), db: db, path: path)
     }
 
@@ -149,19 +150,17 @@ enum RawChunkStore {
         return ids
     }
 
-    /// The id of each of `devices`, giving the new ones the next free id.
-    static func deviceIDs(for devices: some Sequence<String>, db: Database) throws -> [String: Int64] {
-        var ids: [String: Int64] = [:]
-        let insert = try db.cachedStatement(sql: "INSERT INTO device_name (name) VALUES (?)")
+    /// Adds to `ids` the id of each of `devices` it lacks, giving the new ones the next free id.
+    /// Ids are never reused or removed, so `ids` can be kept across transactions that commit.
+    static func resolveDeviceIDs(_ devices: some Sequence<String>, into ids: inout [String: Int64], db: Database) throws {
         for device in devices where ids[device] == nil {
             if let id = try deviceID(device, db: db) {
                 ids[device] = id
             } else {
-                try insert.execute(arguments: [device])
+                try db.cachedStatement(sql: "INSERT INTO device_name (name) VALUES (?)").execute(arguments: [device])
                 ids[device] = db.lastInsertedRowID
             }
         }
-        return ids
     }
 
     static func deviceID(_ device: String, db: Database) throws -> Int64? {

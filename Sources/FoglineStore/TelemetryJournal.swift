@@ -74,6 +74,9 @@ enum TelemetryJournal {
         /// Set after a failed commit (its cells may be in `cells`): the next commit folds the
         /// journal before anything else, so its deferral checks read the stored cells.
         var mustFold = false
+        /// The `device_name` ids looked up or given out by the commits since this state was made
+        /// (a lookup per device and commit cost more than writing its reading).
+        var deviceIDs: [String: Int64] = [:]
 
         /// A state whose next commit folds first.
         static var foldFirst: Pending {
@@ -162,7 +165,8 @@ enum TelemetryJournal {
         }
         var ingest: [IngestRow] = []
         try reader.forEachIngestRow("ingest_log", sql: "SELECT \(StateReader.ingestColumns) FROM ingest_log ORDER BY id") { ingest.append($0) }
-        _ = try append(raw: raw, ingest: ingest, db: db)
+        var deviceIDs: [String: Int64] = [:]
+        _ = try append(raw: raw, ingest: ingest, deviceIDs: &deviceIDs, db: db)
         try db.execute(sql: "DROP TABLE raw_log; DROP TABLE ingest_log")
     }
 
@@ -172,12 +176,15 @@ enum TelemetryJournal {
     /// none), and ingest rows; returns the segment's size in bytes (0: nothing to append). Two
     /// readings may share a key (two ingestions of one reading): readers and the fold keep the
     /// earlier stamp, as RawTelemetry does, and the replay needs every ingestion whose rollups
-    /// were deferred.
+    /// were deferred. `deviceIDs` holds the device ids known so far and gains those looked up or
+    /// given out.
     static func append(
-        raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)], ingest: [IngestRow], db: Database
+        raw: [(key: RawTelemetry.Key, reading: RawTelemetry.Reading, rollupDots: Int)], ingest: [IngestRow],
+        deviceIDs ids: inout [String: Int64], db: Database
     ) throws -> Int {
         guard !raw.isEmpty || !ingest.isEmpty else { return 0 }
-        let ids = try RawChunkStore.deviceIDs(for: raw.map(\.key.device) + ingest.map(\.device), db: db)
+        try RawChunkStore.resolveDeviceIDs(raw.lazy.map(\.key.device), into: &ids, db: db)
+        try RawChunkStore.resolveDeviceIDs(ingest.lazy.map(\.device), into: &ids, db: db)
         let segment = JournalSegment(
             readings: raw.map { JournalSegment.Reading(device: ids[$0.key.device]!, epoch: $0.key.epoch, seq: $0.key.seq, reading: $0.reading, rollupDots: $0.rollupDots) },
             ingest: ingest.map { JournalSegment.Ingest(device: ids[$0.device]!, row: $0) })
@@ -291,7 +298,8 @@ enum TelemetryJournal {
         }
         if !moveIngest {
             try db.execute(sql: "DELETE FROM journal_segment")
-            try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, db: db)
+            var deviceIDs: [String: Int64] = [:]
+            _ = try append(raw: [], ingest: ingest.values.sorted { $0.device < $1.device }, deviceIDs: &deviceIDs, db: db)
             return moved
         }
         if !ingest.isEmpty {

@@ -120,6 +120,35 @@ struct AtomicityTests {
         }
     }
 
+    @Test("a failed commit's new device ids are forgotten: the id it gave out goes to the next new device")
+    func failedCommitForgetsDeviceIDs() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("edge.sqlite")
+        let store = try EdgeStore(path: path, configuration: .init(journalFoldInterval: .seconds(3_600)))
+        var state = SiteState()
+        let node = NodeID(name: "edge-a")
+        func batch(_ devices: [String], seq: UInt64) -> StoreBatch {
+            let deltas = devices.map { telemetryDelta(&state, device: $0, seq: seq, node: node, milliseconds: 1_000 + seq) }
+            return StoreBatch(deltas: deltas, context: state.context)
+        }
+        try store.commit(batch(["pump-0"], seq: 0))
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 2
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+        }
+        // Gives "pump-new" the next id, then rolls it back.
+        #expect(throws: StoreError.self) { try store.commit(batch(["pump-0", "pump-new"], seq: 1)) }
+        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+        // "other-new" now gets that id; "pump-new" must get another one.
+        try store.commit(batch(["other-new", "pump-new"], seq: 2))
+        let expected = state.raw.readings.filter { $0.key.seq != 1 }
+        for stored in [try store.loadSiteState(), try EdgeStore(path: path).loadSiteState()] {
+            #expect(stored.raw.readings == expected)
+        }
+    }
+
     @Test("a batch with an alarm kernel but no causal context is refused before anything is written")
     func alarmsNeedContext() throws {
         let (store, directory) = try EdgeStore.temporary()
