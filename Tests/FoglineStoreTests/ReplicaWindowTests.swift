@@ -146,15 +146,20 @@ struct RawRetentionTests {
         let rawDots = Set(items.flatMap { $0.0.raw?.readings.values.map(\.dot) ?? [] })
         let commitErrors = Mutex<[String]>([])
         let done = Atomic<Bool>(false)
+        let writerFinished = DispatchSemaphore(value: 0)
         let writing = Thread {
             for batch in batches {
                 do { try store.commit(batch) } catch { commitErrors.withLock { $0.append("\(error)") } }
             }
             done.store(true, ordering: .releasing)
+            writerFinished.signal()
         }
         writing.start()
-        // Read windows until the writer is done, then once more: every window, whenever it was
-        // read, carries each reading its context covers.
+        // Read windows until the writer is done (or, as each window reads everything stored so
+        // far and can win the store's queue many times in a row on two cores, until
+        // `windowsToRead` were read while it wrote), then once more: every window, whenever it
+        // was read, carries each reading its context covers.
+        let windowsToRead = 150
         var windows = 0
         var windowsDuringCommits = 0
         var last = false
@@ -167,6 +172,7 @@ struct RawRetentionTests {
             try #require(claimedWithoutRow.count == 0, "window \(windows) covers \(claimedWithoutRow.count) readings it does not carry, e.g. \(claimedWithoutRow.prefix(3))")
             windows += 1
             if !last { windowsDuringCommits += 1 }
+            if windowsDuringCommits == windowsToRead && !last { writerFinished.wait() }
         }
         #expect(windowsDuringCommits > 0, "no window was read while commits went on: the test showed nothing")
         #expect(commitErrors.withLock { $0 }.isEmpty)
