@@ -10,6 +10,21 @@ import Testing
 /// the last write of the batch) and a second connection watches commits as they happen.
 @Suite("Atomicity")
 struct AtomicityTests {
+    /// Makes every commit whose journal segment holds `readings` readings fail at its last write
+    /// (a trigger on a second connection), until ``stopFailingSegments(in:)``.
+    static func failSegments(ofReadings readings: Int, in path: String) throws {
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = \(readings)
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+        }
+    }
+
+    static func stopFailingSegments(in path: String) throws {
+        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+    }
+
     @Test("a commit that fails midway leaves no partial rows")
     func failedCommitWritesNothing() throws {
         let directory = try TemporaryDirectory()
@@ -63,12 +78,7 @@ struct AtomicityTests {
         let store = try EdgeStore(path: path)
         var state = SiteState()
         let node = NodeID(name: "edge-a")
-        try DatabaseQueue(path: path).write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 10
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                """)
-        }
+        try Self.failSegments(ofReadings: 10, in: path)
         let deltas = (0..<10).map { seq in
             telemetryDelta(&state, device: "pump-1", seq: UInt64(seq), node: node, milliseconds: 1_000 + UInt64(seq))
         }
@@ -77,7 +87,7 @@ struct AtomicityTests {
         #expect(try store.rawTelemetry(device: "pump-1", limit: 100).isEmpty)
         #expect(try store.loadSiteState() == SiteState())
 
-        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+        try Self.stopFailingSegments(in: path)
         try store.commit(StoreBatch(deltas: deltas, context: state.context))
         let stored = try store.loadSiteState()
         #expect(differingParts(stored, state) == [])
@@ -97,18 +107,13 @@ struct AtomicityTests {
             return StoreBatch(deltas: deltas, context: state.context)
         }
         try store.commit(batch(seqs: 0..<10))
-        try DatabaseQueue(path: path).write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 7
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                """)
-        }
+        try Self.failSegments(ofReadings: 7, in: path)
         // As a node does: its state keeps the readings whose commit failed, so the cells of its
         // next batches (same devices, same minute) include them, while the store's journal does
         // not. A deferral check against the failed commit's cells would accept those batches and
         // the stored cells would lack the failed readings.
         #expect(throws: StoreError.self) { try store.commit(batch(seqs: 10..<17)) }
-        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+        try Self.stopFailingSegments(in: path)
         try store.commit(batch(seqs: 20..<30))
         try store.commit(batch(seqs: 30..<40))
         // Everything the owner holds but the failed batch's raw readings.
@@ -132,15 +137,10 @@ struct AtomicityTests {
             return StoreBatch(deltas: deltas, context: state.context)
         }
         try store.commit(batch(["pump-0"], seq: 0))
-        try DatabaseQueue(path: path).write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER fail_raw BEFORE INSERT ON journal_segment WHEN NEW.readings = 2
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                """)
-        }
+        try Self.failSegments(ofReadings: 2, in: path)
         // Gives "pump-new" the next id, then rolls it back.
         #expect(throws: StoreError.self) { try store.commit(batch(["pump-0", "pump-new"], seq: 1)) }
-        try DatabaseQueue(path: path).write { db in try db.execute(sql: "DROP TRIGGER fail_raw") }
+        try Self.stopFailingSegments(in: path)
         // "other-new" now gets that id; "pump-new" must get another one.
         try store.commit(batch(["other-new", "pump-new"], seq: 2))
         let expected = state.raw.readings.filter { $0.key.seq != 1 }
