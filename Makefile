@@ -35,20 +35,25 @@ RELEASE_DIR ?= .build/dist
 # A cross build needs the target's strip, e.g. STRIP=aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu).
 STRIP ?= strip
 # The release layout (README, "Deploy on a Raspberry Pi"), for a small resident footprint: every
-# function in its own section, the functions a running fogline-edge executes (RELEASE_ORDER_FILE,
-# recorded by scripts/symbol-order) placed first and together by lld, relative relocations packed
+# function in its own section (Swift, C and C++ alike), the functions a running fogline-edge executes (RELEASE_ORDER_FILE,
+# recorded by scripts/symbol-order) placed first and together by lld, after the functions that
+# have no symbol to order them by (release/unnamed-code.ld), relative relocations packed
 # (DT_RELR: glibc >= 2.36), no exported symbol table.
 RELEASE_ORDER_FILE ?= $(CURDIR)/release/edge.order
-RELEASE_LAYOUT ?= -Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
+RELEASE_LAYOUT ?= -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xcxx -ffunction-sections \
+	-Xswiftc -use-ld=lld \
 	-Xlinker --symbol-ordering-file=$(RELEASE_ORDER_FILE) -Xlinker --no-warn-symbol-ordering \
-	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
+	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
+	-Xlinker -T -Xlinker $(CURDIR)/release/unnamed-code.ld
 release: deps
 	@command -v $(STRIP) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binutils; }
 	mkdir -p $(RELEASE_DIR)
-	set -e; for product in $(RELEASE_PRODUCTS); do \
+	@# SwiftPM does not track the order file: remove the linked programs so they are linked again.
+	set -e; bin=$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path $(RELEASE_LAYOUT) $(FOGLINE_BUILD_ARGS)); \
+	for product in $(RELEASE_PRODUCTS); do \
+	  rm -f $$bin/$$product; \
 	  $(SWIFT) build -c release --static-swift-stdlib --product $$product $(RELEASE_LAYOUT) $(FOGLINE_BUILD_ARGS); \
 	done; \
-	bin=$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path $(RELEASE_LAYOUT) $(FOGLINE_BUILD_ARGS)); \
 	echo "Release binaries (stripped, Swift runtime and Foundation linked statically) in $(RELEASE_DIR):"; \
 	for product in $(RELEASE_PRODUCTS); do \
 	  $(STRIP) -o $(RELEASE_DIR)/$$product $$bin/$$product; \

@@ -15,10 +15,12 @@ import CMalloc
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
     /// The waits before the first trims (main.swift trims once more as soon as the node is
-    /// constructed): by 2 s after start the node's own start-up (binding its ports, the first
-    /// connections) has run; by 10 s, joining the site (peers connected, the first leases, the
-    /// broker's subscriptions, the first commits).
-    static let startUpTrimDelays: [Duration] = [.seconds(2), .seconds(8)]
+    /// constructed): the node's own start-up (binding its ports, the first connections) runs in
+    /// its first second or two, and what it ran is dropped every half second meanwhile (it was
+    /// most of a quorum member's resident memory until the 2 s trim: 16–17 MB, then 13); by
+    /// 10 s, joining the site (peers connected, the first leases, the broker's subscriptions, the
+    /// first commits).
+    static let startUpTrimDelays: [Duration] = [.milliseconds(250), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(8)]
     static let trimInterval: Duration = .seconds(60)
 
     /// Sets malloc's thresholds; call before any thread starts.
