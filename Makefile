@@ -35,16 +35,17 @@ RELEASE_DIR ?= .build/dist
 # A cross build needs the target's strip, e.g. STRIP=aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu).
 STRIP ?= strip
 # The release layout (README, "Deploy on a Raspberry Pi"), for a small resident footprint: every
-# function in its own section (Swift, C and C++ alike), the functions a running fogline-edge executes (RELEASE_ORDER_FILE,
-# recorded by scripts/symbol-order) placed first and together by lld, after the functions that
-# have no symbol to order them by (release/unnamed-code.ld), relative relocations packed
-# (DT_RELR: glibc >= 2.36), no exported symbol table.
+# function in its own section (Swift, C and C++ alike), the functions a running fogline-edge
+# executes (RELEASE_ORDER_FILE, recorded by scripts/symbol-order) placed first and together by lld,
+# after the functions that have no symbol to order them by; read-only constants in a read-only
+# segment (release/layout.ld); relative relocations packed (DT_RELR: glibc >= 2.36); no exported
+# symbol table.
 RELEASE_ORDER_FILE ?= $(CURDIR)/release/edge.order
 RELEASE_LAYOUT ?= -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xcxx -ffunction-sections \
 	-Xswiftc -use-ld=lld \
 	-Xlinker --symbol-ordering-file=$(RELEASE_ORDER_FILE) -Xlinker --no-warn-symbol-ordering \
 	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xlinker -T -Xlinker $(CURDIR)/release/unnamed-code.ld
+	-Xlinker -T -Xlinker $(CURDIR)/release/layout.ld
 release: deps
 	@command -v $(STRIP) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binutils; }
 	mkdir -p $(RELEASE_DIR)

@@ -21,9 +21,11 @@ connection (http.client) to one member, client i to member i mod 3, for both sys
   key with that lease if it does not exist (its create_revision is the fencing token), and lease
   revoke (which deletes the key). A bare grant→revoke (no name, no exclusion) is reported too.
 - RSS: VmRSS of every member process, sampled every 0.25 s over the whole run; per member, max.
-  Beside it, each member's VmHWM at the end (the kernel's peak, between samples too). Each
-  system's program is dropped from the page cache before its members start (``start_cold``), so
-  both map their code as read from disk, as on a board after boot.
+  Beside it, each member's VmHWM at the end (the kernel's high-water mark: it sees moments
+  between samples, but the kernel updates it lazily, and with fogline-edge's trims it has been
+  seen below the sampled max, so it is no upper bound). Each system's program is dropped from the
+  page cache before its members start (``start_cold``), so both map their code as read from
+  disk, as on a board after boot.
 
 A human table goes to stderr; the last stdout line is one JSON object.
 """
@@ -126,7 +128,7 @@ class RSSSampler:
     def __init__(self):
         self.processes, self.max, self.running = {}, {}, True
         self.split = {}  # label → (RssAnon, RssFile) MB at the end: heap and stacks, mapped files
-        # label → VmHWM MB at the end: the kernel's exact peak, including moments between samples
+        # label → VmHWM MB at the end: the kernel's high-water mark (updated lazily; see the docstring)
         # (such as the first tenth of a second of a start, before fogline-edge's first trim).
         self.peak = {}
         self.thread = threading.Thread(target=self.run, daemon=True)

@@ -74,8 +74,9 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fogline.edge")
+        // The arguments and the configuration are done with; then the store's migrations.
+        ResidentMemory.trim()
         let node = try EdgeNode(configuration: configuration, logger: logger)
-        // The arguments, the configuration and the store's migrations are done with.
         ResidentMemory.trim()
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         let running = Task { try await node.run(notifier: notifier) }
