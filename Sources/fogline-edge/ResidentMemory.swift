@@ -14,12 +14,12 @@ import CMalloc
 ///   faults). The heap's free memory is given back at the same time.
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
-    /// The waits before the first trims (main.swift trims once more as soon as the node is
-    /// constructed): the node's own start-up (binding its ports, the first connections) runs in
-    /// its first second or two, and what it ran is dropped every half second meanwhile (it was
-    /// most of a quorum member's resident memory until the 2 s trim: 16–17 MB, then 13); by
-    /// 10 s, joining the site (peers connected, the first leases, the broker's subscriptions, the
-    /// first commits).
+    /// The waits before the first trims, counted from the node's construction (main.swift trims
+    /// once the configuration is read and once the node is constructed): the node's own start-up
+    /// (binding its ports, the first connections) runs in its first second or two, and what it
+    /// ran is dropped 0.25, 0.5, 1 and 2 s in (with one trim at 2 s, a quorum member held 16–17 MB
+    /// until then, 13 after); by 10 s, joining the site (peers connected, the first leases, the
+    /// broker's subscriptions, the first commits).
     static let startUpTrimDelays: [Duration] = [.milliseconds(250), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(8)]
     static let trimInterval: Duration = .seconds(60)
 
