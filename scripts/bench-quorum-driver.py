@@ -129,7 +129,6 @@ class RSSSampler:
         self.processes, self.max, self.running = {}, {}, True
         self.split = {}  # label → (RssAnon, RssFile) MB at the end: heap and stacks, mapped files
         # label → VmHWM MB at the end: the kernel's high-water mark (updated lazily; see the docstring)
-        # (such as the first tenth of a second of a start, before fogline-edge's first trim).
         self.peak = {}
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()

@@ -14,13 +14,13 @@ import CMalloc
 ///   faults). The heap's free memory is given back at the same time.
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
-    /// The waits before the first trims, counted from the node's construction (main.swift trims
-    /// once the configuration is read and once the node is constructed): the node's own start-up
-    /// (binding its ports, the first connections) runs in its first second or two, and what it
-    /// ran is dropped 0.25, 0.5, 1 and 2 s in (with one trim at 2 s, a quorum member held 16–17 MB
-    /// until then, 13 after); by 10 s, joining the site (peers connected, the first leases, the
-    /// broker's subscriptions, the first commits).
-    static let startUpTrimDelays: [Duration] = [.milliseconds(250), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(8)]
+    /// When the first trims come, counted from the node's construction (main.swift trims once the
+    /// configuration is read and once the node is constructed): the node's own start-up (binding
+    /// its ports, the first connections) runs in its first second or two, and what it ran is
+    /// dropped as it goes (with one trim at 2 s, a quorum member held 16–17 MB until then, 13
+    /// after); by 10 s, joining the site (peers connected, the first leases, the broker's
+    /// subscriptions, the first commits).
+    static let startUpTrimTimes: [Duration] = [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(10)]
     static let trimInterval: Duration = .seconds(60)
 
     /// Sets malloc's thresholds; call before any thread starts.
@@ -31,11 +31,16 @@ enum ResidentMemory {
         _ = fogline_set_malloc_thresholds(mallocThresholdBytes, mallocThresholdBytes)
     }
 
-    /// Trims after each of ``startUpTrimDelays``, then every ``trimInterval``, until cancelled.
+    /// Trims at each of ``startUpTrimTimes`` from now, then every ``trimInterval``, until cancelled.
     static func trimPeriodically() async {
-        var delays = startUpTrimDelays[...]
-        // A periodic schedule, not a wait for a condition.
-        while (try? await Task.sleep(for: delays.popFirst() ?? trimInterval)) != nil { trim() }
+        // A schedule, not a wait for a condition.
+        var waited: Duration = .zero
+        for time in startUpTrimTimes {
+            guard (try? await Task.sleep(for: time - waited)) != nil else { return }
+            waited = time
+            trim()
+        }
+        while (try? await Task.sleep(for: trimInterval)) != nil { trim() }
     }
 
     /// Drops the code and never-written read-only data pages and gives back the free heap.
