@@ -14,13 +14,19 @@ import CMalloc
 ///   faults). The heap's free memory is given back at the same time.
 enum ResidentMemory {
     static let mallocThresholdBytes: Int32 = 128 * 1024
-    /// When the first trims come, counted from the node's construction (main.swift trims once the
-    /// configuration is read and once the node is constructed): the node's own start-up (binding
-    /// its ports, the first connections) runs in its first second or two, and what it ran is
-    /// dropped as it goes (with one trim at 2 s, a quorum member held 16–17 MB until then, 13
-    /// after); by 10 s, joining the site (peers connected, the first leases, the broker's
+    /// When the first trims come, counted from the node's construction. main.swift trims before
+    /// that at four points: on entry (the loader's and the libraries' initializers leave ~6 MB
+    /// mapped), once the arguments are parsed (ArgumentParser's reflection maps ~7 MB), once the
+    /// configuration is read and once the node is constructed. Every stretch of start-up maps
+    /// 5–7 MB of code and constants of its own, so a member's resident memory peaks at the sum of
+    /// what is left and what one stretch maps: a trim every 50 ms while the node binds its ports
+    /// and makes its first connections (14–15 MB peaks, 16–17 with a trim at 0.25 s first), then
+    /// by 10 s, once it has joined the site (peers connected, the first leases, the broker's
     /// subscriptions, the first commits).
-    static let startUpTrimTimes: [Duration] = [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(10)]
+    static let startUpTrimTimes: [Duration] = [
+        .milliseconds(50), .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2), .seconds(10),
+    ]
     static let trimInterval: Duration = .seconds(60)
 
     /// Sets malloc's thresholds; call before any thread starts.

@@ -15,6 +15,8 @@ import Logging
 func runCommand() async { await FoglineEdgeCommand.main() }
 // Before any thread starts.
 ResidentMemory.configureMalloc()
+// What the loader and the libraries' initializers ran and read is not needed again.
+ResidentMemory.trim()
 await runCommand()
 
 struct FoglineEdgeCommand: AsyncParsableCommand {
@@ -63,6 +65,8 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
+        // Argument parsing is done with.
+        ResidentMemory.trim()
         let configuration: EdgeConfiguration
         do { configuration = try options.load() } catch let errors as ConfigErrors {
             FileHandle.standardError.write(Data((errors.description + "\n").utf8))
