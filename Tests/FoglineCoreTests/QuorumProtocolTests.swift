@@ -14,9 +14,11 @@ struct QuorumProtocolTests {
         /// Acceptors that ignore an accept's next ballot, like a node from before one-round-trip
         /// CASPaxos.
         var legacy: Set<String> = []
-        /// Prepares and accepts sent by proposers.
+        /// Prepares, accepts and confirms sent by proposers; records acceptors had to persist.
         var prepares = 0
         var accepts = 0
+        var confirms = 0
+        var persists = 0
         var completed: [OperationID: RegisterOutcome] = [:]
         var now: UInt64 = 1_000
 
@@ -60,10 +62,12 @@ struct QuorumProtocolTests {
                     case .accept(let key, let ballot, let value, let hold, _):
                         accepts += 1
                         if legacy.contains(to) { message = .accept(key: key, ballot: ballot, value: value, leaseHoldMilliseconds: hold) }
+                    case .confirm: confirms += 1
                     default: break
                     }
                     guard !down.contains(to), !down.contains(from) else { continue }
                     if let step = acceptors[to]!.receive(message, at: now) {
+                        if step.persist != nil { persists += 1 }
                         guard !down.contains(from) else { continue }
                         queue.append(contentsOf: proposers[from]!.receive(step.reply, from: to, at: now).map { (from, $0) })
                     }
@@ -249,9 +253,10 @@ struct QuorumProtocolTests {
             return
         }
         #expect(read.version == 1 && read.content == .data([1]) && second.version == 2)
-        // Two more operations, no more prepares: each was one round of accepts.
-        #expect(site.prepares == 3 && site.accepts == 9)
-        #expect(site.proposers["a"]!.statistics == .init(oneRoundTripStarts: 2, oneRoundTripDecided: 2))
+        // Two more operations, no more prepares: the read one round of confirms, the write one of
+        // accepts.
+        #expect(site.prepares == 3 && site.confirms == 3 && site.accepts == 6)
+        #expect(site.proposers["a"]!.statistics == .init(oneRoundTripStarts: 2, oneRoundTripDecided: 2, confirmedUnchanged: 1))
         // Another node's view agrees.
         guard case .value(let seen)? = site.run(.read, at: "c") else {
             Issue.record("read at c failed")
@@ -310,7 +315,7 @@ struct QuorumProtocolTests {
             Issue.record("read failed")
             return
         }
-        #expect(read.version == 2 && site.prepares == prepares && site.accepts == accepts + 3)
+        #expect(read.version == 2 && site.prepares == prepares && site.accepts == accepts && site.confirms == 3)
         #expect(site.proposers["a"]!.statistics.oneRoundTripDecided == 1)
     }
 
@@ -333,5 +338,102 @@ struct QuorumProtocolTests {
             return
         }
         #expect(site.prepares == 15 && site.proposers["a"]!.statistics.oneRoundTripStarts == 0)
+    }
+
+    // MARK: Confirmed reads
+
+    @Test("an operation that changes nothing on a promise given in advance writes nothing: a majority confirms the promise, which then serves the next write")
+    func unchangedOperationsOnlyConfirm() {
+        var site = Site()
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a") else {
+            Issue.record("first write failed")
+            return
+        }
+        let persists = site.persists
+        guard case .value(let read)? = site.run(.read, at: "a"), case .value(let again)? = site.run(.read, at: "a"),
+            case .conflict(let current)? = site.run(.compareAndSet(expectedVersion: 0, value: [9]), at: "a")
+        else {
+            Issue.record("reads or the refused compare-and-set failed")
+            return
+        }
+        #expect(read.content == .data([1]) && again == read && current == read)
+        #expect(site.persists == persists && site.confirms == 9 && site.accepts == 3 && site.prepares == 3)
+        guard case .written(let second)? = site.run(.compareAndSet(expectedVersion: 1, value: [2]), at: "a") else {
+            Issue.record("second write failed")
+            return
+        }
+        #expect(second.version == 2 && site.prepares == 3 && site.accepts == 6)
+        #expect(site.proposers["a"]!.statistics == .init(oneRoundTripStarts: 4, oneRoundTripDecided: 4, confirmedUnchanged: 3))
+    }
+
+    @Test("after another proposer's write the promise is gone: the confirm is refused and the read takes full rounds and sees that write")
+    func confirmRefusedAfterCompetingWrite() {
+        var site = Site()
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a"),
+            case .written? = site.run(.compareAndSet(expectedVersion: 1, value: [2]), at: "b"),
+            case .value(let read)? = site.run(.read, at: "a")
+        else {
+            Issue.record("writes or read failed")
+            return
+        }
+        #expect(read.version == 2 && read.content == .data([2]))
+        #expect(site.confirms == 3 && site.proposers["a"]!.statistics.confirmedUnchanged == 0)
+    }
+
+    @Test("an acceptor that missed the write refuses to confirm; the majority that has it confirms")
+    func confirmNeedsTheWriteNotJustAPromise() {
+        var site = Site()
+        site.down = ["c"]
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a") else {
+            Issue.record("write failed")
+            return
+        }
+        site.down = []
+        guard case .value(let read)? = site.run(.read, at: "a") else {
+            Issue.record("read failed")
+            return
+        }
+        #expect(read.content == .data([1]) && site.proposers["a"]!.statistics.confirmedUnchanged == 1)
+        // c, asked on its own, says what it promised instead.
+        guard case .reject(_, let ballot, let highest)? = site.acceptors["c"]!.receive(.confirm(key: "k", ballot: Ballot(counter: 9, node: NodeID(name: "a")), nonce: 1), at: site.now)?.reply else {
+            Issue.record("c confirmed a promise it never gave")
+            return
+        }
+        #expect(ballot == Ballot(counter: 9, node: NodeID(name: "a")) && highest == .zero)
+    }
+
+    @Test("an acceptor confirms exactly the ballot it promised, persists nothing, and echoes the nonce")
+    func acceptorConfirmsExactPromise() {
+        var acceptor = Acceptor(at: 0)
+        let ballot = Ballot(counter: 5, node: NodeID(name: "a"))
+        let next = Ballot(counter: 6, node: NodeID(name: "a"))
+        _ = acceptor.receive(.prepare(key: "k", ballot: ballot), at: 0)
+        _ = acceptor.receive(.accept(key: "k", ballot: ballot, value: RegisterValue(version: 1, content: .data([1])), leaseHoldMilliseconds: 0, nextBallot: next), at: 0)
+        let step = acceptor.receive(.confirm(key: "k", ballot: next, nonce: 42), at: 1)
+        #expect(step?.persist == nil && step?.reply == .confirmed(key: "k", ballot: next, nonce: 42))
+        #expect(acceptor.receive(.confirm(key: "k", ballot: ballot, nonce: 43), at: 1)?.reply == .reject(key: "k", ballot: ballot, highestSeen: next))
+        #expect(acceptor.receive(.confirm(key: "other", ballot: next, nonce: 44), at: 1)?.reply == .reject(key: "other", ballot: next, highestSeen: .zero))
+        let higher = Ballot(counter: 7, node: NodeID(name: "b"))
+        _ = acceptor.receive(.prepare(key: "k", ballot: higher), at: 2)
+        #expect(acceptor.receive(.confirm(key: "k", ballot: next, nonce: 45), at: 2)?.reply == .reject(key: "k", ballot: next, highestSeen: higher))
+    }
+
+    @Test("a late answer to an earlier confirmation does not count for the next one")
+    func lateConfirmationIgnored() {
+        var site = Site()
+        guard case .written? = site.run(.compareAndSet(expectedVersion: 0, value: [1]), at: "a"), case .value? = site.run(.read, at: "a") else {
+            Issue.record("write or read failed")
+            return
+        }
+        // The next read's confirms are held back; replaying the first read's answers (its nonce
+        // was the operation before) must not complete it.
+        site.down = ["b", "c"]
+        let id = site.submit(.read, at: "a")
+        let ahead = Ballot(counter: 2, node: NodeID(name: "a"))  // the first write's next ballot
+        var proposer = site.proposers["a"]!
+        let stale = proposer.receive(.confirmed(key: "k", ballot: ahead, nonce: id.sequence - 1), from: "b", at: site.now)
+        #expect(stale.isEmpty)
+        let fresh = proposer.receive(.confirmed(key: "k", ballot: ahead, nonce: id.sequence), from: "b", at: site.now)
+        #expect(fresh.contains { if case .completed(id, _, _, .value) = $0 { true } else { false } })
     }
 }

@@ -201,12 +201,12 @@ struct QuorumSite: Sendable {
     private mutating func deliver(_ message: QuorumMessage, from: Int, to: Int) {
         guard nodes[to].alive else { return }
         switch message {
-        case .prepare, .accept:
+        case .prepare, .accept, .confirm:
             guard let step = nodes[to].acceptor.receive(message, at: localTime(to)) else { return }
             // Durable before the reply leaves, as the shell does with fsync.
             if let record = step.persist { nodes[to].persisted[step.reply.key] = record }
             send(step.reply, from: to, to: from)
-        case .promise, .accepted, .reject:
+        case .promise, .accepted, .confirmed, .reject:
             perform(nodes[to].proposer.receive(message, from: nodes[from].name, at: localTime(to)), at: to)
         }
     }

@@ -62,12 +62,21 @@ struct FrameCodecTests {
         var reject = Fogline_V1_PaxosReject()
         reject.key = "kv/x"
         reject.highestSeen = ballot
+        var confirm = Fogline_V1_PaxosConfirm()
+        confirm.key = "kv/x"
+        confirm.ballot = ballot
+        confirm.nonce = 12
+        var confirmed = Fogline_V1_PaxosConfirmed()
+        confirmed.key = "kv/x"
+        confirmed.ballot = ballot
+        confirmed.nonce = 12
         let bodies: [Fogline_V1_PeerFrame.OneOf_Body] = [
             .heartbeat(Fogline_V1_Heartbeat(incarnation: 2, sequence: .max)),
             .gossipDelta(Fogline_V1_GossipDelta(delta: delta, deltaSeq: 41)),
             .gossipAck(Fogline_V1_GossipAck(deltaSeq: 41, summary: Self.summary())),
             .contextExchange(Fogline_V1_ContextExchange(summary: Self.summary())),
             .paxosPrepare(prepare), .paxosPromise(promise), .paxosAccept(accept), .paxosReject(reject),
+            .paxosConfirm(confirm), .paxosConfirmed(confirmed),
         ]
         for body in bodies {
             let frame = Self.peerFrame(body)

@@ -25,13 +25,15 @@ struct QuorumCodecTests {
 
     static func message(_ random: inout SeededRandom) -> QuorumMessage {
         let key = random.pick(["kv/a", "lease/shard/3", "lease/role/cloud-uplink"])
-        switch random.int(in: 0...4) {
+        switch random.int(in: 0...6) {
         case 0: return .prepare(key: key, ballot: ballot(&random))
         case 1:
             let accepted = random.chance(0.7) ? AcceptedValue(ballot: ballot(&random), value: value(&random)) : nil
             return .promise(key: key, ballot: ballot(&random), accepted: accepted, leaseRemainingMilliseconds: UInt64(random.int(in: 0...9_000)))
         case 2: return .accept(key: key, ballot: ballot(&random), value: value(&random), leaseHoldMilliseconds: UInt64(random.int(in: 0...9_000)))
         case 3: return .accepted(key: key, ballot: ballot(&random))
+        case 4: return .confirm(key: key, ballot: ballot(&random), nonce: random.next())
+        case 5: return .confirmed(key: key, ballot: ballot(&random), nonce: random.next())
         default: return .reject(key: key, ballot: ballot(&random), highestSeen: ballot(&random))
         }
     }
@@ -69,6 +71,12 @@ struct QuorumCodecTests {
         var prepare = Fogline_V1_PaxosPrepare()
         prepare.key = "kv/a"
         #expect(throws: WireError.missingField("PaxosPrepare.ballot")) { try QuorumCodec.message(.paxosPrepare(prepare)) }
+        var confirm = Fogline_V1_PaxosConfirm()
+        confirm.key = "kv/a"
+        #expect(throws: WireError.missingField("PaxosConfirm.ballot")) { try QuorumCodec.message(.paxosConfirm(confirm)) }
+        var confirmed = Fogline_V1_PaxosConfirmed()
+        confirmed.key = "kv/a"
+        #expect(throws: WireError.missingField("PaxosConfirmed.ballot")) { try QuorumCodec.message(.paxosConfirmed(confirmed)) }
         var promise = Fogline_V1_PaxosPromise()
         promise.key = "kv/a"
         promise.ballot = accept.ballot

@@ -7,6 +7,10 @@
 /// An accept may carry the proposer's next ballot (``QuorumMessage/accept(key:ballot:value:leaseHoldMilliseconds:nextBallot:)``):
 /// accepting it then also promises that ballot, the CASPaxos paper's one-round-trip optimisation.
 ///
+/// A ``QuorumMessage/confirm(key:ballot:nonce:)`` asks whether such a promise still stands, for an
+/// operation that changes nothing: answered from memory, nothing persisted (the shell still sends
+/// the answer only once the record holding the promise is on disk).
+///
 /// Leases need one thing besides plain CASPaxos: each acceptor times the lease grant it accepted
 /// with its own monotonic clock (PaxosLease). A proposer counts a lease as live while any acceptor
 /// of its quorum still times it, so no clocks are compared across nodes.
@@ -53,8 +57,19 @@ public struct Acceptor: Sendable {
         case .prepare(let key, let ballot): prepare(key: key, ballot: ballot, at: now)
         case .accept(let key, let ballot, let value, let hold, let next):
             accept(key: key, ballot: ballot, value: value, hold: hold, next: next, at: now)
-        case .promise, .accepted, .reject: nil
+        case .confirm(let key, let ballot, let nonce): confirm(key: key, ballot: ballot, nonce: nonce)
+        case .promise, .accepted, .confirmed, .reject: nil
         }
+    }
+
+    /// Confirms a promise still stands; writes nothing. Only the exact ballot confirms: a lower
+    /// promise means this acceptor never accepted the value the proposer wrote with that promise.
+    private func confirm(key: String, ballot: Ballot, nonce: UInt64) -> Step {
+        let promised = keys[key]?.record.promised ?? .zero
+        guard promised == ballot else {
+            return Step(persist: nil, reply: .reject(key: key, ballot: ballot, highestSeen: promised))
+        }
+        return Step(persist: nil, reply: .confirmed(key: key, ballot: ballot, nonce: nonce))
     }
 
     private mutating func prepare(key: String, ballot: Ballot, at now: UInt64) -> Step {

@@ -16,6 +16,14 @@
 /// rounds. Lease keys always take both phases: their promises carry each acceptor's remaining
 /// lease time (PaxosLease), which a promise given in advance cannot know.
 ///
+/// An operation that changes nothing (a read, a refused compare-and-set) on a ballot promised in
+/// advance does not even write the value back: it asks the acceptors to confirm that the promise
+/// still stands (``QuorumMessage/confirm(key:ballot:nonce:)``). A majority confirming it still holds
+/// the value this proposer wrote with it, and nothing newer can have been chosen — that would have
+/// needed a majority promising past the ballot — so the value is current at the first
+/// confirmation: a linearizable read without a disk write on any node, the promise kept for the
+/// next operation. Any rejection falls back to full rounds.
+///
 /// Operations on one key run one at a time per proposer (later ones wait in a bounded queue);
 /// operations on different keys run concurrently. A round that is rejected or times out is
 /// retried with a higher ballot after a randomized backoff, until the operation's deadline: then
@@ -34,6 +42,9 @@ public struct Proposer: Sendable {
         /// Whether accepts of plain values also prepare the next ballot (one round trip for the
         /// next operation on the key while no other proposer intervenes).
         public var oneRoundTrip = true
+        /// Whether an operation that changes nothing, on a ballot promised in advance, only has
+        /// the promise confirmed (no write) instead of writing the value back.
+        public var confirmUnchanged = true
         /// Keys for which a promised next ballot is kept at most (beyond, new ones are not asked).
         public var maxPromisedAheadKeys = 4_096
         /// Bound on how far any node's monotonic clock rate strays from real time (0.01: 1 %).
@@ -60,10 +71,13 @@ public struct Proposer: Sendable {
         public var oneRoundTripStarts = 0
         /// Of those, the ones decided in that single round.
         public var oneRoundTripDecided = 0
+        /// Of those, the ones that changed nothing and were decided by confirmations alone.
+        public var confirmedUnchanged = 0
 
-        public init(oneRoundTripStarts: Int = 0, oneRoundTripDecided: Int = 0) {
+        public init(oneRoundTripStarts: Int = 0, oneRoundTripDecided: Int = 0, confirmedUnchanged: Int = 0) {
             self.oneRoundTripStarts = oneRoundTripStarts
             self.oneRoundTripDecided = oneRoundTripDecided
+            self.confirmedUnchanged = confirmedUnchanged
         }
     }
 
@@ -141,6 +155,21 @@ public struct Proposer: Sendable {
             }
             if attempt.startedAhead { statistics.oneRoundTripDecided += 1 }
             return finish(key: key, outcome: complete(outcome, attempt.pending, at: now), at: now)
+        case .confirmed(let key, let ballot, let nonce):
+            guard var attempt = inFlight[key], attempt.ballot == ballot, nonce == attempt.pending.id.sequence,
+                case .confirming(let ahead, let outcome, var confirmations) = attempt.phase,
+                configuration.members.contains(acceptor)
+            else { return [] }
+            confirmations.insert(acceptor)
+            attempt.phase = .confirming(ahead, outcome, confirmations)
+            inFlight[key] = attempt
+            guard confirmations.count >= configuration.quorum else { return [] }
+            // The promise stands at a majority, so it still serves the next operation, with a
+            // view as fresh as this round.
+            promisedAhead[key] = PromisedAhead(ballot: ahead.ballot, value: ahead.value, promisedAt: attempt.roundStarted)
+            statistics.oneRoundTripDecided += 1
+            statistics.confirmedUnchanged += 1
+            return finish(key: key, outcome: outcome, at: now)
         case .reject(let key, let ballot, let highestSeen):
             guard var attempt = inFlight[key], attempt.ballot == ballot, configuration.members.contains(acceptor) else {
                 highestCounterSeen = max(highestCounterSeen, highestSeen.counter)
@@ -153,7 +182,7 @@ public struct Proposer: Sendable {
             // with every lost round, so that a busy key cannot starve one proposer.
             highestCounterSeen = max(highestCounterSeen, highestSeen.counter + 2 * UInt64(min(attempt.round, 16)))
             switch attempt.phase {
-            case .preparing, .accepting:
+            case .preparing, .accepting, .confirming:
                 // A majority may still answer; give up on the round only once it cannot.
                 attempt.rejections.insert(acceptor)
                 if attempt.rejections.count > configuration.members.count - configuration.quorum {
@@ -164,7 +193,7 @@ public struct Proposer: Sendable {
                 break
             }
             return []
-        case .prepare, .accept:
+        case .prepare, .accept, .confirm:
             return []
         }
     }
@@ -184,7 +213,7 @@ public struct Proposer: Sendable {
             switch attempt.phase {
             case .backingOff(let until) where now >= until:
                 outputs += round(key: key, at: now)
-            case .preparing, .accepting:
+            case .preparing, .accepting, .confirming:
                 if now >= attempt.roundStarted + configuration.roundTimeoutMilliseconds {
                     outputs += round(key: key, at: now)
                 }
@@ -213,6 +242,9 @@ public struct Proposer: Sendable {
     private enum Phase: Sendable {
         case preparing([String: Promise])
         case accepting(RegisterOutcome, Set<String>)
+        /// Waiting for a majority to confirm the promise given in advance (`PromisedAhead`); the
+        /// outcome to report then, and who confirmed.
+        case confirming(PromisedAhead, RegisterOutcome, Set<String>)
         case backingOff(until: UInt64)
     }
 
@@ -252,16 +284,22 @@ public struct Proposer: Sendable {
     private mutating func start(_ pending: Pending, at now: UInt64) -> [Output] {
         let key = pending.key
         inFlight[key] = Attempt(pending: pending, ballot: .zero, round: 0, roundStarted: now, phase: .backingOff(until: now))
-        // Used once at most: whatever happens to this round, the ballot is spent.
-        if let ahead = promisedAhead.removeValue(forKey: key), Self.fitsOneRoundTrip(pending.operation, ahead.value),
-            Self.apply(pending.operation, to: ahead.value, leaseRemaining: 0).newContent == nil
-                || now < ahead.promisedAt + configuration.roundTimeoutMilliseconds
-        {
-            inFlight[key]!.ballot = ahead.ballot
-            inFlight[key]!.round = 1
-            inFlight[key]!.startedAhead = true
-            statistics.oneRoundTripStarts += 1
-            return propose(key: key, current: ahead.value, leaseRemaining: 0, at: now)
+        // Used once at most (unless confirmed): whatever happens to this round, the ballot is spent.
+        if let ahead = promisedAhead.removeValue(forKey: key), Self.fitsOneRoundTrip(pending.operation, ahead.value) {
+            let applied = Self.apply(pending.operation, to: ahead.value, leaseRemaining: 0)
+            if applied.newContent == nil || now < ahead.promisedAt + configuration.roundTimeoutMilliseconds {
+                inFlight[key]!.ballot = ahead.ballot
+                inFlight[key]!.round = 1
+                inFlight[key]!.startedAhead = true
+                statistics.oneRoundTripStarts += 1
+                if applied.newContent == nil, configuration.confirmUnchanged {
+                    inFlight[key]!.phase = .confirming(ahead, applied.outcome, [])
+                    return configuration.members.map {
+                        .send(.confirm(key: key, ballot: ahead.ballot, nonce: pending.id.sequence), to: $0)
+                    }
+                }
+                return propose(key: key, current: ahead.value, leaseRemaining: 0, at: now)
+            }
         }
         return round(key: key, at: now)
     }

@@ -15,13 +15,23 @@ public enum QuorumMessage: Hashable, Sendable {
     /// Phase 2b. `promisedNext`: the acceptor also promised the accept's `nextBallot`, with
     /// this ballot's value as the one it accepted.
     case accepted(key: String, ballot: Ballot, promisedNext: Bool = false)
-    /// The acceptor has promised or accepted `highestSeen`, which is above `ballot`.
+    /// For an operation that changes nothing (a read, a refused compare-and-set) on a ballot
+    /// promised in advance: is `ballot` still the highest this acceptor promised? If so, it still
+    /// holds the value the proposer wrote just before, and nothing newer can have been chosen
+    /// without a majority promising past it. Changes nothing, so nothing is written. `nonce`
+    /// tells this request's answers from those to earlier confirmations of the same promise
+    /// (a late or duplicated answer must not count for a later read).
+    case confirm(key: String, ballot: Ballot, nonce: UInt64)
+    /// The acceptor's promise of `ballot` stands (the answer to ``confirm(key:ballot:nonce:)``).
+    case confirmed(key: String, ballot: Ballot, nonce: UInt64)
+    /// The acceptor has promised or accepted `highestSeen`, which is above `ballot` (or, to a
+    /// ``confirm(key:ballot:nonce:)``, is not `ballot`).
     case reject(key: String, ballot: Ballot, highestSeen: Ballot)
 
     public var key: String {
         switch self {
         case .prepare(let key, _), .promise(let key, _, _, _), .accept(let key, _, _, _, _), .accepted(let key, _, _),
-            .reject(let key, _, _):
+            .confirm(let key, _, _), .confirmed(let key, _, _), .reject(let key, _, _):
             key
         }
     }

@@ -110,13 +110,13 @@ public struct SiteCoordinator: Sendable {
     /// Handles a quorum message from `peer` (or from this node itself).
     public mutating func receive(_ message: QuorumMessage, from peer: String, at now: UInt64) -> [Output] {
         switch message {
-        case .prepare, .accept:
+        case .prepare, .accept, .confirm:
             guard configuration.members.contains(peer), let step = acceptor.receive(message, at: now) else { return [] }
             var outputs: [Output] = []
             if let record = step.persist { outputs.append(.persistAcceptor(key: step.reply.key, record)) }
             outputs.append(.send(step.reply, to: peer))
             return outputs
-        case .promise, .accepted, .reject:
+        case .promise, .accepted, .confirmed, .reject:
             return handle(proposer.receive(message, from: peer, at: now), at: now)
         }
     }

@@ -36,6 +36,8 @@ public enum PeerFrameCodec {
         case .paxosAccept(let body): try FrameChecks.key(body.key)
         case .paxosAccepted(let body): try FrameChecks.key(body.key)
         case .paxosReject(let body): try FrameChecks.key(body.key)
+        case .paxosConfirm(let body): try FrameChecks.key(body.key)
+        case .paxosConfirmed(let body): try FrameChecks.key(body.key)
         case .heartbeat, .gossipAck, .contextExchange, nil: break
         }
         return frame

@@ -47,6 +47,18 @@ public enum QuorumCodec {
             body.ballot = .init(ballot)
             body.highestSeen = .init(highest)
             return .paxosReject(body)
+        case .confirm(let key, let ballot, let nonce):
+            var body = Fogline_V1_PaxosConfirm()
+            body.key = key
+            body.ballot = .init(ballot)
+            body.nonce = nonce
+            return .paxosConfirm(body)
+        case .confirmed(let key, let ballot, let nonce):
+            var body = Fogline_V1_PaxosConfirmed()
+            body.key = key
+            body.ballot = .init(ballot)
+            body.nonce = nonce
+            return .paxosConfirmed(body)
         }
     }
 
@@ -77,6 +89,12 @@ public enum QuorumCodec {
             return .reject(
                 key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosReject.ballot"),
                 highestSeen: try ballot(body.hasHighestSeen, body.highestSeen, "PaxosReject.highest_seen"))
+        case .paxosConfirm(let body):
+            return .confirm(
+                key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosConfirm.ballot"), nonce: body.nonce)
+        case .paxosConfirmed(let body):
+            return .confirmed(
+                key: try key(body.key), ballot: try ballot(body.hasBallot, body.ballot, "PaxosConfirmed.ballot"), nonce: body.nonce)
         case .heartbeat, .gossipDelta, .gossipAck, .contextExchange:
             return nil
         }

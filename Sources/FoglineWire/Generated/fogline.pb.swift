@@ -902,6 +902,22 @@ public nonisolated struct Fogline_V1_PeerFrame: @unchecked Sendable {
     set {_uniqueStorage()._body = .paxosReject(newValue)}
   }
 
+  public var paxosConfirm: Fogline_V1_PaxosConfirm {
+    get {
+      if case .paxosConfirm(let v)? = _storage._body {return v}
+      return Fogline_V1_PaxosConfirm()
+    }
+    set {_uniqueStorage()._body = .paxosConfirm(newValue)}
+  }
+
+  public var paxosConfirmed: Fogline_V1_PaxosConfirmed {
+    get {
+      if case .paxosConfirmed(let v)? = _storage._body {return v}
+      return Fogline_V1_PaxosConfirmed()
+    }
+    set {_uniqueStorage()._body = .paxosConfirmed(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -916,6 +932,8 @@ public nonisolated struct Fogline_V1_PeerFrame: @unchecked Sendable {
     case paxosAccept(Fogline_V1_PaxosAccept)
     case paxosAccepted(Fogline_V1_PaxosAccepted)
     case paxosReject(Fogline_V1_PaxosReject)
+    case paxosConfirm(Fogline_V1_PaxosConfirm)
+    case paxosConfirmed(Fogline_V1_PaxosConfirmed)
 
   }
 
@@ -1319,6 +1337,62 @@ public nonisolated struct Fogline_V1_PaxosReject: Sendable {
   public init() {}
 
   fileprivate var _highestSeen: Fogline_V1_Ballot? = nil
+  fileprivate var _ballot: Fogline_V1_Ballot? = nil
+}
+
+/// For an operation that changes nothing, on a ballot promised in advance: does the promise of
+/// `ballot` still stand? Answered by PaxosConfirmed, or PaxosReject with the ballot promised
+/// instead; nothing is written. A node that does not know it ignores it, and the proposer falls
+/// back to full rounds after its round timeout.
+public nonisolated struct Fogline_V1_PaxosConfirm: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
+
+  public var ballot: Fogline_V1_Ballot {
+    get {_ballot ?? Fogline_V1_Ballot()}
+    set {_ballot = newValue}
+  }
+  /// Returns true if `ballot` has been explicitly set.
+  public var hasBallot: Bool {self._ballot != nil}
+  /// Clears the value of `ballot`. Subsequent reads from it will return its default value.
+  public mutating func clearBallot() {self._ballot = nil}
+
+  /// echoed: tells the answers to this request from earlier ones
+  public var nonce: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ballot: Fogline_V1_Ballot? = nil
+}
+
+public nonisolated struct Fogline_V1_PaxosConfirmed: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
+
+  public var ballot: Fogline_V1_Ballot {
+    get {_ballot ?? Fogline_V1_Ballot()}
+    set {_ballot = newValue}
+  }
+  /// Returns true if `ballot` has been explicitly set.
+  public var hasBallot: Bool {self._ballot != nil}
+  /// Clears the value of `ballot`. Subsequent reads from it will return its default value.
+  public mutating func clearBallot() {self._ballot = nil}
+
+  /// the request's
+  public var nonce: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
   fileprivate var _ballot: Fogline_V1_Ballot? = nil
 }
 
@@ -2721,7 +2795,7 @@ nonisolated extension Fogline_V1_Signature: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Fogline_V1_PeerFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PeerFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{3}from_node\0\u{1}site\0\u{3}sent_at\0\u{1}signature\0\u{2}\u{5}heartbeat\0\u{3}gossip_delta\0\u{3}gossip_ack\0\u{3}context_exchange\0\u{4}\u{7}paxos_prepare\0\u{3}paxos_promise\0\u{3}paxos_accept\0\u{3}paxos_accepted\0\u{3}paxos_reject\0\u{c}\u{6}\u{4}\u{c}(<")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_version\0\u{3}from_node\0\u{1}site\0\u{3}sent_at\0\u{1}signature\0\u{2}\u{5}heartbeat\0\u{3}gossip_delta\0\u{3}gossip_ack\0\u{3}context_exchange\0\u{4}\u{7}paxos_prepare\0\u{3}paxos_promise\0\u{3}paxos_accept\0\u{3}paxos_accepted\0\u{3}paxos_reject\0\u{3}paxos_confirm\0\u{3}paxos_confirmed\0\u{c}\u{6}\u{4}\u{c}(<")
 
   fileprivate class _StorageClass {
     var _schemaVersion: UInt32 = 0
@@ -2886,6 +2960,32 @@ nonisolated extension Fogline_V1_PeerFrame: SwiftProtobuf.Message, SwiftProtobuf
             _storage._body = .paxosReject(v)
           }
         }()
+        case 25: try {
+          var v: Fogline_V1_PaxosConfirm?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosConfirm(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosConfirm(v)
+          }
+        }()
+        case 26: try {
+          var v: Fogline_V1_PaxosConfirmed?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .paxosConfirmed(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .paxosConfirmed(v)
+          }
+        }()
         default: break
         }
       }
@@ -2949,6 +3049,14 @@ nonisolated extension Fogline_V1_PeerFrame: SwiftProtobuf.Message, SwiftProtobuf
       case .paxosReject?: try {
         guard case .paxosReject(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case .paxosConfirm?: try {
+        guard case .paxosConfirm(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case .paxosConfirmed?: try {
+        guard case .paxosConfirmed(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
       }()
       case nil: break
       }
@@ -3589,6 +3697,94 @@ nonisolated extension Fogline_V1_PaxosReject: SwiftProtobuf.Message, SwiftProtob
     if lhs.key != rhs.key {return false}
     if lhs._highestSeen != rhs._highestSeen {return false}
     if lhs._ballot != rhs._ballot {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_PaxosConfirm: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PaxosConfirm"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{1}nonce\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.nonce) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    try { if let v = self._ballot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.nonce != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nonce, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_PaxosConfirm, rhs: Fogline_V1_PaxosConfirm) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs._ballot != rhs._ballot {return false}
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fogline_V1_PaxosConfirmed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PaxosConfirmed"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}ballot\0\u{1}nonce\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._ballot) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.nonce) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    try { if let v = self._ballot {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.nonce != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nonce, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fogline_V1_PaxosConfirmed, rhs: Fogline_V1_PaxosConfirmed) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs._ballot != rhs._ballot {return false}
+    if lhs.nonce != rhs.nonce {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
