@@ -42,9 +42,6 @@ public struct Proposer: Sendable {
         /// Whether accepts of plain values also prepare the next ballot (one round trip for the
         /// next operation on the key while no other proposer intervenes).
         public var oneRoundTrip = true
-        /// Whether an operation that changes nothing, on a ballot promised in advance, only has
-        /// the promise confirmed (no write) instead of writing the value back.
-        public var confirmUnchanged = true
         /// Keys for which a promised next ballot is kept at most (beyond, new ones are not asked).
         public var maxPromisedAheadKeys = 4_096
         /// Bound on how far any node's monotonic clock rate strays from real time (0.01: 1 %).
@@ -292,7 +289,7 @@ public struct Proposer: Sendable {
                 inFlight[key]!.round = 1
                 inFlight[key]!.startedAhead = true
                 statistics.oneRoundTripStarts += 1
-                if applied.newContent == nil, configuration.confirmUnchanged {
+                if applied.newContent == nil {
                     inFlight[key]!.phase = .confirming(ahead, applied.outcome, [])
                     return configuration.members.map {
                         .send(.confirm(key: key, ballot: ahead.ballot, nonce: pending.id.sequence), to: $0)
