@@ -41,11 +41,12 @@ STRIP ?= strip
 # segment (release/layout.ld); relative relocations packed (DT_RELR: glibc >= 2.36); no exported
 # symbol table.
 RELEASE_ORDER_FILE ?= $(CURDIR)/release/edge.order
+RELEASE_LINKER_SCRIPT ?= $(CURDIR)/release/layout.ld
 RELEASE_LAYOUT ?= -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xcxx -ffunction-sections \
 	-Xswiftc -use-ld=lld \
 	-Xlinker --symbol-ordering-file=$(RELEASE_ORDER_FILE) -Xlinker --no-warn-symbol-ordering \
 	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xlinker -T -Xlinker $(CURDIR)/release/layout.ld
+	$(if $(RELEASE_LINKER_SCRIPT),-Xlinker -T -Xlinker $(RELEASE_LINKER_SCRIPT))
 release: deps
 	@command -v $(STRIP) >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binutils; }
 	mkdir -p $(RELEASE_DIR)

@@ -27,7 +27,9 @@ connection (http.client) to one member, client i to member i mod 3, for both sys
   page cache before its members start (``start_cold``), so both map their code as read from
   disk, as on a board after boot.
 
-A human table goes to stderr; the last stdout line is one JSON object.
+A human table goes to stderr; the last stdout line is one JSON object. Its ``met`` holds the
+targets (CAS/s with the most clients ≥ etcd's, CAS p99 with one client ≤ etcd's, RSS ≤ ¼ of etcd's)
+and ``all_met`` sums them up; ``ahead`` compares every other ratio with 1.
 """
 import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, threading, time
 
@@ -513,15 +515,26 @@ def main():
             result[f"p99_ratio_{n}"] = r(result[f"fogline_p99_ms_{n}"] / result[f"etcd_p99_ms_{n}"], 3)
         result["lease_p99_ratio"] = r(result["fogline_lease_p99_ms"] / result["etcd_lease_p99_ms"], 3)
         result["rss_ratio"] = r(result["fogline_rss_mb"] / result["etcd_rss_mb"], 3)
-        result["targets"] = {"cas_ratio": ">= 1", "p99_ratio": "<= 1", "rss_ratio": "<= 0.25"}
-        met = {}
+        # The targets (issue 4): throughput with the most clients, p99 with one, RSS. Every other
+        # ratio is compared with 1 too ("ahead"), without a target: on two shared cores they
+        # straddle 1 from run to run.
+        most, fewest = max(CLIENTS), min(CLIENTS)
+        result["targets"] = {f"cas_ratio_{most}": ">= 1", f"p99_ratio_{fewest}": "<= 1", "rss_ratio": "<= 0.25"}
+        met = {f"throughput_{most}": result[f"cas_ratio_{most}"] >= 1, f"p99_{fewest}": result[f"p99_ratio_{fewest}"] <= 1,
+               "rss": result["rss_ratio"] <= 0.25}
+        ahead = {}
         for n in CLIENTS:
-            met[f"throughput_{n}"] = result[f"cas_ratio_{n}"] >= 1
-            met[f"p99_{n}"] = result[f"p99_ratio_{n}"] <= 1
-        met["lease_p99"] = result["lease_p99_ratio"] <= 1
-        met["rss"] = result["rss_ratio"] <= 0.25
+            ahead[f"throughput_{n}"] = result[f"cas_ratio_{n}"] >= 1
+            ahead[f"p99_{n}"] = result[f"p99_ratio_{n}"] <= 1
+        ahead["lease_p99"] = result["lease_p99_ratio"] <= 1
         result["met"] = met
         result["all_met"] = all(met.values())
+        result["ahead"] = ahead
+
+        def verdict(check, bound):
+            if check in met:
+                return f"{bound} {'met' if met[check] else 'NOT met'}"
+            return f"({'ahead' if ahead[check] else 'behind'}, no target)"
 
         def row(name, ours, theirs, ratio, verdict):
             log(f"{name:36} {ours:>12} {theirs:>12} {ratio:>8}   {verdict}")
@@ -531,11 +544,11 @@ def main():
         row("measure", "fogline", "etcd 3.4", "ratio", "target")
         for n in CLIENTS:
             row(f"CAS/s, {n} client(s)", f"{result[f'fogline_cas_per_s_{n}']:,.0f}", f"{result[f'etcd_put_per_s_{n}']:,.0f}",
-                f"{result[f'cas_ratio_{n}']:.2f}", f"≥ 1 {'met' if met[f'throughput_{n}'] else 'NOT met'}")
+                f"{result[f'cas_ratio_{n}']:.2f}", verdict(f"throughput_{n}", "≥ 1"))
             row(f"  CAS p50 ms, {n} client(s)", f"{result[f'fogline_p50_ms_{n}']:.2f}", f"{result[f'etcd_p50_ms_{n}']:.2f}",
                 f"{result[f'fogline_p50_ms_{n}'] / result[f'etcd_p50_ms_{n}']:.2f}", "")
             row(f"  CAS p99 ms, {n} client(s)", f"{result[f'fogline_p99_ms_{n}']:.2f}", f"{result[f'etcd_p99_ms_{n}']:.2f}",
-                f"{result[f'p99_ratio_{n}']:.2f}", f"≤ 1 {'met' if met[f'p99_{n}'] else 'NOT met'}")
+                f"{result[f'p99_ratio_{n}']:.2f}", verdict(f"p99_{n}", "≤ 1"))
             row(f"  5xx answers (timeouts), {n} client(s)", f"{result[f'fogline_errors_{n}']}", f"{result[f'etcd_errors_{n}']}", "", "")
             row(f"  read p50/p99 ms, {n} client(s)",
                 f"{result[f'fogline_read_p50_ms_{n}']:.2f}/{result[f'fogline_read_p99_ms_{n}']:.2f}",
@@ -543,10 +556,10 @@ def main():
         row("lease acquire→release p50 ms", f"{result['fogline_lease_p50_ms']:.2f}", f"{result['etcd_lease_p50_ms']:.2f}",
             f"{result['fogline_lease_p50_ms'] / result['etcd_lease_p50_ms']:.2f}", "(etcd: grant + create txn + revoke)")
         row("lease acquire→release p99 ms", f"{result['fogline_lease_p99_ms']:.2f}", f"{result['etcd_lease_p99_ms']:.2f}",
-            f"{result['lease_p99_ratio']:.2f}", f"≤ 1 {'met' if met['lease_p99'] else 'NOT met'}")
+            f"{result['lease_p99_ratio']:.2f}", verdict("lease_p99", "≤ 1"))
         row("  etcd bare grant→revoke p50/p99 ms", "", f"{result['etcd_bare_lease_p50_ms']:.2f}/{result['etcd_bare_lease_p99_ms']:.2f}", "", "")
         row("RSS MB per member (max)", f"{result['fogline_rss_mb']:.1f}", f"{result['etcd_rss_mb']:.1f}",
-            f"{result['rss_ratio']:.2f}", f"≤ 0.25 {'met' if met['rss'] else 'NOT met'}")
+            f"{result['rss_ratio']:.2f}", verdict("rss", "≤ 0.25"))
         row("  members", " ".join(f"{v:.0f}" for v in result["fogline_rss_mb_members"].values()),
             " ".join(f"{v:.0f}" for v in result["etcd_rss_mb_members"].values()), "", "")
         row("  heap + mapped files at the end", f"{result['fogline_rss_anon_mb_final']:.0f} + {result['fogline_rss_file_mb_final']:.0f}",
