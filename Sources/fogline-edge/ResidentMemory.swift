@@ -20,8 +20,8 @@ enum ResidentMemory {
     /// configuration is read and once the node is constructed. Every stretch of start-up maps
     /// 5–7 MB of code and constants of its own, so a member's resident memory peaks at the sum of
     /// what is left and what one stretch maps: a trim every 50 ms while the node binds its ports
-    /// and makes its first connections (14–15 MB peaks, 16–17 with a trim at 0.25 s first), then
-    /// by 10 s, once it has joined the site (peers connected, the first leases, the broker's
+    /// and makes its first connections (peaks of 13.7–14.6 MB; 15.4 with the first at 0.25 s),
+    /// then by 10 s, once it has joined the site (peers connected, the first leases, the broker's
     /// subscriptions, the first commits).
     static let startUpTrimTimes: [Duration] = [
         .milliseconds(50), .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(500),

@@ -79,6 +79,11 @@ struct CloudConfigurationTests {
             #expect(lines.contains { $0.hasPrefix("cloud.yaml:13: `url`:") && $0.contains("unknown scheme \"http\"") }, "\(lines)")
         }
         #expect {
+            try CloudConfiguration.load(text: "sites:\n  sync:\n    nodes: {}\n", file: "s.yaml", overrides: .init(db: nil))
+        } throws: { error in
+            "\(error)".contains("s.yaml:2: site `sync`: is reserved")
+        }
+        #expect {
             try CloudConfiguration.load(text: nil, file: "(flags)", overrides: .init(http: "127.0.0.1:70000"))
         } throws: { error in
             "\(error)".contains("--http: `127.0.0.1:70000` has an invalid port; use 1–65535")

@@ -148,6 +148,16 @@ struct EdgeConfigurationTests {
         }
     }
 
+    @Test("a site may not take a reserved name, from the file or from --site")
+    func reservedSite() {
+        let fileErrors = #expect(throws: ConfigErrors.self) { try EdgeConfiguration.load(text: "node: a\nsite: sync\n", file: "s.yaml") }
+        #expect(fileErrors?.problems.map(\.description) == ["s.yaml:2: `site`: is reserved (`fogline/v1/sync/…` are Fogline's own topics); choose another"])
+        let flagErrors = #expect(throws: ConfigErrors.self) {
+            try EdgeConfiguration.load(text: nil, file: "(flags)", overrides: .init(site: "sync", node: "a"))
+        }
+        #expect(flagErrors?.problems.map(\.message).contains { $0.hasPrefix("--site: is reserved") } == true, "\(String(describing: flagErrors))")
+    }
+
     @Test("flags alone are enough to run a node, and override the file")
     func flagsOverride() throws {
         let config = try EdgeConfiguration.load(

@@ -68,6 +68,13 @@ struct ProvisioningTests {
         #expect(throws: ProvisioningError.invalidName(kind: "device", "th 1")) {
             try SiteProvisioning(site: "plant-1", nodes: ["edge-a"], devices: ["th 1"], random: &random)
         }
+        #expect(throws: ProvisioningError.invalidName(kind: "site", "plant 1")) {
+            try SiteProvisioning(site: "plant 1", nodes: ["edge-a"], devices: ["th-1"], random: &random)
+        }
+        let reserved = #expect(throws: ProvisioningError.self) {
+            try SiteProvisioning(site: "sync", nodes: ["edge-a"], devices: ["th-1"], random: &random)
+        }
+        #expect(reserved?.description == "The site name \"sync\" is reserved (`fogline/v1/sync/…` are Fogline's own topics); choose another.")
         #expect(throws: ProvisioningError.noNodes) { try SiteProvisioning(site: "plant-1", nodes: [], devices: ["th-1"], random: &random) }
     }
 

@@ -216,4 +216,15 @@ struct EdgeWaitTests {
             }
         }
     }
+
+    @Test("a site name that is not a topic segment, or a reserved one, is refused saying why")
+    func invalidSite() throws {
+        let thermostat = try Fixtures.profile("thermostat")
+        #expect(throws: SimulationError(message: "the site name \"sync\" is reserved (`fogline/v1/sync/…` are Fogline's own topics); choose another")) {
+            _ = try Simulation(profiles: [(thermostat, 1)], site: "sync", seed: 1)
+        }
+        #expect(throws: SimulationError(message: "the site name contains the MQTT wildcard `+`, which only subscriptions may use; use 1 to 64 letters, digits, `_`, `.` or `-`")) {
+            _ = try Simulation(profiles: [(thermostat, 1)], site: "plant+1", seed: 1)
+        }
+    }
 }

@@ -114,6 +114,9 @@ struct TopicParserTests {
         }
         #expect(SegmentName.isValid("sync"))
         #expect(!SegmentName.isValidSite("sync"))
+        #expect(SegmentName.siteProblem(with: "sync")?.hasPrefix("is reserved (`fogline/v1/sync/…`") == true)
+        #expect(SegmentName.siteProblem(with: "..") == SegmentName.problem(with: ".."))
+        #expect(SegmentName.siteProblem(with: "plant-1") == nil)
         #expect(SegmentName.isValidSite("plant-1"))
         #expect(!SegmentName.isValidSite(".."))
         #expect(SegmentName.problem(with: "") == "is empty")

@@ -211,7 +211,7 @@ public struct CloudConfiguration: Sendable {
     private mutating func readSites(_ sites: Node.Mapping, _ reader: ConfigReader) {
         for (siteNode, value) in sites {
             guard let site = siteNode.string else { continue }
-            if let problem = SegmentName.problem(with: site) {
+            if let problem = SegmentName.siteProblem(with: site) {
                 reader.report(siteNode, "site `\(site)`: \(problem)")
                 continue
             }

@@ -253,7 +253,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
         reader.rejectUnknownKeys(
             in: root, known: ["site", "node", "broker", "cloud", "data_dir", "admin", "quorum", "storage", "devices", "commands", "hlc", "log"],
             section: "the top level")
-        site = reader.string(root, "site", validate: SegmentName.problem(with:)) ?? site
+        site = reader.string(root, "site", validate: SegmentName.siteProblem(with:)) ?? site
         node = reader.string(root, "node", validate: SegmentName.problem(with:)) ?? node
         dataDirectory = reader.string(root, "data_dir") ?? dataDirectory
         if let section = reader.section(root, "broker") { Self.readBroker(section, into: &broker, reader, section: "broker") }
@@ -379,7 +379,7 @@ public struct EdgeConfiguration: Sendable, Equatable {
 
     private mutating func apply(_ overrides: Overrides, _ reader: ConfigReader) {
         if let value = overrides.site {
-            if let problem = SegmentName.problem(with: value) { reader.report(line: 0, "--site: \(problem)") } else { site = value }
+            if let problem = SegmentName.siteProblem(with: value) { reader.report(line: 0, "--site: \(problem)") } else { site = value }
         }
         if let value = overrides.node {
             if let problem = SegmentName.problem(with: value) { reader.report(line: 0, "--node: \(problem)") } else { node = value }

@@ -25,7 +25,8 @@ public struct SiteProvisioning: Sendable {
         site: String, nodes: [String], devices: [String], existing: [String: String] = [:],
         random: inout some RandomNumberGenerator
     ) throws(ProvisioningError) {
-        guard SegmentName.isValidSite(site) else { throw .invalidName(kind: "site", site) }
+        guard SegmentName.isValid(site) else { throw .invalidName(kind: "site", site) }
+        if let problem = SegmentName.siteProblem(with: site) { throw .reservedSite(site, problem) }
         for node in nodes where !SegmentName.isValid(node) { throw .invalidName(kind: "node", node) }
         for device in devices where !SegmentName.isValid(device) { throw .invalidName(kind: "device", device) }
         guard !nodes.isEmpty else { throw .noNodes }
@@ -95,6 +96,7 @@ public struct SiteProvisioning: Sendable {
 /// Why a site cannot be provisioned, each saying what to change.
 public enum ProvisioningError: Error, CustomStringConvertible, Equatable {
     case invalidName(kind: String, String)
+    case reservedSite(String, String)
     case noNodes
     case nameClash([String])
     case io(path: String, reason: String)
@@ -103,6 +105,8 @@ public enum ProvisioningError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidName(let kind, let name):
             "The \(kind) name \"\(name)\" is not valid: use 1 to 64 of A-Z a-z 0-9 _ . - (it is part of MQTT topics and broker usernames)."
+        case .reservedSite(let name, let problem):
+            "The site name \"\(name)\" \(problem)."
         case .noNodes:
             "No edge node to provision: give --node NAME (repeatable) or --config with the site's node and quorum.peers."
         case .nameClash(let names):

@@ -122,8 +122,8 @@ public struct Simulation: Sendable {
         if let problem = SegmentName.problem(with: site) {
             throw SimulationError(message: "the site name \(problem); use 1 to 64 letters, digits, `_`, `.` or `-`")
         }
-        guard SegmentName.isValidSite(site) else {
-            throw SimulationError(message: "the site name \"\(site)\" is reserved; choose another")
+        if let problem = SegmentName.siteProblem(with: site) {
+            throw SimulationError(message: "the site name \"\(site)\" \(problem)")
         }
         if let durationMillis, durationMillis <= 0 {
             throw SimulationError(message: "the duration must be more than 0, got \(durationMillis) ms")

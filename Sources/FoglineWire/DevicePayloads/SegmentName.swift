@@ -20,7 +20,16 @@ public enum SegmentName {
 
     /// Whether `name` is a valid site segment: a valid segment that is not reserved.
     public static func isValidSite(_ name: some StringProtocol) -> Bool {
-        isValid(name) && !reservedSiteNames.contains(String(name))
+        siteProblem(with: name) == nil
+    }
+
+    /// ``problem(with:)`` for a site: also says when the name is reserved.
+    public static func siteProblem(with name: some StringProtocol) -> String? {
+        if let problem = problem(with: name) { return problem }
+        if reservedSiteNames.contains(String(name)) {
+            return "is reserved (`fogline/v1/\(name)/…` are Fogline's own topics); choose another"
+        }
+        return nil
     }
 
     /// What is wrong with `name` as a segment, as a phrase that completes "the name …"
