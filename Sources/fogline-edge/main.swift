@@ -78,7 +78,7 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fogline.edge")
-        // The arguments and the configuration are done with; then the store's migrations.
+        // The configuration is done with; then the store's migrations.
         ResidentMemory.trim()
         let node = try EdgeNode(configuration: configuration, logger: logger)
         ResidentMemory.trim()

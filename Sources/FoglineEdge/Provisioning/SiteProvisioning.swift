@@ -26,7 +26,7 @@ public struct SiteProvisioning: Sendable {
         random: inout some RandomNumberGenerator
     ) throws(ProvisioningError) {
         guard SegmentName.isValid(site) else { throw .invalidName(kind: "site", site) }
-        if let problem = SegmentName.siteProblem(with: site) { throw .reservedSite(site, problem) }
+        if let problem = SegmentName.siteProblem(with: site) { throw .reservedSite(site, problem: problem) }
         for node in nodes where !SegmentName.isValid(node) { throw .invalidName(kind: "node", node) }
         for device in devices where !SegmentName.isValid(device) { throw .invalidName(kind: "device", device) }
         guard !nodes.isEmpty else { throw .noNodes }
@@ -96,7 +96,7 @@ public struct SiteProvisioning: Sendable {
 /// Why a site cannot be provisioned, each saying what to change.
 public enum ProvisioningError: Error, CustomStringConvertible, Equatable {
     case invalidName(kind: String, String)
-    case reservedSite(String, String)
+    case reservedSite(String, problem: String)
     case noNodes
     case nameClash([String])
     case io(path: String, reason: String)
